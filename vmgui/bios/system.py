@@ -1,0 +1,186 @@
+"""System BIOS services: int 11h, 12h, 14h, 15h and 17h.
+
+Owns: equipment and memory-size queries, the serial-port service over the 16550 ports,
+the printer service (no printer attached), and int 15h: keyboard intercept (4Fh),
+device busy/post (90h/91h), wait (86h), extended memory (87h block move, 88h, E801h,
+E820h map), A20 gate (2400h-2403h), system configuration (C0h), EBDA (C1h).
+References: Ralf Brown's interrupt list (INT 11, 12, 14, 15, 17), the ACPI specification
+(E820 address range types), IBM PC/AT Technical Reference.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from vmgui.bios.api import BiosCall, Memory
+from vmgui.bios.bda import Bda, seg_off
+from vmgui.devices.bus import IoBus
+from vmgui.devices.clock import Clock
+
+log = logging.getLogger(__name__)
+
+SMAP = 0x534D4150
+E820_RAM = 1
+E820_RESERVED = 2
+PORT_92 = 0x92
+A20_BIT = 0x02
+STATUS_UNSUPPORTED = 0x86
+
+
+@dataclass(frozen=True)
+class MemoryLayout:
+    conventional_kb: int  # reported by int 12h (EBDA excluded)
+    ebda_segment: int
+    extended_bytes: int  # RAM above 1 MiB
+
+
+def e820_map(layout: MemoryLayout) -> list[tuple[int, int, int]]:
+    """(base, length, type) entries of the physical memory map."""
+    conv = layout.conventional_kb * 1024
+    return [
+        (0, conv, E820_RAM),
+        (conv, 0xA0000 - conv, E820_RESERVED),
+        (0xE0000, 0x20000, E820_RESERVED),
+        (0x100000, layout.extended_bytes, E820_RAM),
+    ]
+
+
+class SystemBios:
+    def __init__(self, mem: Memory, bus: IoBus, clock: Clock, layout: MemoryLayout,
+                 config_table: tuple[int, int]) -> None:
+        self.mem = mem
+        self.bus = bus
+        self.clock = clock
+        self.layout = layout
+        self.config_table = config_table  # (segment, offset)
+        self.wait_deadline_ns: int | None = None
+        self._int15 = {
+            0x4F: self._kbd_intercept, 0x86: self._wait, 0x87: self._block_move,
+            0x88: self._ext_memory, 0x90: self._busy_post, 0x91: self._busy_post,
+            0xC0: self._config, 0xC1: self._ebda, 0x24: self._a20, 0xE8: self._e8xx,
+        }
+        self._unknown_logged: set[int] = set()
+
+    # ------------------------------------------------------------------ 11h, 12h
+    def equipment(self, call: BiosCall) -> None:
+        call.regs.ax = self.mem.read_u16(Bda.EQUIPMENT)
+
+    def memory_size(self, call: BiosCall) -> None:
+        call.regs.ax = self.mem.read_u16(Bda.MEMORY_KB)
+
+    # ------------------------------------------------------------------ 15h
+    def handle15(self, call: BiosCall) -> None:
+        ah = call.regs.ah
+        leaf = self._int15.get(ah)
+        if leaf is None:
+            self._unsupported(call, f"INT 15h AX={call.regs.ax:04X}h", ah)
+            return
+        leaf(call)
+
+    def _unsupported(self, call: BiosCall, what: str, key: int) -> None:
+        if key not in self._unknown_logged:
+            self._unknown_logged.add(key)
+            log.info("%s: unsupported function", what)
+        call.fail(STATUS_UNSUPPORTED)
+
+    def _kbd_intercept(self, call: BiosCall) -> None:
+        call.set_cf(True)  # keep the scan code
+
+    def _busy_post(self, call: BiosCall) -> None:
+        call.ok()
+
+    def _config(self, call: BiosCall) -> None:
+        call.regs.es, call.regs.bx = self.config_table
+        call.ok()
+
+    def _ebda(self, call: BiosCall) -> None:
+        call.regs.es = self.layout.ebda_segment
+        call.set_cf(False)
+
+    def _ext_memory(self, call: BiosCall) -> None:
+        call.regs.ax = min(self.layout.extended_bytes // 1024, 0xFC00)
+        call.set_cf(False)
+
+    def _wait(self, call: BiosCall) -> None:
+        """AH=86h: wait CX:DX microseconds; the machine sleeps instead of spinning."""
+        now = self.clock.now_ns()
+        if self.wait_deadline_ns is None:
+            micros = (call.regs.cx << 16) | call.regs.dx
+            self.wait_deadline_ns = now + micros * 1000
+        if now < self.wait_deadline_ns:
+            call.retry_after_irq()
+            return
+        self.wait_deadline_ns = None
+        call.ok()
+
+    def next_deadline_ns(self) -> int | None:
+        return self.wait_deadline_ns
+
+    def _block_move(self, call: BiosCall) -> None:
+        """AH=87h: copy CX words between the descriptors of the GDT at ES:SI."""
+        gdt = seg_off(call.regs.es, call.regs.si)
+        src = self._descriptor_base(gdt + 0x10)
+        dst = self._descriptor_base(gdt + 0x18)
+        size = call.regs.cx * 2
+        try:
+            self.mem.write(dst, self.mem.read(src, size))
+        except IndexError as exc:
+            log.warning("INT 15h AH=87h: block move %#x -> %#x (%d bytes) failed: %s",
+                        src, dst, size, exc)
+            call.fail(0x02)
+            return
+        call.ok()
+
+    def _descriptor_base(self, addr: int) -> int:
+        d = self.mem.read(addr, 8)
+        return d[2] | (d[3] << 8) | (d[4] << 16) | (d[7] << 24)
+
+    def _a20(self, call: BiosCall) -> None:
+        al = call.regs.al
+        value = self.bus.read(PORT_92, 1)
+        if al in (0x00, 0x01):
+            self.bus.write(PORT_92, 1, (value | A20_BIT) if al else (value & ~A20_BIT & 0xFE))
+            call.ok()
+        elif al == 0x02:
+            call.regs.al = 1 if value & A20_BIT else 0
+            call.ok()
+        elif al == 0x03:
+            call.regs.bx = 0x0003  # keyboard controller and port 92h
+            call.ok()
+        else:
+            self._unsupported(call, f"INT 15h AX=24{al:02X}h", 0x2400 | al)
+
+    def _e8xx(self, call: BiosCall) -> None:
+        al = call.regs.al
+        if al == 0x01:
+            ext_kb = self.layout.extended_bytes // 1024
+            low = min(ext_kb, 15 * 1024)
+            high = max(0, self.layout.extended_bytes - 15 * 1024 * 1024) // 65536
+            call.regs.ax = call.regs.cx = low
+            call.regs.bx = call.regs.dx = high
+            call.set_cf(False)
+        elif al == 0x20 and call.regs.edx == SMAP:
+            self._e820(call)
+        else:
+            self._unsupported(call, f"INT 15h AX=E8{al:02X}h", 0xE800 | al)
+
+    def _e820(self, call: BiosCall) -> None:
+        entries = e820_map(self.layout)
+        index = call.regs.ebx
+        if index >= len(entries) or call.regs.ecx < 20:
+            call.fail(STATUS_UNSUPPORTED)
+            return
+        base, length, kind = entries[index]
+        buf = seg_off(call.regs.es, call.regs.di)
+        self.mem.write(buf, base.to_bytes(8, "little") + length.to_bytes(8, "little")
+                       + kind.to_bytes(4, "little"))
+        call.regs.eax = SMAP
+        call.regs.ecx = 20
+        call.regs.ebx = 0 if index + 1 >= len(entries) else index + 1
+        call.set_cf(False)
+
+    # ------------------------------------------------------------------ 17h
+    def printer(self, call: BiosCall) -> None:
+        """No printer is attached: report time-out and I/O error, as for an empty port."""
+        call.regs.ah = 0x09

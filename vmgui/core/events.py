@@ -1,0 +1,84 @@
+"""Commands into a running machine and events out of it.
+
+Owns: the small frozen dataclasses that cross the boundary between a machine's
+emulation thread and whoever drives it (the headless runner, the console, automation,
+later a VM process over a pipe).  They hold only plain values so they can be pickled.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class RunState(enum.Enum):
+    CREATED = "created"
+    RUNNING = "running"
+    PAUSED = "paused"
+    CRASHED = "crashed"
+    POWERED_OFF = "powered off"
+
+
+# ------------------------------------------------------------------ commands (in)
+@dataclass(frozen=True)
+class KeyScancodes:
+    """Raw scan code set 1 bytes for the keyboard controller (make and/or break)."""
+
+    data: bytes
+
+
+@dataclass(frozen=True)
+class SerialInput:
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Pause:
+    pass
+
+
+@dataclass(frozen=True)
+class Resume:
+    pass
+
+
+@dataclass(frozen=True)
+class Reset:
+    pass
+
+
+@dataclass(frozen=True)
+class PowerOff:
+    pass
+
+
+Command = KeyScancodes | SerialInput | Pause | Resume | Reset | PowerOff
+
+
+# ------------------------------------------------------------------ events (out)
+@dataclass(frozen=True)
+class StateChanged:
+    state: RunState
+
+
+@dataclass(frozen=True)
+class GuestCrashed:
+    """The guest did something the machine cannot continue from; ``report`` says what
+    (exception, registers, last port access) in readable lines."""
+
+    reason: str
+    report: str
+
+
+@dataclass(frozen=True)
+class SerialOutput:
+    port: int  # 0 = COM1
+    data: bytes
+
+
+@dataclass(frozen=True)
+class DebugOutput:
+    data: bytes
+
+
+Event = StateChanged | GuestCrashed | SerialOutput | DebugOutput

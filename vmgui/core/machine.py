@@ -1,0 +1,461 @@
+"""One IBM PC/AT-compatible machine: engine, memory, devices, BIOS and the run loop.
+
+Owns: building a machine from a :class:`MachineConfig` (the PC/AT profile: which device
+sits at which ports and IRQ), the emulation thread's run loop (interrupt delivery, HLT
+and BIOS waits without burning host CPU, device deadlines), dispatch of ``int n`` and ROM
+traps into the Python BIOS, and turning guest errors into a :class:`GuestCrashed` event.
+
+Thread rules: :meth:`Machine.run` runs on the emulation thread and everything except
+:meth:`send`, :meth:`display` and :meth:`text_lines` is called only from there.
+:meth:`send` may be called from any thread; events are emitted on the emulation thread.
+"""
+
+from __future__ import annotations
+
+import collections
+import enum
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from unicorn import unicorn_const as ucc
+
+from vmgui.bios import rom
+from vmgui.bios.api import BiosCall, Flag, Reg, Registers
+from vmgui.bios.bda import Bda
+from vmgui.bios.firmware import Bios
+from vmgui.bios.system import MemoryLayout
+from vmgui.core import crash
+from vmgui.core import events as ev
+from vmgui.core.engine import UC_REG_CR0, Engine
+from vmgui.core.memory import GuestMemory
+from vmgui.core.timing import DeadlineTimer, HostClock
+from vmgui.devices.bus import IoBus
+from vmgui.devices.cmos import CmosRtc, FloppyType
+from vmgui.devices.debugcon import DebugConsole
+from vmgui.devices.display import DisplayState
+from vmgui.devices.i8042 import I8042, Port92
+from vmgui.devices.pic import Pic8259Pair
+from vmgui.devices.pit import Pit8254, SystemControlPortB
+from vmgui.devices.render import text_lines
+from vmgui.devices.uart import Uart16550
+from vmgui.devices.vga import Vga
+from vmgui.storage.image import DiskImage
+
+log = logging.getLogger(__name__)
+
+IDLE_POLL_BLOCKS = 2000  # an empty key poll within this many blocks of the last is "tight"
+IDLE_POLL_COUNT = 20  # this many tight polls in a row: the guest is idle
+MAX_WAIT_S = 0.25
+KEY_BUFFER_HIGH_WATER = 8  # typed keys wait while the BDA buffer holds this many
+EXCEPTION_NAMES = {0: "divide error", 1: "debug", 3: "breakpoint", 4: "overflow",
+                   5: "bound range", 6: "invalid opcode", 7: "no math coprocessor",
+                   13: "general protection"}
+_FLOPPY_TYPES = {1: FloppyType.K360, 2: FloppyType.M1_2, 3: FloppyType.K720,
+                 4: FloppyType.M1_44, 6: FloppyType.M2_88}  # int 13h drive type -> CMOS
+
+
+class Wait(enum.Enum):
+    NONE = 0
+    HALT = 1  # HLT: wait for an interrupt the guest accepts (IF=1)
+    BIOS = 2  # a BIOS call asked to be retried after the next interrupt (int 16h, 15h/86h)
+    IDLE = 3  # the guest polls the keyboard in a tight loop: sleep until the next interrupt
+
+
+@dataclass(frozen=True)
+class MachineConfig:
+    memory_mb: int = 16  # total RAM: 640 KiB conventional + (memory_mb - 1) MiB extended
+    floppies: tuple[Path | None, ...] = ()  # A:, B:
+    hard_disks: tuple[Path, ...] = ()  # C:, D:
+    boot_order: tuple[str, ...] = ("a", "c")
+    read_only: bool = False
+    native_stop: bool = True
+    extra_devices: tuple[str, ...] = field(default=())
+
+
+def boot_drive_numbers(order: tuple[str, ...]) -> tuple[int, ...]:
+    table = {"a": 0x00, "b": 0x01, "c": 0x80, "d": 0x81}
+    return tuple(table[name] for name in order)
+
+
+class Machine:
+    """A PC/AT.  Create it, then call :meth:`run` on the thread that will emulate it."""
+
+    def __init__(self, config: MachineConfig,
+                 on_event: Callable[[ev.Event], None] | None = None,
+                 drives: dict[int, DiskImage | None] | None = None) -> None:
+        self.config = config
+        self._emit = on_event or (lambda event: None)
+        self._commands: collections.deque[ev.Command] = collections.deque()
+        self._typed: collections.deque[bytes] = collections.deque()
+        self._wake = threading.Event()
+        self.state = ev.RunState.CREATED
+        self.drives = drives if drives is not None else self._open_drives(config)
+        self._build()
+
+    @staticmethod
+    def _open_drives(config: MachineConfig) -> dict[int, DiskImage | None]:
+        drives: dict[int, DiskImage | None] = {}
+        for i, path in enumerate(config.floppies[:2]):
+            drives[i] = (DiskImage.open(path, kind="floppy", read_only=config.read_only)
+                         if path else None)
+        for i, path in enumerate(config.hard_disks[:4]):
+            drives[0x80 + i] = DiskImage.open(path, kind="hdd", read_only=config.read_only)
+        return drives
+
+    # ------------------------------------------------------------------ building
+    def _build(self) -> None:
+        self.engine = Engine(use_native_stop=self.config.native_stop)
+        self.regs = Registers(self.engine)
+        self.memory = GuestMemory(self.engine, max(1, self.config.memory_mb - 1))
+        self.clock = HostClock()
+        self.bus = IoBus()
+        self.pic = Pic8259Pair(self.bus)
+        irq = self.pic.irq_line
+        self.pit = Pit8254(self.bus, self.clock, irq(0))
+        self.port61 = SystemControlPortB(self.bus, self.pit)
+        self.cmos = CmosRtc(self.bus, self.clock, irq(8))
+        self.kbc = I8042(self.bus, self.clock, irq(1), irq(12), self.request_reset, self._set_a20)
+        self.port92 = Port92(self.bus, self._set_a20, self.request_reset)
+        self.uart = Uart16550(self.bus, irq(4), 0x3F8,
+                              on_transmit=lambda data: self._emit(ev.SerialOutput(0, data)))
+        self.debugcon = DebugConsole(self.bus, lambda data: self._emit(ev.DebugOutput(data)))
+        self.vga = Vga(self.bus, self.clock, memoryview(self.memory.vram))
+        self.timed = [self.pit, self.cmos, self.kbc, self.uart]
+        ebda_segment = 0xA000 - 0x40  # 1 KiB EBDA just below 640 KiB
+        self.layout = MemoryLayout(conventional_kb=639, ebda_segment=ebda_segment,
+                                   extended_bytes=self.memory.extended_bytes)
+        self.bios = Bios(memory=self.memory, bus=self.bus, clock=self.clock, vga=self.vga,
+                         drives=self.drives, layout=self.layout,
+                         boot_order=boot_drive_numbers(self.config.boot_order),
+                         on_reboot=self.request_reset, on_idle_poll=self._on_idle_poll)
+        self._setup_cmos()
+        self.timer = DeadlineTimer(self.engine.request_stop)
+        self._hook()
+        self._wait = Wait.NONE
+        self._reset_requested = False
+        self._fault: str | None = None
+        self._tight_polls = 0
+        self._last_poll_blocks = 0
+
+    def _setup_cmos(self) -> None:
+        self.cmos.set_memory(640, self.memory.extended_bytes // 1024)
+        types = [_FLOPPY_TYPES.get(img.drive_type, FloppyType.NONE) if img else FloppyType.NONE
+                 for img in (self.drives.get(0), self.drives.get(1))]
+        self.cmos.set_floppy_types(types[0], types[1])
+
+    def _hook(self) -> None:
+        eng = self.engine
+        eng.hook_interrupt(self._guarded(self._on_interrupt))
+        eng.hook_code(self._guarded(self._on_rom_code), rom.linear(rom.STUB_AREA_OFF),
+                      rom.linear(rom.STUB_AREA_END))
+        eng.hook_code(self._guarded(self._on_rom_code), self.bios.post_trap,
+                      self.bios.post_trap)
+        eng.hook_port_in(self._port_in)
+        eng.hook_port_out(self._port_out)
+
+    def _guarded(self, fn: Callable[[int], None]) -> Callable[[int], None]:
+        """Exceptions must not escape into libunicorn: record them and stop the engine."""
+
+        def hook(arg: int) -> None:
+            try:
+                fn(arg)
+            except Exception as exc:  # noqa: BLE001 - any bug or device error stops the VM
+                log.exception("error in hook")
+                self._fault = f"internal error while serving the guest: {exc!r}"
+                self.engine.stop_now()
+
+        return hook
+
+    # ------------------------------------------------------------------ public API
+    def send(self, command: ev.Command) -> None:
+        """Any thread: queue a command; the emulation thread acts on it promptly."""
+        self._commands.append(command)
+        self._wake.set()
+        self.engine.request_stop()
+
+    def display(self) -> DisplayState:
+        return self.vga.display()
+
+    def text_lines(self) -> list[str]:
+        return text_lines(self.vga.display())
+
+    def pending_keys(self) -> int:
+        """Typed key events not yet handed to the keyboard controller (any thread)."""
+        queued = sum(1 for cmd in list(self._commands) if isinstance(cmd, ev.KeyScancodes))
+        return len(self._typed) + queued + len(self.kbc.keyboard.data)
+
+    def request_reset(self) -> None:
+        self._reset_requested = True
+        self.engine.request_stop()
+
+    # ------------------------------------------------------------------ ports, A20
+    def _port_in(self, port: int, size: int) -> int:
+        try:
+            value = self.bus.read(port, size)
+        except Exception as exc:  # noqa: BLE001
+            log.exception("IN %#x", port)
+            self._fault = f"device error on IN {port:#06x}: {exc!r}"
+            self.engine.stop_now()
+            return 0xFF
+        self._stop_if_irq()
+        return value
+
+    def _port_out(self, port: int, size: int, value: int) -> None:
+        try:
+            self.bus.write(port, size, value)
+        except Exception as exc:  # noqa: BLE001
+            log.exception("OUT %#x", port)
+            self._fault = f"device error on OUT {port:#06x}: {exc!r}"
+            self.engine.stop_now()
+            return
+        self._stop_if_irq()
+
+    def _stop_if_irq(self) -> None:
+        """A port access may have raised an IRQ or unmasked one: let the run loop see it
+        at the next block boundary instead of at the next timer deadline."""
+        if self.pic.pending():
+            self.engine.request_stop()
+
+    def _set_a20(self, enabled: bool) -> None:
+        log.debug("A20 %s", "enabled" if enabled else "disabled")
+
+    # ------------------------------------------------------------------ interrupts
+    def _flags_live(self, flag: Flag, value: bool) -> None:
+        eflags = self.engine.read(Reg.EFLAGS)
+        self.engine.write(Reg.EFLAGS, (eflags | flag) if value else (eflags & ~flag))
+
+    def _flags_stacked(self, flag: Flag, value: bool) -> None:
+        addr = (self.engine.read(Reg.SS) << 4) + ((self.engine.read(Reg.ESP) + 4) & 0xFFFF)
+        flags = self.memory.read_u16(addr)
+        self.memory.write_u16(addr, (flags | flag) if value else (flags & ~flag))
+
+    def _is_int_instruction(self, cs: int, eip: int, vector: int) -> bool:
+        at = (cs << 4) + eip
+        if vector == 3 and self.memory.read_u8(at - 1) == 0xCC:
+            return True
+        return self.memory.read_u8(at - 2) == 0xCD and self.memory.read_u8(at - 1) == vector
+
+    def _on_interrupt(self, vector: int) -> None:
+        eng = self.engine
+        if self._protected_mode():
+            self._fault = (f"interrupt {vector:02X}h in protected mode: protected-mode "
+                           "interrupt delivery is not implemented yet")
+            eng.stop_now()
+            return
+        cs = eng.read(Reg.CS)
+        eip = eng.read(Reg.EIP)
+        ours = self.memory.read_u32(vector * 4) == self.bios.stub_pointers[vector]
+        software = self._is_int_instruction(cs, eip, vector)
+        handler = self.bios.services.get(vector)
+        if ours and software and handler is not None:
+            call = BiosCall(self.regs, self.memory, vector, self._flags_live)
+            handler(call)
+            if call.retry:
+                eng.write(Reg.EIP, eip - 2)
+                self._stop_for(Wait.BIOS)
+            return
+        if ours and not software and vector in EXCEPTION_NAMES:
+            self._fault = f"unhandled CPU exception: {EXCEPTION_NAMES[vector]} (vector {vector})"
+            eng.stop_now()
+            return
+        self._deliver_real(vector)
+
+    def _protected_mode(self) -> bool:
+        return bool(self.engine.read_raw(UC_REG_CR0) & 1)
+
+    def _on_rom_code(self, addr: int) -> None:
+        if addr == self.bios.post_trap:
+            self.request_reset()
+            return
+        trap = self.bios.traps.get(addr)
+        if trap is None:
+            return
+        setter = self._flags_stacked if trap.stacked_flags else self._flags_live
+        call = BiosCall(self.regs, self.memory, trap.vector, setter)
+        trap.handler(call)
+        if call.retry:
+            self.engine.write(Reg.EIP, addr - (self.engine.read(Reg.CS) << 4))
+            self._stop_for(Wait.BIOS)
+
+    def _stop_for(self, wait: Wait) -> None:
+        self._wait = wait
+        self.engine.stop_now()
+
+    def _deliver_real(self, vector: int) -> None:
+        """Real-mode interrupt: push FLAGS, CS, IP; clear IF and TF; jump via the IVT."""
+        eng = self.engine
+        flags = eng.read(Reg.EFLAGS)
+        esp = eng.read(Reg.ESP)
+        sp = (esp - 6) & 0xFFFF
+        frame = (eng.read(Reg.EIP) & 0xFFFF) | (eng.read(Reg.CS) << 16) | ((flags & 0xFFFF) << 32)
+        self.memory.write((eng.read(Reg.SS) << 4) + sp, frame.to_bytes(6, "little"))
+        eng.write(Reg.ESP, (esp & 0xFFFF0000) | sp)
+        eng.write(Reg.EFLAGS, flags & ~(Flag.IF | Flag.TF))
+        target = self.memory.read_u32(vector * 4)
+        eng.write(Reg.CS, target >> 16)
+        eng.write(Reg.EIP, target & 0xFFFF)
+
+    def _on_idle_poll(self) -> None:
+        blocks = self.engine.stop_ctl.blocks
+        tight = blocks - self._last_poll_blocks < IDLE_POLL_BLOCKS
+        self._last_poll_blocks = blocks
+        self._tight_polls = self._tight_polls + 1 if tight else 0
+        if self._tight_polls >= IDLE_POLL_COUNT:
+            self._tight_polls = 0
+            self._stop_for(Wait.IDLE)
+
+    # ------------------------------------------------------------------ run loop
+    def power_on(self) -> None:
+        """Reset the CPU and devices, run POST and load the boot sector."""
+        self.engine.enter_real_mode()
+        for dev in (self.pic, self.pit, self.kbc, self.uart, self.vga):
+            dev.reset()
+        self._wait = Wait.NONE
+        self._reset_requested = False
+        self.bios.build_rom()
+        self.engine.write(Reg.ESP, 0x7000)
+        self.bios.post()
+        self.bios.boot(self.regs)
+
+    def run(self) -> None:
+        """The emulation loop; returns at power-off (or after a crash, at power-off)."""
+        try:
+            self.power_on()
+            self._set_state(ev.RunState.RUNNING)
+            while self._step():
+                pass
+        finally:
+            self.timer.close()
+            for image in self.drives.values():
+                if image is not None:
+                    image.close()
+            self._set_state(ev.RunState.POWERED_OFF)
+
+    def _set_state(self, state: ev.RunState) -> None:
+        if state != self.state:
+            self.state = state
+            self._emit(ev.StateChanged(state))
+
+    def _step(self) -> bool:
+        """One pass of the loop.  False when the machine is powered off."""
+        if not self._drain_commands():
+            return False
+        if self.state in (ev.RunState.PAUSED, ev.RunState.CRASHED):
+            self._sleep(None)
+            return True
+        if self._reset_requested:
+            self.power_on()
+        now = self.clock.now_ns()
+        for dev in self.timed:
+            dev.advance(now)
+        self._feed_typed_keys()
+        if not self._dispatch_interrupts(now):
+            return True
+        self.engine.stop_ctl.stop = 0
+        deadline = self._next_deadline()
+        if deadline is not None:
+            self.timer.arm(self.clock.host_ns(deadline))
+        err = self.engine.run()
+        self.timer.disarm()
+        self._after_run(err)
+        return True
+
+    def _dispatch_interrupts(self, now: int) -> bool:
+        """Deliver a pending IRQ if the CPU takes it; False if the CPU must keep waiting."""
+        pending = self.pic.pending()
+        if_set = bool(self.engine.read(Reg.EFLAGS) & Flag.IF)
+        if self._wait is Wait.NONE:
+            if pending and if_set:
+                self._deliver_real(self.pic.acknowledge())
+            return True
+        if pending and (if_set or self._wait is not Wait.HALT):
+            # A BIOS wait is the BIOS's own "sti; hlt": it takes interrupts regardless.
+            self._wait = Wait.NONE
+            self._deliver_real(self.pic.acknowledge())
+            return True
+        deadline = self._next_deadline()
+        if self._wait is Wait.BIOS and self.bios.system.wait_deadline_ns is not None \
+                and now >= self.bios.system.wait_deadline_ns:
+            self._wait = Wait.NONE
+            return True
+        self._sleep(deadline)
+        return False
+
+    def _next_deadline(self) -> int | None:
+        deadlines = [d for d in (dev.next_deadline_ns() for dev in self.timed) if d is not None]
+        bios_wait = self.bios.system.next_deadline_ns()
+        if bios_wait is not None:
+            deadlines.append(bios_wait)
+        if self._typed:
+            deadlines.append(self.clock.now_ns() + 2_000_000)
+        return min(deadlines) if deadlines else None
+
+    def _sleep(self, deadline: int | None) -> None:
+        timeout = MAX_WAIT_S
+        if deadline is not None:
+            timeout = min(timeout, max(0.0, (deadline - self.clock.now_ns()) / 1e9))
+        if timeout > 0 and not self._commands:
+            self._wake.wait(timeout)
+        self._wake.clear()
+
+    def _after_run(self, err: int) -> None:
+        if self._fault is not None:
+            self._crash(self._fault)
+            self._fault = None
+            return
+        if err == ucc.UC_ERR_OK:
+            if self.engine.stop_ctl.stopped_by == 0 and self._wait is Wait.NONE \
+                    and not self._reset_requested and self._halted():
+                self._wait = Wait.HALT
+            return
+        if err == ucc.UC_ERR_INSN_INVALID and not self._protected_mode():
+            if self.memory.read_u32(6 * 4) != self.bios.stub_pointers[6]:
+                self._deliver_real(6)
+                return
+        self._crash(crash.describe_error(err))
+
+    def _halted(self) -> bool:
+        linear = (self.engine.read(Reg.CS) << 4) + self.engine.read(Reg.EIP)
+        return linear > 0 and self.memory.read_u8(linear - 1) == 0xF4
+
+    def _crash(self, reason: str) -> None:
+        report = crash.report(self, reason)
+        log.error("guest crashed: %s\n%s", reason, report)
+        self._set_state(ev.RunState.CRASHED)
+        self._emit(ev.GuestCrashed(reason, report))
+
+    # ------------------------------------------------------------------ commands
+    def _drain_commands(self) -> bool:
+        while self._commands:
+            cmd = self._commands.popleft()
+            if isinstance(cmd, ev.PowerOff):
+                return False
+            if isinstance(cmd, ev.KeyScancodes):
+                self._typed.append(cmd.data)
+            elif isinstance(cmd, ev.SerialInput):
+                self.uart.receive(cmd.data)
+            elif isinstance(cmd, ev.Pause) and self.state is ev.RunState.RUNNING:
+                self.clock.pause()
+                self._set_state(ev.RunState.PAUSED)
+            elif isinstance(cmd, ev.Resume) and self.state is ev.RunState.PAUSED:
+                self.clock.resume()
+                self._set_state(ev.RunState.RUNNING)
+            elif isinstance(cmd, ev.Reset):
+                self._reset_requested = True
+                if self.state is ev.RunState.CRASHED:
+                    self._set_state(ev.RunState.RUNNING)
+        return True
+
+    def _feed_typed_keys(self) -> None:
+        """Hand queued key presses to the keyboard controller one at a time, only while
+        the guest keeps up (controller idle, BIOS buffer not filling)."""
+        if not self._typed or self.kbc.output_buffer_full or self.kbc.keyboard.data:
+            return
+        head = self.memory.read_u16(Bda.KBD_BUF_HEAD)
+        tail = self.memory.read_u16(Bda.KBD_BUF_TAIL)
+        if ((tail - head) % 32) // 2 >= KEY_BUFFER_HIGH_WATER:
+            return
+        self.kbc.key_input(self._typed.popleft())

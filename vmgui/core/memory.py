@@ -1,0 +1,84 @@
+"""Guest physical memory: host-owned buffers mapped into the engine.
+
+Owns: the PC memory map (640 KiB conventional RAM, the 128 KiB VGA window at A0000h,
+option/BIOS ROM C0000h-FFFFFh, extended memory from 1 MiB) and :class:`GuestMemory`, the
+:class:`vmgui.bios.api.Memory` the BIOS uses.  Reads come straight from the host buffers
+(no engine call); writes go through the engine so that translated code covering the
+written bytes is invalidated (a disk read over old code must not leave stale blocks).
+"""
+
+from __future__ import annotations
+
+from vmgui.bios.api import MemoryMixin
+from vmgui.core.engine import Engine
+
+CONVENTIONAL_END = 0xA0000
+VGA_BASE = 0xA0000
+VGA_SIZE = 0x20000
+ROM_BASE = 0xC0000
+ONE_MB = 0x100000
+MIN_EXTENDED_MB = 1
+MAX_EXTENDED_MB = 256
+
+
+class GuestMemory(MemoryMixin):
+    """RAM + VGA window of one machine.  ``ram`` covers 0..1 MiB+extended (the VGA
+    window part of it is unused: the VGA buffer is mapped there instead)."""
+
+    def __init__(self, engine: Engine, extended_mb: int) -> None:
+        if not MIN_EXTENDED_MB <= extended_mb <= MAX_EXTENDED_MB:
+            raise ValueError(
+                f"extended memory {extended_mb} MB outside {MIN_EXTENDED_MB}-{MAX_EXTENDED_MB} MB")
+        self.engine = engine
+        self.extended_bytes = extended_mb * ONE_MB
+        self.size = ONE_MB + self.extended_bytes
+        self.ram = bytearray(self.size)
+        self.vram = bytearray(VGA_SIZE)
+        engine.map_buffer(0, self.ram, 0, CONVENTIONAL_END)
+        engine.map_buffer(VGA_BASE, self.vram, 0, VGA_SIZE)
+        engine.map_buffer(ROM_BASE, self.ram, ROM_BASE, ONE_MB - ROM_BASE)
+        engine.map_buffer(ONE_MB, self.ram, ONE_MB, self.extended_bytes)
+
+    def _view(self, addr: int) -> tuple[bytearray, int]:
+        if VGA_BASE <= addr < ROM_BASE:
+            return self.vram, addr - VGA_BASE
+        return self.ram, addr
+
+    def read(self, addr: int, size: int) -> bytes:
+        buf, off = self._view(addr)
+        if buf is self.ram and (addr < VGA_BASE < addr + size):
+            return self._read_split(addr, size)
+        if off + size > len(buf):
+            raise IndexError(f"read of {size} bytes at {addr:#x} beyond memory ({self.size:#x})")
+        return bytes(buf[off : off + size])
+
+    def _read_split(self, addr: int, size: int) -> bytes:
+        out = bytearray()
+        while size:
+            chunk = min(size, VGA_BASE - addr) if addr < VGA_BASE else min(size, ROM_BASE - addr)
+            out += self.read(addr, chunk)
+            addr += chunk
+            size -= chunk
+        return bytes(out)
+
+    def read_u8(self, addr: int) -> int:
+        buf, off = self._view(addr)
+        return buf[off]
+
+    def read_u16(self, addr: int) -> int:
+        buf, off = self._view(addr)
+        return buf[off] | (buf[off + 1] << 8)
+
+    def read_u32(self, addr: int) -> int:
+        buf, off = self._view(addr)
+        return int.from_bytes(buf[off : off + 4], "little")
+
+    def write(self, addr: int, data: bytes) -> None:
+        if addr < 0 or addr + len(data) > self.size:
+            raise IndexError(
+                f"write of {len(data)} bytes at {addr:#x} beyond memory ({self.size:#x})")
+        self.engine.mem_write(addr, bytes(data))
+
+    def load_rom(self, addr: int, data: bytes) -> None:
+        """Place firmware bytes (before the guest runs; no translated code exists yet)."""
+        self.ram[addr : addr + len(data)] = data

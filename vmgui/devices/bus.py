@@ -1,0 +1,145 @@
+"""I/O port bus and interrupt lines: the only way devices talk to the machine.
+
+Owns: port-range registration (returning handles that undo it), dispatch of IN/OUT by
+port, the ISA convention that an unclaimed port reads all ones, and :class:`IrqLine`,
+the wire a device raises and lowers without knowing who listens.
+
+Thread rule: a bus and everything registered on it are used from one thread only (the
+VM's emulation thread).  Devices never import the engine; tests drive them through a bus.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+ReadFn = Callable[[int, int], int]
+"""``read(offset, size) -> value``: offset is relative to the registered base."""
+WriteFn = Callable[[int, int, int], None]
+"""``write(offset, size, value)``: offset is relative to the registered base."""
+
+_SIZE_MASK = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFFFFFF}
+
+
+@dataclass(frozen=True)
+class PortRange:
+    """One registration: ports ``base .. base+count-1`` owned by ``name``."""
+
+    base: int
+    count: int
+    name: str
+    read: ReadFn | None
+    write: WriteFn | None
+
+
+class Registration:
+    """Handle returned by :meth:`IoBus.register`; :meth:`remove` undoes it."""
+
+    def __init__(self, bus: IoBus, rng: PortRange) -> None:
+        self._bus = bus
+        self.range = rng
+
+    def remove(self) -> None:
+        self._bus._unregister(self.range)
+
+
+class IoBus:
+    """Dispatches port reads and writes to the devices that claimed the ports.
+
+    A read of an unclaimed port returns all ones (0xFF, 0xFFFF, ...), as on an ISA bus
+    with nothing driving the data lines; a write to one is dropped.  Multi-byte accesses
+    to a range that only decodes bytes are split into byte accesses, low port first.
+    """
+
+    def __init__(self) -> None:
+        self._ports: dict[int, PortRange] = {}
+        self.last_access: tuple[str, int, int, int] | None = None
+        """(``"in"``/``"out"``, port, size, value) of the most recent access, for crash reports."""
+
+    def register(
+        self,
+        base: int,
+        count: int,
+        name: str,
+        read: ReadFn | None = None,
+        write: WriteFn | None = None,
+    ) -> Registration:
+        if not (0 <= base and base + count <= 0x10000 and count > 0):
+            raise ValueError(f"{name}: port range {base:#x}+{count} outside 0-FFFFh")
+        rng = PortRange(base, count, name, read, write)
+        for port in range(base, base + count):
+            if port in self._ports:
+                other = self._ports[port].name
+                raise ValueError(f"{name}: port {port:#06x} already claimed by {other}")
+        for port in range(base, base + count):
+            self._ports[port] = rng
+        return Registration(self, rng)
+
+    def _unregister(self, rng: PortRange) -> None:
+        for port in range(rng.base, rng.base + rng.count):
+            if self._ports.get(port) is rng:
+                del self._ports[port]
+
+    def owner(self, port: int) -> str | None:
+        rng = self._ports.get(port)
+        return rng.name if rng else None
+
+    def read(self, port: int, size: int = 1) -> int:
+        rng = self._ports.get(port)
+        if rng is None or rng.read is None:
+            value = _SIZE_MASK[size]
+        elif size == 1 or port + size > rng.base + rng.count:
+            value = rng.read(port - rng.base, 1) if size == 1 else self._split_read(port, size)
+        else:
+            value = rng.read(port - rng.base, size) & _SIZE_MASK[size]
+        self.last_access = ("in", port, size, value)
+        return value
+
+    def _split_read(self, port: int, size: int) -> int:
+        value = 0
+        for i in range(size):
+            value |= self.read(port + i, 1) << (8 * i)
+        return value
+
+    def write(self, port: int, size: int, value: int) -> None:
+        self.last_access = ("out", port, size, value)
+        rng = self._ports.get(port)
+        if rng is None or rng.write is None:
+            return
+        if size == 1 or port + size <= rng.base + rng.count:
+            rng.write(port - rng.base, size, value & _SIZE_MASK[size])
+        else:
+            for i in range(size):
+                self.write(port + i, 1, (value >> (8 * i)) & 0xFF)
+
+
+class IrqLine:
+    """One interrupt request wire.  The device drives the level; the sink (the PIC)
+    sees every change.  ``pulse()`` is a rising then falling edge, which is what an
+    edge-triggered ISA interrupt needs."""
+
+    def __init__(self, sink: Callable[[bool], None] | None = None, name: str = "") -> None:
+        self._sink = sink
+        self.name = name
+        self.level = False
+
+    def connect(self, sink: Callable[[bool], None]) -> None:
+        self._sink = sink
+
+    def set(self, level: bool) -> None:
+        self.level = bool(level)
+        if self._sink is not None:
+            self._sink(self.level)
+
+    def raise_(self) -> None:
+        self.set(True)
+
+    def lower(self) -> None:
+        self.set(False)
+
+    def pulse(self) -> None:
+        self.set(True)
+        self.set(False)

@@ -1,0 +1,685 @@
+"""The keyboard controller (Intel 8042 as on a PC/AT with PS/2 aux port) and port 92h.
+
+Owns: the controller's command byte, status register, input/output ports (A20 gate and
+CPU reset lines), the single-byte output buffer and its pacing, the controller command set
+(20h-FFh written to the command port), and the two devices behind it: a PS/2 keyboard
+(host input arrives already in scancode set 1, i.e. what the controller's translation
+delivers on a PC/AT) and a PS/2 mouse.  :class:`Port92` is the "system control port A"
+fast A20 / fast reset register.
+
+Follows the IBM PS/2 and PC/AT keyboard controller documentation as summarised in Ralf
+Brown's port list (PORTS.A "0060", "0064", "0092") and Adam Chapweske's PS/2 keyboard and
+mouse protocol notes; reply sequences (FF -> FA AA, F2 -> FA AB 41 translated, mouse FF ->
+FA AA 00) match what QEMU's hw/input/pckbd.c and ps2.c return.
+
+Pacing: only one byte is in the output buffer at a time.  After the guest reads a byte,
+the next one is loaded no earlier than :data:`BYTE_GAP_NS` of guest time later (by
+:meth:`I8042.advance`, scheduled through :meth:`I8042.next_deadline_ns`); writing a command
+clears the gap so its reply is available at once.  IRQ 1 (keyboard bytes) or IRQ 12 (aux
+bytes) follows "output buffer full" when enabled in the command byte, so every load is a
+rising edge for the PIC and the guest's read lowers the line.
+
+Thread rule: used from the VM's emulation thread only; host input (:meth:`key_input`,
+:meth:`mouse_input`) is handed over by the run loop on that thread.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from vmgui.devices.base import Device
+from vmgui.devices.bus import IoBus, IrqLine, Registration
+from vmgui.devices.clock import Clock
+
+log = logging.getLogger(__name__)
+
+BYTE_GAP_NS = 500_000
+RAM_SIZE = 32
+AUX_QUEUE_LIMIT = 256
+
+
+class Status(enum.IntFlag):
+    OBF = 0x01
+    IBF = 0x02
+    SYS = 0x04
+    A2_COMMAND = 0x08  # last write went to the command port
+    UNLOCKED = 0x10  # keyboard inhibit switch off
+    AUX_OBF = 0x20
+    TIMEOUT = 0x40
+    PARITY = 0x80
+
+
+class CommandByte(enum.IntFlag):
+    IRQ1 = 0x01
+    IRQ12 = 0x02
+    SYS = 0x04
+    OVERRIDE = 0x08
+    DISABLE_KBD = 0x10
+    DISABLE_AUX = 0x20
+    TRANSLATE = 0x40
+
+
+COMMAND_BYTE_DEFAULT = CommandByte.IRQ1 | CommandByte.SYS | CommandByte.TRANSLATE
+
+
+class OutputPort(enum.IntFlag):
+    RESET_RELEASED = 0x01  # 0 = assert CPU reset
+    A20 = 0x02
+    AUX_CLOCK = 0x04
+    AUX_DATA = 0x08
+    KBD_OBF = 0x10
+    AUX_OBF = 0x20
+    KBD_CLOCK = 0x40
+    KBD_DATA = 0x80
+
+
+OUTPUT_PORT_DEFAULT = (OutputPort.RESET_RELEASED | OutputPort.A20 | OutputPort.AUX_CLOCK
+                       | OutputPort.AUX_DATA | OutputPort.KBD_CLOCK | OutputPort.KBD_DATA)
+INPUT_PORT_VALUE = 0xA0  # keyboard not inhibited (bit 7), no manufacturing jumper (bit 5)
+
+
+class Ctrl(enum.IntEnum):
+    """Controller commands written to the command port."""
+
+    READ_RAM_FIRST = 0x20
+    READ_RAM_LAST = 0x3F
+    WRITE_RAM_FIRST = 0x60
+    WRITE_RAM_LAST = 0x7F
+    PASSWORD_INSTALLED = 0xA4
+    DISABLE_AUX = 0xA7
+    ENABLE_AUX = 0xA8
+    TEST_AUX = 0xA9
+    SELF_TEST = 0xAA
+    TEST_KBD = 0xAB
+    DISABLE_KBD = 0xAD
+    ENABLE_KBD = 0xAE
+    READ_INPUT_PORT = 0xC0
+    READ_OUTPUT_PORT = 0xD0
+    WRITE_OUTPUT_PORT = 0xD1
+    WRITE_KBD_OBUF = 0xD2
+    WRITE_AUX_OBUF = 0xD3
+    WRITE_AUX = 0xD4
+    A20_OFF = 0xDD
+    A20_ON = 0xDF
+    READ_TEST_INPUTS = 0xE0
+    PULSE_FIRST = 0xF0
+
+
+class Reply(enum.IntEnum):
+    SELF_TEST_OK = 0x55
+    INTERFACE_OK = 0x00
+    NO_PASSWORD = 0xF1
+
+
+class Source(enum.IntEnum):
+    KBD = 0
+    AUX = 1
+
+
+DATA_COMMANDS = (Ctrl.WRITE_OUTPUT_PORT, Ctrl.WRITE_KBD_OBUF, Ctrl.WRITE_AUX_OBUF,
+                 Ctrl.WRITE_AUX)
+
+
+class KbdCmd(enum.IntEnum):
+    """Commands the PS/2 keyboard accepts (written to the data port)."""
+
+    SET_LEDS = 0xED
+    ECHO = 0xEE
+    SCANCODE_SET = 0xF0
+    IDENTIFY = 0xF2
+    TYPEMATIC = 0xF3
+    ENABLE = 0xF4
+    DISABLE = 0xF5
+    DEFAULTS = 0xF6
+    RESEND = 0xFE
+    RESET = 0xFF
+
+
+class AuxCmd(enum.IntEnum):
+    """Commands the PS/2 mouse accepts (through controller command D4h)."""
+
+    SCALING_1_1 = 0xE6
+    SCALING_2_1 = 0xE7
+    SET_RESOLUTION = 0xE8
+    STATUS = 0xE9
+    STREAM_MODE = 0xEA
+    READ_DATA = 0xEB
+    RESET_WRAP = 0xEC
+    WRAP_MODE = 0xEE
+    REMOTE_MODE = 0xF0
+    IDENTIFY = 0xF2
+    SET_RATE = 0xF3
+    ENABLE = 0xF4
+    DISABLE = 0xF5
+    DEFAULTS = 0xF6
+    RESEND = 0xFE
+    RESET = 0xFF
+
+
+class Ps2Reply(enum.IntEnum):
+    ACK = 0xFA
+    BAT_OK = 0xAA
+    ECHO = 0xEE
+    RESEND = 0xFE
+    KBD_ID1 = 0xAB
+    KBD_ID2 = 0x83
+    KBD_ID2_TRANSLATED = 0x41
+    MOUSE_ID = 0x00
+
+
+# Replies to F0h 00h with translation on: the set number passed through the translator.
+TRANSLATED_SET = {1: 0x43, 2: 0x41, 3: 0x3F}
+KBD_PARAM_COMMANDS = (KbdCmd.SET_LEDS, KbdCmd.TYPEMATIC, KbdCmd.SCANCODE_SET)
+AUX_PARAM_COMMANDS = (AuxCmd.SET_RESOLUTION, AuxCmd.SET_RATE)
+MOUSE_SYNC = 0x08  # packet byte 0 bit 3 is always 1
+MOUSE_X_SIGN = 0x10
+MOUSE_Y_SIGN = 0x20
+MOUSE_BUTTONS = 0x07
+MOUSE_MAX_DELTA = 255
+
+
+class _Ps2Device:
+    """Reply queue (served first) plus data queue of one PS/2 device."""
+
+    def __init__(self) -> None:
+        self.replies: deque[int] = deque()
+        self.data: deque[int] = deque()
+        self.pending_param: int | None = None
+        self.last_sent = Ps2Reply.ACK
+        self.reset_device()
+
+    def reset_device(self) -> None:
+        self.replies.clear()
+        self.data.clear()
+        self.pending_param = None
+        self.enabled = False
+
+    def has_output(self) -> bool:
+        return bool(self.replies or self.data)
+
+    def peek(self) -> int:
+        return self.replies[0] if self.replies else self.data[0]
+
+    def pop(self) -> int:
+        self.last_sent = self.replies.popleft() if self.replies else self.data.popleft()
+        return self.last_sent
+
+    def reply(self, *values: int) -> None:
+        self.replies.extend(values)
+
+    def save(self) -> dict[str, Any]:
+        state = {k: v if isinstance(v, bool | None) else int(v)
+                 for k, v in vars(self).items() if k not in ("replies", "data")}
+        state.update(replies=list(self.replies), data=list(self.data))
+        return state
+
+    def load(self, state: dict[str, Any]) -> None:
+        for key, value in state.items():
+            setattr(self, key, deque(value) if key in ("replies", "data") else value)
+
+
+class Ps2Keyboard(_Ps2Device):
+    """An MF2 keyboard; host scancodes are already in set 1 (the translated form)."""
+
+    def reset_device(self) -> None:
+        super().reset_device()
+        self.enabled = True
+        self.leds = 0
+        self.typematic = 0x2B
+        self.scancode_set = 2
+
+    def queue_scancodes(self, scancodes: bytes) -> None:
+        if self.enabled:
+            self.data.extend(scancodes)
+
+    def command(self, value: int, translate: bool) -> None:
+        param_for, self.pending_param = self.pending_param, None
+        if param_for is not None:
+            self._parameter(param_for, value, translate)
+        elif value in KBD_PARAM_COMMANDS:
+            self.pending_param = value
+            self.reply(Ps2Reply.ACK)
+        elif value == KbdCmd.ECHO:
+            self.reply(Ps2Reply.ECHO)
+        elif value == KbdCmd.IDENTIFY:
+            second = Ps2Reply.KBD_ID2_TRANSLATED if translate else Ps2Reply.KBD_ID2
+            self.reply(Ps2Reply.ACK, Ps2Reply.KBD_ID1, second)
+        elif value in (KbdCmd.ENABLE, KbdCmd.DISABLE, KbdCmd.DEFAULTS):
+            self.data.clear()
+            if value != KbdCmd.ENABLE:
+                self.typematic, self.scancode_set = 0x2B, 2
+            self.enabled = value != KbdCmd.DISABLE
+            self.reply(Ps2Reply.ACK)
+        elif value == KbdCmd.RESEND:
+            self.reply(self.last_sent)
+        elif value == KbdCmd.RESET:
+            self.reset_device()
+            self.reply(Ps2Reply.ACK, Ps2Reply.BAT_OK)
+        else:
+            log.debug("unknown keyboard command %#04x", value)
+            self.reply(Ps2Reply.RESEND)
+
+    def _parameter(self, command: int, value: int, translate: bool) -> None:
+        if command == KbdCmd.SET_LEDS:
+            self.leds = value & 0x07
+        elif command == KbdCmd.TYPEMATIC:
+            self.typematic = value & 0x7F
+        elif value == 0:
+            code = TRANSLATED_SET[self.scancode_set] if translate else self.scancode_set
+            self.reply(Ps2Reply.ACK, code)
+            return
+        elif value in TRANSLATED_SET:
+            self.scancode_set = value
+            if value != 2:
+                log.info("guest selected scancode set %d; host keys stay in set 1", value)
+        else:
+            self.reply(Ps2Reply.RESEND)
+            return
+        self.reply(Ps2Reply.ACK)
+
+
+class Ps2Mouse(_Ps2Device):
+    """A standard 3-button PS/2 mouse (device id 00h), stream or remote mode."""
+
+    def reset_device(self) -> None:
+        super().reset_device()
+        self._defaults()
+        self.remote = False
+        self.wrap = False
+        self.buttons = 0
+
+    def _defaults(self) -> None:
+        self.sample_rate = 100
+        self.resolution = 2
+        self.scaling_2_1 = False
+        self.enabled = False
+
+    def movement(self, dx: int, dy: int, buttons: int) -> None:
+        self.buttons = buttons & MOUSE_BUTTONS
+        if self.enabled and not self.remote:
+            self.data.extend(self._packet(dx, -dy))
+
+    def _packet(self, dx: int, dy: int) -> bytes:
+        dx = max(-MOUSE_MAX_DELTA, min(MOUSE_MAX_DELTA, dx))
+        dy = max(-MOUSE_MAX_DELTA, min(MOUSE_MAX_DELTA, dy))
+        head = MOUSE_SYNC | self.buttons
+        head |= MOUSE_X_SIGN if dx < 0 else 0
+        head |= MOUSE_Y_SIGN if dy < 0 else 0
+        return bytes((head, dx & 0xFF, dy & 0xFF))
+
+    def command(self, value: int) -> None:
+        param_for, self.pending_param = self.pending_param, None
+        if param_for is not None:
+            if param_for == AuxCmd.SET_RATE:
+                self.sample_rate = value
+            else:
+                self.resolution = value & 3
+            self.reply(Ps2Reply.ACK)
+        elif self.wrap and value not in (AuxCmd.RESET_WRAP, AuxCmd.RESET):
+            self.reply(value)
+        elif value in AUX_PARAM_COMMANDS:
+            self.pending_param = value
+            self.reply(Ps2Reply.ACK)
+        elif not self._simple_command(value):
+            log.debug("unknown mouse command %#04x", value)
+            self.reply(Ps2Reply.RESEND)
+
+    def _simple_command(self, value: int) -> bool:
+        settings = {
+            AuxCmd.SCALING_1_1: ("scaling_2_1", False), AuxCmd.SCALING_2_1: ("scaling_2_1", True),
+            AuxCmd.STREAM_MODE: ("remote", False), AuxCmd.REMOTE_MODE: ("remote", True),
+            AuxCmd.RESET_WRAP: ("wrap", False), AuxCmd.WRAP_MODE: ("wrap", True),
+            AuxCmd.ENABLE: ("enabled", True), AuxCmd.DISABLE: ("enabled", False),
+        }
+        if value in settings:
+            name, setting = settings[value]
+            setattr(self, name, setting)
+            self.data.clear()
+            self.reply(Ps2Reply.ACK)
+        elif value == AuxCmd.STATUS:
+            self.reply(Ps2Reply.ACK, self._status_byte(), self.resolution, self.sample_rate)
+        elif value == AuxCmd.READ_DATA:
+            self.reply(Ps2Reply.ACK, *self._packet(0, 0))
+        elif value == AuxCmd.IDENTIFY:
+            self.reply(Ps2Reply.ACK, Ps2Reply.MOUSE_ID)
+        elif value == AuxCmd.DEFAULTS:
+            self._defaults()
+            self.data.clear()
+            self.reply(Ps2Reply.ACK)
+        elif value == AuxCmd.RESEND:
+            self.reply(self.last_sent)
+        elif value == AuxCmd.RESET:
+            self.reset_device()
+            self.reply(Ps2Reply.ACK, Ps2Reply.BAT_OK, Ps2Reply.MOUSE_ID)
+        else:
+            return False
+        return True
+
+    def _status_byte(self) -> int:
+        """Bit 6 remote, 5 enabled, 4 scaling 2:1; bits 2-0 = left, middle, right."""
+        b = self.buttons
+        value = ((b & 1) << 2) | ((b >> 1) & 1) | (((b >> 2) & 1) << 1)
+        return value | (self.remote << 6) | (self.enabled << 5) | (self.scaling_2_1 << 4)
+
+
+class I8042(Device):
+    """8042 keyboard controller with a PS/2 keyboard and mouse attached."""
+
+    NAME = "i8042"
+    STATE_VERSION = 1
+
+    def __init__(
+        self,
+        bus: IoBus,
+        clock: Clock,
+        irq1: IrqLine,
+        irq12: IrqLine,
+        on_reset: Callable[[], None],
+        on_a20: Callable[[bool], None],
+        data_port: int = 0x60,
+        command_port: int = 0x64,
+    ) -> None:
+        self._clock = clock
+        self._irq = {Source.KBD: irq1, Source.AUX: irq12}
+        self._on_reset = on_reset
+        self._on_a20 = on_a20
+        self.keyboard = Ps2Keyboard()
+        self.mouse = Ps2Mouse()
+        self._init_state()
+        self.registrations: list[Registration] = [
+            bus.register(data_port, 1, "i8042-data", self._read_data, self._write_data),
+            bus.register(command_port, 1, "i8042-command", self._read_status,
+                         self._write_command),
+        ]
+
+    def _init_state(self) -> None:
+        self.ram = bytearray(RAM_SIZE)
+        self.ram[0] = COMMAND_BYTE_DEFAULT
+        self.output_port = int(OUTPUT_PORT_DEFAULT)
+        self._ctrl_queue: deque[tuple[int, Source]] = deque()
+        self._obuf = 0
+        self._obuf_full = False
+        self._obuf_source = Source.KBD
+        self._last_write_command = False
+        self._pending_command: int | None = None
+        self._load_after_ns = 0
+
+    # -- properties the BIOS uses -------------------------------------------------------------
+    @property
+    def command_byte(self) -> int:
+        return self.ram[0]
+
+    @property
+    def a20_enabled(self) -> bool:
+        return bool(self.output_port & OutputPort.A20)
+
+    @property
+    def output_buffer_full(self) -> bool:
+        return self._obuf_full
+
+    @property
+    def status(self) -> int:
+        value = Status.UNLOCKED
+        if self._obuf_full:
+            value |= Status.OBF
+            if self._obuf_source == Source.AUX:
+                value |= Status.AUX_OBF
+        if self.ram[0] & CommandByte.SYS:
+            value |= Status.SYS
+        if self._last_write_command:
+            value |= Status.A2_COMMAND
+        return int(value)
+
+    # -- host side -----------------------------------------------------------------------------
+    def key_input(self, scancodes: bytes) -> None:
+        """Queue scancode-set-1 bytes from the host keyboard."""
+        self.keyboard.queue_scancodes(scancodes)
+        self._try_load()
+
+    def mouse_input(self, dx: int, dy: int, buttons: int) -> None:
+        """Queue a mouse movement: ``dy`` > 0 is downwards (screen convention);
+        ``buttons`` bit 0 = left, 1 = right, 2 = middle."""
+        if len(self.mouse.data) < AUX_QUEUE_LIMIT:
+            self.mouse.movement(dx, dy, buttons)
+        self._try_load()
+
+    # -- ports ---------------------------------------------------------------------------------
+    def _read_status(self, offset: int, size: int) -> int:
+        return self.status
+
+    def _read_data(self, offset: int, size: int) -> int:
+        if self._obuf_full:
+            self._obuf_full = False
+            self._load_after_ns = self._clock.now_ns() + BYTE_GAP_NS
+            self._update_irqs()
+        return self._obuf
+
+    def _write_command(self, offset: int, size: int, value: int) -> None:
+        self._last_write_command = True
+        self._pending_command = None
+        self._load_after_ns = 0
+        self._controller_command(value)
+        self._try_load()
+
+    def _write_data(self, offset: int, size: int, value: int) -> None:
+        self._last_write_command = False
+        self._load_after_ns = 0
+        command, self._pending_command = self._pending_command, None
+        if command is None:
+            self.ram[0] &= ~CommandByte.DISABLE_KBD  # talking to the keyboard enables it
+            self.keyboard.command(value, self._translate)
+        elif Ctrl.WRITE_RAM_FIRST <= command <= Ctrl.WRITE_RAM_LAST:
+            self._write_ram(command - Ctrl.WRITE_RAM_FIRST, value)
+        elif command == Ctrl.WRITE_OUTPUT_PORT:
+            self._write_output_port(value)
+        elif command == Ctrl.WRITE_KBD_OBUF:
+            self._ctrl_queue.append((value, Source.KBD))
+        elif command == Ctrl.WRITE_AUX_OBUF:
+            self._ctrl_queue.append((value, Source.AUX))
+        elif command == Ctrl.WRITE_AUX:
+            self.mouse.command(value)
+        self._try_load()
+
+    @property
+    def _translate(self) -> bool:
+        return bool(self.ram[0] & CommandByte.TRANSLATE)
+
+    def _write_ram(self, index: int, value: int) -> None:
+        self.ram[index] = value
+        if index == 0:
+            if not value & CommandByte.TRANSLATE:
+                log.info("guest turned off scancode translation; keys stay in set 1")
+            self._update_irqs()
+
+    # -- controller commands -------------------------------------------------------------------
+    def _controller_command(self, cmd: int) -> None:
+        if Ctrl.READ_RAM_FIRST <= cmd <= Ctrl.READ_RAM_LAST:
+            self._reply(self.ram[cmd - Ctrl.READ_RAM_FIRST])
+        elif Ctrl.WRITE_RAM_FIRST <= cmd <= Ctrl.WRITE_RAM_LAST or cmd in DATA_COMMANDS:
+            self._pending_command = cmd
+        elif cmd >= Ctrl.PULSE_FIRST:
+            if not cmd & OutputPort.RESET_RELEASED:
+                log.info("keyboard controller pulses CPU reset")
+                self._on_reset()
+        elif not self._simple_command(cmd):
+            log.warning("unknown keyboard controller command %#04x", cmd)
+
+    def _simple_command(self, cmd: int) -> bool:
+        """Commands without a data byte; returns False when ``cmd`` is unknown."""
+        flags = {
+            Ctrl.DISABLE_AUX: (CommandByte.DISABLE_AUX, True),
+            Ctrl.ENABLE_AUX: (CommandByte.DISABLE_AUX, False),
+            Ctrl.DISABLE_KBD: (CommandByte.DISABLE_KBD, True),
+            Ctrl.ENABLE_KBD: (CommandByte.DISABLE_KBD, False),
+        }
+        replies = {
+            Ctrl.TEST_AUX: Reply.INTERFACE_OK,
+            Ctrl.TEST_KBD: Reply.INTERFACE_OK,
+            Ctrl.PASSWORD_INSTALLED: Reply.NO_PASSWORD,
+            Ctrl.READ_INPUT_PORT: INPUT_PORT_VALUE,
+            Ctrl.READ_TEST_INPUTS: 0,
+        }
+        if cmd in flags:
+            bit, on = flags[cmd]
+            self.ram[0] = self.ram[0] | bit if on else self.ram[0] & ~bit
+            self._update_irqs()
+        elif cmd in replies:
+            self._reply(replies[cmd])
+        elif cmd == Ctrl.SELF_TEST:
+            self.ram[0] |= CommandByte.SYS
+            self._reply(Reply.SELF_TEST_OK)
+        elif cmd == Ctrl.READ_OUTPUT_PORT:
+            self._reply(self._output_port_value())
+        elif cmd in (Ctrl.A20_OFF, Ctrl.A20_ON):
+            a20 = OutputPort.A20 if cmd == Ctrl.A20_ON else 0
+            self._write_output_port((self.output_port & ~OutputPort.A20) | a20)
+        else:
+            return False
+        return True
+
+    def _reply(self, value: int) -> None:
+        self._ctrl_queue.append((value, Source.KBD))
+
+    def _output_port_value(self) -> int:
+        value = self.output_port & ~(OutputPort.KBD_OBF | OutputPort.AUX_OBF)
+        if self._obuf_full:
+            value |= OutputPort.AUX_OBF if self._obuf_source == Source.AUX else OutputPort.KBD_OBF
+        return value
+
+    def _write_output_port(self, value: int) -> None:
+        old = self.output_port
+        self.output_port = value
+        if (old ^ value) & OutputPort.A20:
+            self._on_a20(bool(value & OutputPort.A20))
+        if not value & OutputPort.RESET_RELEASED:
+            self.output_port |= OutputPort.RESET_RELEASED
+            log.info("keyboard controller output port asserts CPU reset")
+            self._on_reset()
+
+    # -- output buffer ---------------------------------------------------------------------------
+    def _next_source(self) -> tuple[int, Source] | None:
+        """The byte that would be loaded next (without removing it)."""
+        if self._ctrl_queue:
+            return self._ctrl_queue[0]
+        kbd_ok = not self.ram[0] & CommandByte.DISABLE_KBD
+        aux_ok = not self.ram[0] & CommandByte.DISABLE_AUX
+        if kbd_ok and self.keyboard.has_output():
+            return self.keyboard.peek(), Source.KBD
+        if aux_ok and self.mouse.has_output():
+            return self.mouse.peek(), Source.AUX
+        return None
+
+    def _try_load(self) -> None:
+        if self._obuf_full or self._clock.now_ns() < self._load_after_ns:
+            return
+        nxt = self._next_source()
+        if nxt is None:
+            return
+        if self._ctrl_queue:
+            self._ctrl_queue.popleft()
+        elif nxt[1] == Source.KBD:
+            self.keyboard.pop()
+        else:
+            self.mouse.pop()
+        self._obuf, self._obuf_source = nxt
+        self._obuf_full = True
+        self._update_irqs()
+
+    def _update_irqs(self) -> None:
+        enables = {Source.KBD: CommandByte.IRQ1, Source.AUX: CommandByte.IRQ12}
+        for source, line in self._irq.items():
+            level = (self._obuf_full and self._obuf_source == source
+                     and bool(self.ram[0] & enables[source]))
+            if level != line.level:
+                line.set(level)
+
+    def advance(self, now_ns: int) -> None:
+        self._try_load()
+
+    def next_deadline_ns(self) -> int | None:
+        if self._obuf_full or self._next_source() is None:
+            return None
+        return max(self._load_after_ns, self._clock.now_ns())
+
+    # -- Device -----------------------------------------------------------------------------------
+    def reset(self) -> None:
+        self._init_state()
+        self.keyboard.reset_device()
+        self.mouse.reset_device()
+        self._update_irqs()
+
+    _SAVED = ("output_port", "_obuf", "_obuf_full", "_last_write_command", "_pending_command",
+              "_load_after_ns")
+
+    def save_state(self) -> dict[str, Any]:
+        state: dict[str, Any] = {name.lstrip("_"): getattr(self, name) for name in self._SAVED}
+        state.update(version=self.STATE_VERSION, ram=self.ram.hex(),
+                     obuf_source=int(self._obuf_source),
+                     ctrl_queue=[[b, int(src)] for b, src in self._ctrl_queue],
+                     keyboard=self.keyboard.save(), mouse=self.mouse.save())
+        return state
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.check_state_version(state)
+        for name in self._SAVED:
+            setattr(self, name, state[name.lstrip("_")])
+        self.ram = bytearray.fromhex(state["ram"])
+        self._obuf_source = Source(state["obuf_source"])
+        self._ctrl_queue = deque((b, Source(src)) for b, src in state["ctrl_queue"])
+        self.keyboard.load(state["keyboard"])
+        self.mouse.load(state["mouse"])
+        self._update_irqs()
+
+
+class Port92Bit(enum.IntFlag):
+    FAST_RESET = 0x01
+    A20 = 0x02
+
+
+class Port92(Device):
+    """System control port A: bit 1 gates A20, a 0->1 write of bit 0 resets the CPU."""
+
+    NAME = "port92"
+    STATE_VERSION = 1
+
+    def __init__(
+        self,
+        bus: IoBus,
+        on_a20: Callable[[bool], None],
+        on_reset: Callable[[], None],
+        port: int = 0x92,
+    ) -> None:
+        self._on_a20 = on_a20
+        self._on_reset = on_reset
+        self.value = 0
+        self.registration: Registration = bus.register(
+            port, 1, "port92", self._read, self._write)
+
+    @property
+    def a20_enabled(self) -> bool:
+        return bool(self.value & Port92Bit.A20)
+
+    def _read(self, offset: int, size: int) -> int:
+        return self.value
+
+    def _write(self, offset: int, size: int, value: int) -> None:
+        old, self.value = self.value, value & (Port92Bit.A20 | Port92Bit.FAST_RESET)
+        if (old ^ value) & Port92Bit.A20:
+            self._on_a20(bool(value & Port92Bit.A20))
+        if value & Port92Bit.FAST_RESET and not old & Port92Bit.FAST_RESET:
+            log.info("port 92h fast reset")
+            self._on_reset()
+
+    def reset(self) -> None:
+        self.value = 0
+
+    def save_state(self) -> dict[str, Any]:
+        return {"version": self.STATE_VERSION, "value": self.value}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.check_state_version(state)
+        self.value = state["value"]
