@@ -109,16 +109,18 @@ class KeyboardBios:
                                                                    else F3_E1))
             return
         extended = bool(f3 & F3_E0)
+        if f3 & F3_E1 and code & 0x7F == kt.SC_LCTRL:
+            return  # Pause sequence (E1 1D 45 / E1 9D C5): keep E1 for the third byte
         if f3 & (F3_E0 | F3_E1):
             m.write_u8(Bda.KBD_STATUS3, f3 & ~(F3_E0 | F3_E1))
         if f3 & F3_E1:
-            return  # Pause sequence (E1 1D 45 ...): not modelled
+            return  # Pause sequence: not modelled
         release = bool(code & 0x80)
         scan = code & 0x7F
         if self._modifier(scan, release, extended):
             return
         if release:
-            if scan == kt.SC_INSERT and not extended:
+            if scan == kt.SC_INSERT:
                 m.write_u8(Bda.KBD_FLAGS2, m.read_u8(Bda.KBD_FLAGS2) & ~F2_INSERT_DOWN)
             return
         if extended and scan in (0x2A, 0x36):

@@ -62,7 +62,7 @@ class SerialBios:
             lsr = bus.read(base + LSR, 1)
             if lsr & LSR_DR:
                 regs.al = bus.read(base + RBR_THR, 1)
-                regs.ah = bus.read(base + LSR, 1) & 0x1E
+                regs.ah = lsr & 0x1E  # error bits of this read (reading LSR clears them)
             else:
                 regs.ah = lsr | TIMEOUT
         elif ah == 0x03:

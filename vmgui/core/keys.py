@@ -77,8 +77,9 @@ def key_name(name: str) -> tuple[bool, int]:
     lowered = name.strip().lower()
     if lowered in NAMED_KEYS:
         return NAMED_KEYS[lowered]
-    if len(name) == 1 and name in CHARS:
-        return (False, CHARS[name][1])
+    char = name.strip() or name  # " " itself is a key
+    if len(char) == 1 and char in CHARS:
+        return (False, CHARS[char][1])
     raise KeyError_(f"unknown key name {name!r} (try enter, esc, f1-f12, up, ctrl+alt+del)")
 
 

@@ -46,8 +46,8 @@ from vmgui.storage.image import DiskImage
 
 log = logging.getLogger(__name__)
 
-IDLE_POLL_BLOCKS = 2000  # an empty key poll within this many blocks of the last is "tight"
-IDLE_POLL_COUNT = 20  # this many tight polls in a row: the guest is idle
+IDLE_POLL_BLOCKS = 100  # an empty key poll within this many blocks of the last is "tight"
+IDLE_POLL_COUNT = 50  # this many tight polls in a row: the guest is idle (DOS: ~42 blocks apart)
 MAX_WAIT_S = 0.25
 KEY_BUFFER_HIGH_WATER = 8  # typed keys wait while the BDA buffer holds this many
 EXCEPTION_NAMES = {0: "divide error", 1: "debug", 3: "breakpoint", 4: "overflow",
@@ -220,7 +220,11 @@ class Machine:
             self.engine.request_stop()
 
     def _set_a20(self, enabled: bool) -> None:
-        log.debug("A20 %s", "enabled" if enabled else "disabled")
+        """Either gate (8042 output port or port 92h) opens A20, as on AT chipsets."""
+        port92 = getattr(self, "port92", None)  # the callback may fire while building
+        gate = self.kbc.a20_enabled or (port92 is not None and port92.a20_enabled)
+        log.debug("A20 %s (request %s)", "enabled" if gate else "disabled", enabled)
+        self.memory.set_a20(gate)
 
     # ------------------------------------------------------------------ interrupts
     def _flags_live(self, flag: Flag, value: bool) -> None:

@@ -17,6 +17,7 @@ VGA_BASE = 0xA0000
 VGA_SIZE = 0x20000
 ROM_BASE = 0xC0000
 ONE_MB = 0x100000
+HMA_SIZE = 0x10000
 MIN_EXTENDED_MB = 1
 MAX_EXTENDED_MB = 256
 
@@ -38,10 +39,23 @@ class GuestMemory(MemoryMixin):
         engine.map_buffer(VGA_BASE, self.vram, 0, VGA_SIZE)
         engine.map_buffer(ROM_BASE, self.ram, ROM_BASE, ONE_MB - ROM_BASE)
         engine.map_buffer(ONE_MB, self.ram, ONE_MB, self.extended_bytes)
+        self.a20_enabled = True
+
+    def set_a20(self, enabled: bool) -> None:
+        """Gate address line 20.  With the gate closed, the first 64 KiB above 1 MiB
+        (the HMA) show conventional memory again, as on an 8086: the engine gets the
+        low 64 KiB of RAM mapped a second time there."""
+        if enabled == self.a20_enabled:
+            return
+        self.engine.unmap(ONE_MB, HMA_SIZE)
+        self.engine.map_buffer(ONE_MB, self.ram, ONE_MB if enabled else 0, HMA_SIZE)
+        self.a20_enabled = enabled
 
     def _view(self, addr: int) -> tuple[bytearray, int]:
         if VGA_BASE <= addr < ROM_BASE:
             return self.vram, addr - VGA_BASE
+        if not self.a20_enabled and ONE_MB <= addr < ONE_MB + HMA_SIZE:
+            return self.ram, addr - ONE_MB
         return self.ram, addr
 
     def read(self, addr: int, size: int) -> bytes:
