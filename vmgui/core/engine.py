@@ -51,6 +51,8 @@ _UC_REG = {
     Reg.GS: x86.UC_X86_REG_GS,
 }
 SLICE_INSTRUCTIONS = 200_000
+# uc_ctl(UC_CTL_TB_REMOVE_CACHE) as a write with 2 arguments: (IO_WRITE << 30) | (2 << 26)
+_CTL_REMOVE_CACHE = (ucc.UC_CTL_IO_WRITE << 30) | (2 << 26) | ucc.UC_CTL_TB_REMOVE_CACHE
 UC_REG_CR0 = x86.UC_X86_REG_CR0
 UC_REG_CR3 = x86.UC_X86_REG_CR3
 _SEGMENTS = (Reg.CS, Reg.DS, Reg.ES, Reg.SS, Reg.FS, Reg.GS)
@@ -91,8 +93,9 @@ def _load_lib() -> ctypes.CDLL:
         fn = getattr(lib, name)
         fn.restype = res
         fn.argtypes = args
-    # uc_hook_add is variadic (UC_HOOK_INSN takes the instruction id): no argtypes.
+    # uc_hook_add and uc_ctl are variadic: no argtypes.
     lib.uc_hook_add.restype = s32
+    lib.uc_ctl.restype = s32
     return lib
 
 
@@ -222,10 +225,21 @@ class Engine:
             raise EngineError(f"unmap {size:#x} bytes at {address:#x}", err)
 
     def mem_write(self, address: int, data: bytes) -> None:
-        """Write through the engine so translated code covering it is invalidated."""
+        """Write guest memory and drop translated code that covered it.
+
+        uc_mem_write does not invalidate translation blocks (measured: code rewritten by
+        it keeps executing the old instructions), so a disk read over code that already
+        ran, or a program loaded where another one ran, needs the explicit flush."""
         err = _LIB.uc_mem_write(self._uc, address, data, len(data))
         if err:
             raise EngineError(f"write {len(data)} bytes at {address:#x}", err)
+        self.invalidate_code(address, address + len(data))
+
+    def invalidate_code(self, begin: int, end: int) -> None:
+        """Forget translated code for guest addresses [begin, end)."""
+        err = _LIB.uc_ctl(self._uc, _CTL_REMOVE_CACHE, _c_u64(begin), _c_u64(end))
+        if err:
+            raise EngineError(f"invalidate code {begin:#x}-{end:#x}", err)
 
     def mem_read(self, address: int, size: int) -> bytes:
         buf = ctypes.create_string_buffer(size)

@@ -216,7 +216,7 @@ class Machine:
     def _stop_if_irq(self) -> None:
         """A port access may have raised an IRQ or unmasked one: let the run loop see it
         at the next block boundary instead of at the next timer deadline."""
-        if self.pic.pending():
+        if self.pic.pending() and self.engine.read(Reg.EFLAGS) & Flag.IF:
             self.engine.request_stop()
 
     def _set_a20(self, enabled: bool) -> None:
@@ -260,6 +260,11 @@ class Machine:
             if call.retry:
                 eng.write(Reg.EIP, eip - 2)
                 self._stop_for(Wait.BIOS)
+            elif self.pic.pending():
+                # A real BIOS runs its services with interrupts enabled (STI on entry), so
+                # an IRQ that fell due is taken before the call returns even when the
+                # caller had IF=0 (bootOS programs poll int 1Ah with interrupts off).
+                self._deliver_real(self.pic.acknowledge())
             return
         if ours and not software and vector in EXCEPTION_NAMES:
             self._fault = f"unhandled CPU exception: {EXCEPTION_NAMES[vector]} (vector {vector})"
