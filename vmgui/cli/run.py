@@ -86,6 +86,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                        help="type TEXT as key presses (\\n is Enter, \\t Tab)")
     steps.add_argument("--key", action=_StepAction, metavar="NAME",
                        help="press a key or combination: enter, esc, f1, up, ctrl+alt+del")
+    steps.add_argument("--key-down", action=_StepAction, metavar="NAME",
+                       help="hold a key (or combination) down, e.g. for games: --key-down alt "
+                            "--sleep 1 --key-up alt")
+    steps.add_argument("--key-up", action=_StepAction, metavar="NAME", help="release held keys")
     steps.add_argument("--sleep", action=_StepAction, metavar="S", help="wait S seconds")
     steps.add_argument("--screenshot", action=_StepAction, metavar="FILE.png",
                        help="save the screen as PNG at native resolution")
@@ -198,6 +202,12 @@ class Runner:
     def _key(self, step: Step) -> None:
         self._send_keys(keys.combo(step.value))
 
+    def _key_down(self, step: Step) -> None:
+        self._send_keys(keys.press(step.value))
+
+    def _key_up(self, step: Step) -> None:
+        self._send_keys(keys.release(step.value))
+
     def _sleep(self, step: Step) -> None:
         try:
             seconds = float(step.value)
@@ -225,7 +235,7 @@ def validate_steps(steps: list[Step]) -> None:
         try:
             if step.verb == "type":
                 keys.text(unescape(step.value))
-            elif step.verb == "key":
+            elif step.verb in ("key", "key_down", "key_up"):
                 keys.combo(step.value)
             elif step.verb == "sleep" and float(step.value) < 0:
                 raise ValueError("negative")

@@ -93,6 +93,16 @@ def combo(spec: str) -> list[bytes]:
     return [make(*k) for k in keys] + [brk(*k) for k in reversed(keys)]
 
 
+def press(spec: str) -> list[bytes]:
+    """Make codes only: hold the keys of ``spec`` down (until :func:`release`)."""
+    return [make(*key_name(p)) for p in spec.split("+") if p]
+
+
+def release(spec: str) -> list[bytes]:
+    """Break codes for the keys of ``spec``, in reverse order."""
+    return [brk(*key_name(p)) for p in reversed(spec.split("+")) if p]
+
+
 def text(s: str) -> list[bytes]:
     """Key events (press, release) that type ``s`` on a US keyboard; shifted characters
     are wrapped in Shift press/release."""

@@ -1,0 +1,32 @@
+"""Drive ``vmgui run`` as a user would: a subprocess with the real command line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def vmgui_run(*args: object, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "vmgui.cli.main", "run", "--headless", *map(str, args)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+
+
+def load_rgb(path: Path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+def colours(img: np.ndarray) -> set[tuple[int, int, int]]:
+    flat = img.reshape(-1, 3)
+    return {tuple(int(v) for v in c) for c in np.unique(flat, axis=0)}
+
+
+def reference(shared: Path, name: str, scale_to: tuple[int, int]) -> np.ndarray:
+    """A QEMU reference screendump scaled (nearest) to our native resolution."""
+    img = Image.open(shared / "qemu-reference" / name).convert("RGB")
+    return np.asarray(img.resize(scale_to, Image.NEAREST))
