@@ -14,22 +14,25 @@ from typing import Protocol
 
 
 class Reg(enum.IntEnum):
-    EAX = 0
-    EBX = 1
-    ECX = 2
-    EDX = 3
-    ESI = 4
-    EDI = 5
-    EBP = 6
-    ESP = 7
-    EIP = 8
-    EFLAGS = 9
-    CS = 10
-    DS = 11
-    ES = 12
-    SS = 13
-    FS = 14
-    GS = 15
+    """Register ids.  Segments come first: batched writes go in this order, and a new CS
+    base must be in place before a new EIP takes effect."""
+
+    CS = 0
+    DS = 1
+    ES = 2
+    SS = 3
+    FS = 4
+    GS = 5
+    EAX = 6
+    EBX = 7
+    ECX = 8
+    EDX = 9
+    ESI = 10
+    EDI = 11
+    EBP = 12
+    ESP = 13
+    EIP = 14
+    EFLAGS = 15
 
 
 class Flag(enum.IntFlag):

@@ -31,6 +31,7 @@ from vmgui.core import crash
 from vmgui.core import events as ev
 from vmgui.core.engine import UC_REG_CR0, Engine
 from vmgui.core.memory import GuestMemory
+from vmgui.core.regcache import RegisterCache
 from vmgui.core.timing import DeadlineTimer, HostClock
 from vmgui.devices.bus import IoBus
 from vmgui.devices.cmos import CmosRtc, FloppyType
@@ -227,14 +228,16 @@ class Machine:
         self.memory.set_a20(gate)
 
     # ------------------------------------------------------------------ interrupts
-    def _flags_live(self, flag: Flag, value: bool) -> None:
-        eflags = self.engine.read(Reg.EFLAGS)
-        self.engine.write(Reg.EFLAGS, (eflags | flag) if value else (eflags & ~flag))
+    def _stacked_flag_setter(self, regs: RegisterCache):
+        """Flag results for a call that came through a ROM stub: they go to the FLAGS
+        image on the stack, which the stub's IRET pops."""
 
-    def _flags_stacked(self, flag: Flag, value: bool) -> None:
-        addr = (self.engine.read(Reg.SS) << 4) + ((self.engine.read(Reg.ESP) + 4) & 0xFFFF)
-        flags = self.memory.read_u16(addr)
-        self.memory.write_u16(addr, (flags | flag) if value else (flags & ~flag))
+        def set_flag(flag: Flag, value: bool) -> None:
+            addr = (regs.values[Reg.SS] << 4) + ((regs.values[Reg.ESP] + 4) & 0xFFFF)
+            flags = self.memory.read_u16(addr)
+            self.memory.write_u16(addr, (flags | flag) if value else (flags & ~flag))
+
+        return set_flag
 
     def _is_int_instruction(self, cs: int, eip: int, vector: int) -> bool:
         at = (cs << 4) + eip
@@ -243,34 +246,40 @@ class Machine:
         return self.memory.read_u8(at - 2) == 0xCD and self.memory.read_u8(at - 1) == vector
 
     def _on_interrupt(self, vector: int) -> None:
-        eng = self.engine
-        if self._protected_mode():
+        regs = RegisterCache(self.engine)
+        try:
+            self._interrupt(vector, regs)
+        finally:
+            regs.flush()
+
+    def _interrupt(self, vector: int, regs: RegisterCache) -> None:
+        if regs.cr0 & 1:
             self._fault = (f"interrupt {vector:02X}h in protected mode: protected-mode "
                            "interrupt delivery is not implemented yet")
-            eng.stop_now()
+            self.engine.stop_now()
             return
-        cs = eng.read(Reg.CS)
-        eip = eng.read(Reg.EIP)
+        v = regs.values
+        cs, eip = v[Reg.CS], v[Reg.EIP]
         ours = self.memory.read_u32(vector * 4) == self.bios.stub_pointers[vector]
         software = self._is_int_instruction(cs, eip, vector)
         handler = self.bios.services.get(vector)
         if ours and software and handler is not None:
-            call = BiosCall(self.regs, self.memory, vector, self._flags_live)
+            call = BiosCall(Registers(regs), self.memory, vector, regs.set_flag)
             handler(call)
             if call.retry:
-                eng.write(Reg.EIP, eip - 2)
+                regs.write(Reg.EIP, eip - 2)
                 self._stop_for(Wait.BIOS)
             elif self.pic.pending():
                 # A real BIOS runs its services with interrupts enabled (STI on entry), so
                 # an IRQ that fell due is taken before the call returns even when the
                 # caller had IF=0 (bootOS programs poll int 1Ah with interrupts off).
-                self._deliver_real(self.pic.acknowledge())
+                self._deliver_real(self.pic.acknowledge(), regs)
             return
         if ours and not software and vector in EXCEPTION_NAMES:
             self._fault = f"unhandled CPU exception: {EXCEPTION_NAMES[vector]} (vector {vector})"
-            eng.stop_now()
+            self.engine.stop_now()
             return
-        self._deliver_real(vector)
+        self._deliver_real(vector, regs)
 
     def _protected_mode(self) -> bool:
         return bool(self.engine.read_raw(UC_REG_CR0) & 1)
@@ -282,30 +291,41 @@ class Machine:
         trap = self.bios.traps.get(addr)
         if trap is None:
             return
-        setter = self._flags_stacked if trap.stacked_flags else self._flags_live
-        call = BiosCall(self.regs, self.memory, trap.vector, setter)
-        trap.handler(call)
-        if call.retry:
-            self.engine.write(Reg.EIP, addr - (self.engine.read(Reg.CS) << 4))
-            self._stop_for(Wait.BIOS)
+        regs = RegisterCache(self.engine)
+        setter = self._stacked_flag_setter(regs) if trap.stacked_flags else regs.set_flag
+        call = BiosCall(Registers(regs), self.memory, trap.vector, setter)
+        try:
+            trap.handler(call)
+            if call.retry:
+                regs.write(Reg.EIP, addr - (regs.values[Reg.CS] << 4))
+                self._stop_for(Wait.BIOS)
+        finally:
+            regs.flush()
 
     def _stop_for(self, wait: Wait) -> None:
         self._wait = wait
         self.engine.stop_now()
 
-    def _deliver_real(self, vector: int) -> None:
-        """Real-mode interrupt: push FLAGS, CS, IP; clear IF and TF; jump via the IVT."""
-        eng = self.engine
-        flags = eng.read(Reg.EFLAGS)
-        esp = eng.read(Reg.ESP)
+    def _deliver_real(self, vector: int, regs: RegisterCache) -> None:
+        """Real-mode interrupt: push FLAGS, CS, IP; clear IF and TF; jump via the IVT.
+        Works on ``regs``; the caller flushes them."""
+        v = regs.values
+        flags = v[Reg.EFLAGS]
+        esp = v[Reg.ESP]
         sp = (esp - 6) & 0xFFFF
-        frame = (eng.read(Reg.EIP) & 0xFFFF) | (eng.read(Reg.CS) << 16) | ((flags & 0xFFFF) << 32)
-        self.memory.write((eng.read(Reg.SS) << 4) + sp, frame.to_bytes(6, "little"))
-        eng.write(Reg.ESP, (esp & 0xFFFF0000) | sp)
-        eng.write(Reg.EFLAGS, flags & ~(Flag.IF | Flag.TF))
+        frame = (v[Reg.EIP] & 0xFFFF) | (v[Reg.CS] << 16) | ((flags & 0xFFFF) << 32)
+        self.memory.write((v[Reg.SS] << 4) + sp, frame.to_bytes(6, "little"))
+        regs.write(Reg.ESP, (esp & 0xFFFF0000) | sp)
+        regs.write(Reg.EFLAGS, flags & ~(Flag.IF | Flag.TF))
         target = self.memory.read_u32(vector * 4)
-        eng.write(Reg.CS, target >> 16)
-        eng.write(Reg.EIP, target & 0xFFFF)
+        regs.write(Reg.CS, target >> 16)
+        regs.write(Reg.EIP, target & 0xFFFF)
+
+    def _deliver_now(self, vector: int) -> None:
+        """Deliver from the run loop (between engine runs)."""
+        regs = RegisterCache(self.engine)
+        self._deliver_real(vector, regs)
+        regs.flush()
 
     def _on_idle_poll(self) -> None:
         blocks = self.engine.stop_ctl.blocks
@@ -378,12 +398,12 @@ class Machine:
         if_set = bool(self.engine.read(Reg.EFLAGS) & Flag.IF)
         if self._wait is Wait.NONE:
             if pending and if_set:
-                self._deliver_real(self.pic.acknowledge())
+                self._deliver_now(self.pic.acknowledge())
             return True
         if pending and (if_set or self._wait is not Wait.HALT):
             # A BIOS wait is the BIOS's own "sti; hlt": it takes interrupts regardless.
             self._wait = Wait.NONE
-            self._deliver_real(self.pic.acknowledge())
+            self._deliver_now(self.pic.acknowledge())
             return True
         deadline = self._next_deadline()
         if self._wait is Wait.BIOS and self.bios.system.wait_deadline_ns is not None \
@@ -422,7 +442,7 @@ class Machine:
             return
         if err == ucc.UC_ERR_INSN_INVALID and not self._protected_mode():
             if self.memory.read_u32(6 * 4) != self.bios.stub_pointers[6]:
-                self._deliver_real(6)
+                self._deliver_now(6)
                 return
         self._crash(crash.describe_error(err))
 

@@ -10,7 +10,7 @@ written bytes is invalidated (a disk read over old code must not leave stale blo
 from __future__ import annotations
 
 from vmgui.bios.api import MemoryMixin
-from vmgui.core.engine import Engine
+from vmgui.core.engine import NO_CODE_BELOW, Engine
 
 CONVENTIONAL_END = 0xA0000
 VGA_BASE = 0xA0000
@@ -88,10 +88,30 @@ class GuestMemory(MemoryMixin):
         return int.from_bytes(buf[off : off + 4], "little")
 
     def write(self, addr: int, data: bytes) -> None:
-        if addr < 0 or addr + len(data) > self.size:
+        end = addr + len(data)
+        if end <= NO_CODE_BELOW or (VGA_BASE <= addr and end <= ROM_BASE):
+            # IVT, BDA and video memory never hold code, and the engine reads data from
+            # these buffers directly: a host write is all it takes (no engine call).
+            buf, off = self._view(addr)
+            buf[off : off + len(data)] = data
+            return
+        if addr < 0 or end > self.size:
             raise IndexError(
                 f"write of {len(data)} bytes at {addr:#x} beyond memory ({self.size:#x})")
         self.engine.mem_write(addr, bytes(data))
+
+    def write_u8(self, addr: int, value: int) -> None:
+        if addr < NO_CODE_BELOW:
+            self.ram[addr] = value & 0xFF
+        else:
+            self.write(addr, bytes((value & 0xFF,)))
+
+    def write_u16(self, addr: int, value: int) -> None:
+        if addr < NO_CODE_BELOW - 1:
+            self.ram[addr] = value & 0xFF
+            self.ram[addr + 1] = (value >> 8) & 0xFF
+        else:
+            self.write(addr, (value & 0xFFFF).to_bytes(2, "little"))
 
     def load_rom(self, addr: int, data: bytes) -> None:
         """Place firmware bytes (before the guest runs; no translated code exists yet)."""
