@@ -48,7 +48,7 @@ from vmgui.storage.image import DiskImage
 log = logging.getLogger(__name__)
 
 IDLE_POLL_BLOCKS = 100  # an empty key poll within this many blocks of the last is "tight"
-IDLE_POLL_COUNT = 50  # this many tight polls in a row: the guest is idle (DOS: ~42 blocks apart)
+IDLE_POLL_COUNT = 8  # this many tight polls in a row: the guest is idle (DOS: ~42 blocks apart)
 MAX_WAIT_S = 0.25
 KEY_BUFFER_HIGH_WATER = 8  # typed keys wait while the BDA buffer holds this many
 EXCEPTION_NAMES = {0: "divide error", 1: "debug", 3: "breakpoint", 4: "overflow",
