@@ -340,8 +340,11 @@ class Machine:
     def power_on(self) -> None:
         """Reset the CPU and devices, run POST and load the boot sector."""
         self.engine.enter_real_mode()
-        for dev in (self.pic, self.pit, self.kbc, self.uart, self.vga):
+        # CMOS keeps its contents (battery-backed); everything else starts afresh
+        for dev in (self.pic, self.pit, self.port61, self.kbc, self.port92, self.uart,
+                    self.vga):
             dev.reset()
+        self.memory.set_a20(True)
         self._wait = Wait.NONE
         self._reset_requested = False
         self.bios.build_rom()

@@ -1,0 +1,133 @@
+"""The machine's run loop with tiny guests: HLT idling, interrupts, resets, crashes."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from vmgui.core import events as ev
+from vmgui.core.machine import Machine, MachineConfig
+
+
+def boot_image(tmp_path: Path, code: bytes) -> Path:
+    path = tmp_path / "guest.img"
+    path.write_bytes(code + bytes(510 - len(code)) + b"\x55\xaa")
+    return path
+
+
+class Running:
+    """A machine on its own thread, collecting events."""
+
+    def __init__(self, image: Path, **config) -> None:
+        self.events: list[ev.Event] = []
+        self.machine = Machine(MachineConfig(floppies=(image,), **config),
+                               on_event=self.events.append)
+        self.thread = threading.Thread(target=self.machine.run, daemon=True)
+
+    def __enter__(self) -> Running:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.machine.send(ev.PowerOff())
+        self.thread.join(5)
+        assert not self.thread.is_alive()
+
+    def debug_text(self) -> bytes:
+        return b"".join(e.data for e in list(self.events) if isinstance(e, ev.DebugOutput))
+
+    def wait_for(self, predicate, timeout: float = 5.0) -> None:
+        end = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > end:
+                raise AssertionError(f"timed out; events: {self.events[-5:]}")
+            time.sleep(0.01)
+
+
+OUT_E9 = b"\xe6\xe9"
+
+
+def test_hlt_idles_without_burning_cpu(tmp_path):
+    # sti ; l: hlt ; jmp l  -- woken 18.2 times a second by the timer, else asleep
+    image = boot_image(tmp_path, b"\xfb\xf4\xeb\xfd")
+    with Running(image) as vm:
+        time.sleep(0.3)
+        cpu0 = time.thread_time(), time.process_time()
+        t0 = time.perf_counter()
+        time.sleep(1.0)
+        used = time.process_time() - cpu0[1]
+        assert used / (time.perf_counter() - t0) < 0.05, f"{used:.3f} s CPU in 1 s idle"
+        assert vm.machine.state is ev.RunState.RUNNING
+
+
+def test_timer_ticks_reach_the_bda_while_halted(tmp_path):
+    image = boot_image(tmp_path, b"\xfb\xf4\xeb\xfd")
+    with Running(image) as vm:
+        mem = vm.machine.memory
+        vm.wait_for(lambda: vm.machine.state is ev.RunState.RUNNING)
+        time.sleep(0.1)  # POST has set the count from the RTC
+        first = mem.read_u32(0x46C)
+        time.sleep(0.5)
+        ticks = mem.read_u32(0x46C) - first
+        assert 6 <= ticks <= 12, f"{ticks} ticks in 0.5 s (18.2 Hz expected)"
+
+
+def test_debug_port_and_power_off(tmp_path):
+    # mov al,'O' ; out e9,al ; mov al,'K' ; out e9,al ; cli ; hlt
+    image = boot_image(tmp_path, b"\xb0O" + OUT_E9 + b"\xb0K" + OUT_E9 + b"\xfa\xf4")
+    with Running(image) as vm:
+        vm.wait_for(lambda: vm.debug_text() == b"OK")
+    assert isinstance(vm.events[-1], ev.StateChanged)
+    assert vm.events[-1].state is ev.RunState.POWERED_OFF
+
+
+def test_port_92_reset_reboots_the_guest(tmp_path):
+    # mov al,'B' ; out e9,al ; in al,92h ; or al,1 ; out 92h,al ; hlt
+    image = boot_image(tmp_path, b"\xb0B" + OUT_E9 + b"\xe4\x92\x0c\x01\xe6\x92\xf4")
+    with Running(image) as vm:
+        vm.wait_for(lambda: vm.debug_text().count(b"B") >= 3)
+
+
+def test_divide_error_without_handler_is_a_crash_with_a_report(tmp_path):
+    image = boot_image(tmp_path, b"\x31\xc9\xf7\xf1\xf4")  # xor cx,cx ; div cx
+    with Running(image) as vm:
+        vm.wait_for(lambda: any(isinstance(e, ev.GuestCrashed) for e in vm.events))
+        crash = next(e for e in vm.events if isinstance(e, ev.GuestCrashed))
+        assert "divide error" in crash.reason
+        assert "CS:IP=0000:7C02" in crash.report and "div" in crash.report
+        assert vm.machine.state is ev.RunState.CRASHED
+
+
+def test_reset_command_after_a_crash_boots_again(tmp_path):
+    image = boot_image(tmp_path, b"\xb0B" + OUT_E9 + b"\x31\xc9\xf7\xf1")
+    with Running(image) as vm:
+        vm.wait_for(lambda: vm.machine.state is ev.RunState.CRASHED)
+        vm.machine.send(ev.Reset())
+        vm.wait_for(lambda: vm.debug_text().count(b"B") >= 2)
+
+
+def test_pause_stops_guest_time(tmp_path):
+    image = boot_image(tmp_path, b"\xfb\xf4\xeb\xfd")
+    with Running(image) as vm:
+        time.sleep(0.2)
+        vm.machine.send(ev.Pause())
+        vm.wait_for(lambda: vm.machine.state is ev.RunState.PAUSED)
+        before = vm.machine.memory.read_u32(0x46C)
+        time.sleep(0.4)
+        assert vm.machine.memory.read_u32(0x46C) == before
+        vm.machine.send(ev.Resume())
+        vm.wait_for(lambda: vm.machine.memory.read_u32(0x46C) > before + 2)
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a20_gate_aliases_the_hma(tmp_path, enabled):
+    image = boot_image(tmp_path, b"\xfa\xf4")
+    machine = Machine(MachineConfig(floppies=(image,)))
+    machine.memory.set_a20(enabled)
+    machine.engine.mem_write(0x100000 + 0x10, b"\xAB")
+    assert (machine.memory.read_u8(0x10) == 0xAB) is (not enabled)
+    assert machine.memory.read_u8(0x100010) == 0xAB
+    machine.timer.close()
