@@ -149,7 +149,7 @@ class Machine:
 
     def _hook(self) -> None:
         eng = self.engine
-        eng.hook_interrupt(self._guarded(self._on_interrupt))
+        eng.hook_interrupt(self._on_interrupt)  # guards itself (hot path: one frame less)
         eng.hook_code(self._guarded(self._on_rom_code), rom.linear(rom.STUB_AREA_OFF),
                       rom.linear(rom.STUB_AREA_END))
         eng.hook_code(self._guarded(self._on_rom_code), self.bios.post_trap,
@@ -249,6 +249,10 @@ class Machine:
         regs = RegisterCache(self.engine)
         try:
             self._interrupt(vector, regs)
+        except Exception as exc:  # noqa: BLE001 - any bug or device error stops the VM
+            log.exception("error serving interrupt %02Xh", vector)
+            self._fault = f"internal error while serving int {vector:02X}h: {exc!r}"
+            self.engine.stop_now()
         finally:
             regs.flush()
 
@@ -259,11 +263,18 @@ class Machine:
             self.engine.stop_now()
             return
         v = regs.values
-        cs, eip = v[Reg.CS], v[Reg.EIP]
-        ours = self.memory.read_u32(vector * 4) == self.bios.stub_pointers[vector]
-        software = self._is_int_instruction(cs, eip, vector)
-        handler = self.bios.services.get(vector)
-        if ours and software and handler is not None:
+        ram = self.memory.ram
+        ivt = vector * 4
+        ours = (ram[ivt] | ram[ivt + 1] << 8 | ram[ivt + 2] << 16 | ram[ivt + 3] << 24
+                == self.bios.stub_pointers[vector])
+        eip = v[Reg.EIP]
+        at = (v[Reg.CS] << 4) + eip
+        if 2 <= at < 0xA0000 and vector != 3:
+            software = ram[at - 2] == 0xCD and ram[at - 1] == vector
+        else:
+            software = self._is_int_instruction(v[Reg.CS], eip, vector)
+        handler = self.bios.services.get(vector) if ours and software else None
+        if handler is not None:
             call = BiosCall(Registers(regs), self.memory, vector, regs.set_flag)
             handler(call)
             if call.retry:
