@@ -10,7 +10,7 @@ import argparse
 import logging
 import sys
 
-from vmgui.cli import run
+from vmgui.cli import library, run
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,10 +21,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="log detail on stderr (default WARNING)")
     sub = parser.add_subparsers(dest="command")
     run_parser = sub.add_parser(
-        "run", help="boot a disk image headless and run steps against its screen",
-        description="Boot a disk image and run steps in order. Exit status: 0 done, "
+        "run", help="boot a disk image or library VM headless and run steps against its screen",
+        description="Boot a disk image (or the library VM named IMAGE) and run steps in "
+                    "order. Exit status: 0 done, "
                     "2 bad usage or input, 3 a wait timed out, 4 the guest crashed.")
     run.add_arguments(run_parser)
+    library.register(sub)
     return parser
 
 
@@ -34,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
     if args.command == "run":
         return run.run_command(args)
+    handler = getattr(args, "handler", None)
+    if handler is not None:
+        return handler(args)
     parser.print_help()
     return 0
 

@@ -1,4 +1,4 @@
-"""``vmgui run``: boot an image (or a set of drives) and run steps against its screen.
+"""``vmgui run``: boot an image, a set of drives or a library VM and run steps against its screen.
 
 Owns: the command line of the headless runner, attaching a bare image by its size, the
 ordered steps (--wait-text, --type, --key, --sleep, --screenshot, --dump-text), and the
@@ -12,9 +12,10 @@ import argparse
 import logging
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from vmgui.config.library import Library, LibraryError, VmEntry
 from vmgui.core import events as ev
 from vmgui.core import keys
 from vmgui.core.machine import MachineConfig
@@ -65,14 +66,16 @@ class _StepAction(argparse.Action):
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("image", nargs="?", type=Path,
                    help="disk image; floppy sizes (160K-2.88M, or a 512-byte boot sector) go "
-                        "to A:, anything else to C:")
+                        "to A:, anything else to C:. Not a file but the name of a library VM "
+                        "(vmgui list): boot that VM with its drives (--memory and --boot "
+                        "override its settings for this run)")
     p.add_argument("--floppy", type=Path, action="append", default=[],
                    help="floppy image for A: (given twice: A: then B:)")
     p.add_argument("--hdd", type=Path, action="append", default=[],
                    help="hard disk image for C: (given twice: C: then D:)")
-    p.add_argument("--memory", type=int, default=16, metavar="MB",
+    p.add_argument("--memory", type=int, metavar="MB",
                    help=f"RAM in MB, 2-{MAX_EXTENDED_MB + 1} (default 16)")
-    p.add_argument("--boot", default="a,c", help="boot order, e.g. a,c or c,a (default a,c)")
+    p.add_argument("--boot", help="boot order, e.g. a,c or c,a (default a,c)")
     p.add_argument("--headless", action="store_true",
                    help="no window (the only mode until the console window exists)")
     p.add_argument("--read-only", action="store_true", help="attach every disk read-only")
@@ -118,18 +121,65 @@ def _looks_like_floppy(path: Path) -> bool:
     return size in FLOPPY_FORMATS or (size == 512)
 
 
+def _memory_mb(args: argparse.Namespace, default: int) -> int:
+    memory = default if args.memory is None else args.memory
+    if not 2 <= memory <= MAX_EXTENDED_MB + 1:
+        raise RunError(f"--memory {memory}: must be 2-{MAX_EXTENDED_MB + 1} MB", EXIT_USAGE)
+    return memory
+
+
+def _boot_order(args: argparse.Namespace, default: tuple[str, ...]) -> tuple[str, ...]:
+    if args.boot is None:
+        return default
+    order = tuple(part.strip().lower() for part in args.boot.split(",") if part.strip())
+    if not order or any(part not in ("a", "b", "c", "d") for part in order):
+        raise RunError(f"--boot {args.boot!r}: use drive letters a-d, e.g. a,c", EXIT_USAGE)
+    return order
+
+
+def _library_vm(image: Path | None) -> VmEntry | None:
+    """The library VM that ``image`` names, when it is not an existing file."""
+    if image is None or image.is_file():
+        return None
+    try:
+        return Library().get(str(image))
+    except (KeyError, LibraryError):
+        return None
+
+
+def _library_config(args: argparse.Namespace,
+                    entry: VmEntry) -> tuple[MachineConfig, dict[int, DiskImage | None]]:
+    if entry.config is None:
+        raise RunError(f"VM {entry.name!r} is inaccessible: {entry.error}", EXIT_USAGE)
+    if args.floppy or args.hdd:
+        raise RunError(f"--floppy/--hdd cannot be added to library VM {entry.name!r}; "
+                       "change its drives with 'vmgui modify'", EXIT_USAGE)
+    base = entry.config.to_machine_config(entry.folder)
+    config = replace(base, memory_mb=_memory_mb(args, base.memory_mb),
+                     boot_order=_boot_order(args, base.boot_order),
+                     read_only=base.read_only or args.read_only)
+    try:
+        drives = entry.config.open_drives(entry.folder, read_only=args.read_only)
+    except DiskImageError as exc:
+        raise RunError(f"VM {entry.name!r}: {exc}", EXIT_USAGE) from exc
+    return config, drives
+
+
 def build_config(args: argparse.Namespace) -> tuple[MachineConfig, dict[int, DiskImage | None]]:
+    entry = _library_vm(args.image)
+    if entry is not None:
+        return _library_config(args, entry)
+    if args.image is not None and not args.image.exists():
+        raise RunError(f"{args.image}: no such file, nor a VM in the library "
+                       f"{Library().root} (see 'vmgui list')", EXIT_USAGE)
     floppies = list(args.floppy)
     hdds = list(args.hdd)
     if args.image is not None:
         (floppies if _looks_like_floppy(args.image) else hdds).insert(0, args.image)
     if not floppies and not hdds:
         raise RunError("no disk image given (IMAGE, --floppy or --hdd)", EXIT_USAGE)
-    if not 2 <= args.memory <= MAX_EXTENDED_MB + 1:
-        raise RunError(f"--memory {args.memory}: must be 2-{MAX_EXTENDED_MB + 1} MB", EXIT_USAGE)
-    order = tuple(part.strip().lower() for part in args.boot.split(",") if part.strip())
-    if not order or any(part not in ("a", "b", "c", "d") for part in order):
-        raise RunError(f"--boot {args.boot!r}: use drive letters a-d, e.g. a,c", EXIT_USAGE)
+    memory = _memory_mb(args, 16)
+    order = _boot_order(args, ("a", "c"))
     drives: dict[int, DiskImage | None] = {}
     try:
         for i, path in enumerate(floppies[:2]):
@@ -141,7 +191,7 @@ def build_config(args: argparse.Namespace) -> tuple[MachineConfig, dict[int, Dis
             if image is not None:
                 image.close()
         raise RunError(str(exc), EXIT_USAGE) from exc
-    config = MachineConfig(memory_mb=args.memory, boot_order=order, read_only=args.read_only)
+    config = MachineConfig(memory_mb=memory, boot_order=order, read_only=args.read_only)
     return config, drives
 
 

@@ -1,0 +1,251 @@
+"""``vmgui list / create / modify / delete``: the VM library from a terminal.
+
+Owns: the command lines that list, create, change and remove library VMs (see
+:mod:`vmgui.config.library` for where they live and the removal rules) and their exit
+status: 0 done, 2 bad usage or input (unknown VM, invalid name or setting, duplicate name,
+missing image).  Image paths given on the command line are stored as absolute paths; disks
+made with ``--new-hdd`` live in the VM folder and are stored relative to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from vmgui.config.library import Library, LibraryError, VmEntry
+from vmgui.config.schema import (
+    MAX_MEMORY_MB,
+    MIN_MEMORY_MB,
+    Attachment,
+    ConfigError,
+    VmConfig,
+)
+from vmgui.storage import media
+from vmgui.storage.image import DiskImageError
+
+EXIT_OK, EXIT_USAGE = 0, 2
+NEW_HDD_NAME = "hdd.img"
+
+
+class CliError(Exception):
+    """Bad input: printed as ``vmgui <command>: <message>``, exit status 2."""
+
+
+# ---------------------------------------------------------------------- parsers
+
+def _add_vm_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--memory", type=int, metavar="MB",
+                   help=f"RAM in MB, {MIN_MEMORY_MB}-{MAX_MEMORY_MB} (default 16)")
+    p.add_argument("--floppy", type=Path, action="append", metavar="IMG",
+                   help="floppy image for A: (given twice: A: then B:)")
+    disks = p.add_mutually_exclusive_group()
+    disks.add_argument("--hdd", type=Path, action="append", metavar="IMG",
+                       help="hard disk image for C: (given twice: C: then D:)")
+    disks.add_argument("--new-hdd", type=int, action="append", metavar="SIZE_MB",
+                       help=f"create a blank hard disk of SIZE_MB ({media.MIN_HARD_DISK_MB}-"
+                            f"{media.MAX_HARD_DISK_MB}) in the VM folder and attach it")
+    p.add_argument("--boot", metavar="LETTERS", help="boot order, e.g. a,c (default a,c)")
+    p.add_argument("--notes", metavar="TEXT", help="free-form notes shown in the manager")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the library sub-commands to the ``vmgui`` parser's sub-parsers."""
+    p = sub.add_parser("list", help="list the VMs in the library",
+                       description="List the library's VMs; inaccessible ones with the reason.")
+    p.set_defaults(handler=list_command)
+    p = sub.add_parser("create", help="create a VM in the library",
+                       description="Create a VM. Exit status: 0 done, 2 bad input.")
+    p.add_argument("name", help="the VM's name (also its folder's name)")
+    _add_vm_options(p)
+    p.set_defaults(handler=create_command)
+    p = sub.add_parser("modify", help="change a library VM's settings",
+                       description="Change the given settings of a VM; others stay as they "
+                                   "are. Exit status: 0 done, 2 bad input.")
+    p.add_argument("name", help="the VM to change")
+    _add_vm_options(p)
+    p.add_argument("--no-floppy", action="store_true", help="eject both floppy images")
+    p.add_argument("--no-hdd", action="store_true", help="detach all hard disks (files stay)")
+    p.add_argument("--rename", metavar="NEW", help="rename the VM (and its folder)")
+    p.set_defaults(handler=modify_command)
+    p = sub.add_parser("delete", help="delete a VM from the library",
+                       description="Delete a VM's folder and every file in it (images "
+                                   "attached from elsewhere are kept). With --keep-files the "
+                                   "folder is moved to <library>/.removed/ instead.")
+    p.add_argument("name", help="the VM to delete")
+    p.add_argument("--keep-files", action="store_true",
+                   help="only remove the VM from the library; keep all its files")
+    p.set_defaults(handler=delete_command)
+
+
+# ---------------------------------------------------------------------- commands
+
+def _guarded(verb: str, body: Callable[[argparse.Namespace, Library], None],
+             args: argparse.Namespace) -> int:
+    try:
+        body(args, Library())
+    except KeyError as exc:
+        print(f"vmgui {verb}: no VM called {exc.args[0]!r} in {Library().root}",
+              file=sys.stderr)
+        return EXIT_USAGE
+    except (CliError, ConfigError, LibraryError, DiskImageError) as exc:
+        print(f"vmgui {verb}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK
+
+
+def list_command(args: argparse.Namespace) -> int:
+    return _guarded("list", _list, args)
+
+
+def create_command(args: argparse.Namespace) -> int:
+    return _guarded("create", _create, args)
+
+
+def modify_command(args: argparse.Namespace) -> int:
+    return _guarded("modify", _modify, args)
+
+
+def delete_command(args: argparse.Namespace) -> int:
+    return _guarded("delete", _delete, args)
+
+
+def describe_entry(entry: VmEntry) -> str:
+    """One line about a VM for ``vmgui list`` (without its name)."""
+    cfg = entry.config
+    if cfg is None:
+        return f"inaccessible: {entry.error}"
+    drives = [(letter, att) for letter, att in (("A", cfg.floppy_a), ("B", cfg.floppy_b))
+              if att is not None]
+    drives += list(zip("CD", cfg.hard_disks, strict=False))
+    parts = [f"{cfg.memory_mb} MB", f"boot {','.join(cfg.boot_order)}"]
+    parts += [f"{letter}: {att.path}{' (read-only)' if att.read_only else ''}"
+              for letter, att in drives]
+    return "  ".join(parts)
+
+
+def _list(args: argparse.Namespace, library: Library) -> None:
+    entries = library.entries()
+    if not entries:
+        print(f"No VMs in {library.root}")
+        return
+    width = max(len(e.name) for e in entries)
+    for entry in entries:
+        print(f"{entry.name:<{width}}  {describe_entry(entry)}")
+
+
+def _existing_image(option: str, path: Path) -> Attachment:
+    if not path.is_file():
+        what = "is a directory" if path.is_dir() else "no such file"
+        raise CliError(f"{option} {path}: {what}")
+    return Attachment(os.path.abspath(path))
+
+
+def _apply_options(cfg: VmConfig, args: argparse.Namespace) -> list[int]:
+    """Apply the given options to ``cfg``; returns the sizes of new disks to make."""
+    if args.memory is not None:
+        cfg.memory_mb = args.memory
+    if args.boot is not None:
+        cfg.boot_order = [p.strip().lower() for p in args.boot.split(",") if p.strip()]
+    if args.notes is not None:
+        cfg.notes = args.notes
+    if getattr(args, "no_floppy", False):
+        cfg.floppy_a = cfg.floppy_b = None
+    if getattr(args, "no_hdd", False):
+        cfg.hard_disks = []
+    if args.floppy:
+        if len(args.floppy) > 2:
+            raise CliError("--floppy: at most two (A: and B:)")
+        images = [_existing_image("--floppy", p) for p in args.floppy]
+        cfg.floppy_a, cfg.floppy_b = images[0], (images[1] if len(images) > 1 else None)
+    if args.hdd:
+        cfg.hard_disks = [_existing_image("--hdd", p) for p in args.hdd]
+    sizes = list(args.new_hdd or [])
+    for size in sizes:
+        if not media.MIN_HARD_DISK_MB <= size <= media.MAX_HARD_DISK_MB:
+            raise CliError(f"--new-hdd {size}: must be {media.MIN_HARD_DISK_MB}-"
+                           f"{media.MAX_HARD_DISK_MB} MB")
+    return sizes
+
+
+def _plan_new_disks(cfg: VmConfig, folder: Path, sizes: list[int]) -> list[tuple[Path, int]]:
+    """Attach new disk files (to be created in ``folder``) in place of the hard disks."""
+    plan: list[tuple[Path, int]] = []
+    if not sizes:
+        return plan
+    cfg.hard_disks = []
+    stem, suffix = Path(NEW_HDD_NAME).stem, Path(NEW_HDD_NAME).suffix
+    n = 0
+    for size in sizes:
+        while True:
+            name = f"{stem}{'' if n == 0 else f'-{n}'}{suffix}"
+            n += 1
+            if not (folder / name).exists():
+                break
+        plan.append((folder / name, size))
+        cfg.hard_disks.append(Attachment(name))
+    return plan
+
+
+def _check(cfg: VmConfig) -> None:
+    problems = cfg.validate()
+    if problems:
+        raise CliError("; ".join(problems))
+
+
+def _create(args: argparse.Namespace, library: Library) -> None:
+    cfg = VmConfig(args.name)
+    sizes = _apply_options(cfg, args)
+    plan = _plan_new_disks(cfg, library.root / args.name, sizes)
+    _check(cfg)
+    entry = library.create(cfg)
+    try:
+        for path, size in plan:
+            media.create_hard_disk(entry.folder / path.name, size)
+    except BaseException:
+        library.delete(entry.name, keep_files=False)
+        raise
+    print(f"Created VM {entry.name!r} in {entry.folder}")
+
+
+def _modify(args: argparse.Namespace, library: Library) -> None:
+    entry = library.get(args.name)
+    changing = any(getattr(args, k) not in (None, False) for k in (
+        "memory", "floppy", "hdd", "new_hdd", "boot", "notes", "no_floppy", "no_hdd"))
+    if entry.config is None and changing:
+        raise CliError(f"VM {entry.name!r} is inaccessible: {entry.error}")
+    if entry.config is not None:
+        cfg = copy.deepcopy(entry.config)
+        sizes = _apply_options(cfg, args)
+        if args.rename is not None:
+            cfg.name = args.rename
+        _check(cfg)
+    if args.rename is not None:
+        entry = library.rename(entry.name, args.rename)
+        print(f"Renamed VM {args.name!r} to {entry.name!r}")
+    if entry.config is None or not changing:
+        return
+    cfg.name = entry.name
+    plan = _plan_new_disks(cfg, entry.folder, sizes)
+    made = []
+    try:
+        for path, size in plan:
+            made.append(media.create_hard_disk(path, size))
+        library.save(cfg, entry.folder)
+    except BaseException:
+        for path in made:
+            path.unlink(missing_ok=True)
+        raise
+    print(f"Changed VM {entry.name!r}")
+
+
+def _delete(args: argparse.Namespace, library: Library) -> None:
+    entry = library.get(args.name)
+    moved = library.delete(entry.name, keep_files=args.keep_files)
+    if moved is not None:
+        print(f"Removed VM {entry.name!r} from the library; its files are in {moved}")
+    else:
+        print(f"Deleted VM {entry.name!r} and its folder {entry.folder}")

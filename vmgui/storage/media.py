@@ -1,0 +1,133 @@
+"""Creating, describing and copying disk image files.
+
+Owns: blank floppy images in the standard PC formats (:data:`vmgui.storage.image.
+FLOPPY_FORMATS`), blank sparse hard-disk images, the one-line format description the
+manager shows for an image, and copying images without filling in their holes.  Image
+rules (sizes, geometry) are those of :mod:`vmgui.storage.image`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from vmgui.storage.image import FLOPPY_FORMATS, SECTOR_SIZE, DiskImage, DiskImageError, Kind
+
+#: The floppy sizes offered for new images, by label.
+NEW_FLOPPY_LABELS = ("360K", "720K", "1.2M", "1.44M", "2.88M")
+MIN_HARD_DISK_MB = 1
+MAX_HARD_DISK_MB = 8192
+MB = 1024 * 1024
+COPY_CHUNK = MB
+
+
+class MediaError(DiskImageError):
+    """An image cannot be created or copied; the message names the file."""
+
+
+def floppy_size(label: str) -> int:
+    """Bytes of a new floppy of ``label`` (one of :data:`NEW_FLOPPY_LABELS`)."""
+    if label in NEW_FLOPPY_LABELS:
+        for size, fmt in FLOPPY_FORMATS.items():
+            if fmt.label == label:
+                return size
+    raise MediaError(f"floppy size {label!r} is not one of {', '.join(NEW_FLOPPY_LABELS)}")
+
+
+def _create_exclusive(path: Path, size: int, zero_fill: bool) -> None:
+    """Create ``path`` of ``size`` zero bytes; never overwrite; no partial file on error."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+                     0o666)
+    except FileExistsError:
+        raise MediaError(f"{path}: already exists; not overwriting it") from None
+    except OSError as exc:
+        raise MediaError(f"{path}: cannot create ({exc.strerror})") from exc
+    try:
+        if zero_fill:
+            zeros = bytes(min(size, COPY_CHUNK))
+            done = 0
+            while done < size:
+                done += os.write(fd, zeros[: size - done])
+        else:
+            os.ftruncate(fd, size)
+        os.fsync(fd)
+    except OSError as exc:
+        os.close(fd)
+        path.unlink(missing_ok=True)
+        raise MediaError(f"{path}: cannot write ({exc.strerror})") from exc
+    os.close(fd)
+
+
+def create_floppy(path: str | os.PathLike[str], size_label: str) -> Path:
+    """Create a blank (zero-filled, unformatted) floppy image; refuses to overwrite."""
+    size = floppy_size(size_label)
+    path = Path(path)
+    _create_exclusive(path, size, zero_fill=True)
+    return path
+
+
+def create_hard_disk(path: str | os.PathLike[str], size_mb: int) -> Path:
+    """Create a blank sparse hard-disk image of ``size_mb`` MiB (1 MB - 8 GB)."""
+    if isinstance(size_mb, bool) or not isinstance(size_mb, int):
+        raise MediaError(f"hard disk size {size_mb!r} must be a whole number of MB")
+    if not MIN_HARD_DISK_MB <= size_mb <= MAX_HARD_DISK_MB:
+        raise MediaError(f"hard disk size {size_mb} MB is outside "
+                         f"{MIN_HARD_DISK_MB}-{MAX_HARD_DISK_MB} MB")
+    size = size_mb * MB
+    assert size % SECTOR_SIZE == 0
+    path = Path(path)
+    _create_exclusive(path, size, zero_fill=False)
+    return path
+
+
+def _size_text(size: int) -> str:
+    if size < MB:
+        return f"{size / 1024:g} KB"
+    mb = size / MB
+    return f"{mb:g} MB" if mb == int(mb) or mb >= 100 else f"{mb:.1f} MB"
+
+
+def describe(path: str | os.PathLike[str], kind: Kind | None = None) -> str:
+    """A one-line format description: ``raw floppy 1.44M``, ``raw disk 64 MB``.
+
+    ``kind`` is how the image is attached (None: guess from the size, as
+    :meth:`DiskImage.open` does).  Raises :class:`DiskImageError` naming the problem.
+    """
+    with DiskImage.open(path, kind=kind, read_only=True) as image:
+        if image.kind == "hdd":
+            return f"raw disk {_size_text(image.file_bytes)}"
+        fmt = FLOPPY_FORMATS[image.size_bytes]
+        if not image.padded:
+            return f"raw floppy {fmt.label}"
+        what = "boot sector" if image.file_bytes == SECTOR_SIZE else "floppy image"
+        return f"raw {what} ({image.file_bytes} bytes, served as a {fmt.label} floppy)"
+
+
+def copy_sparse(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+    """Copy ``src`` to ``dst`` (refusing to overwrite), leaving all-zero chunks as holes."""
+    src, dst = Path(src), Path(dst)
+    try:
+        size = src.stat().st_size
+        fin = open(src, "rb")
+    except OSError as exc:
+        raise MediaError(f"{src}: cannot read ({exc.strerror})") from exc
+    try:
+        fout = open(dst, "xb")
+    except OSError as exc:
+        fin.close()
+        raise MediaError(f"{dst}: cannot create ({exc.strerror})") from exc
+    try:
+        with fin, fout:
+            zero = bytes(COPY_CHUNK)
+            while chunk := fin.read(COPY_CHUNK):
+                if chunk == zero[: len(chunk)]:
+                    fout.seek(len(chunk), os.SEEK_CUR)
+                else:
+                    fout.write(chunk)
+            fout.truncate(size)
+            fout.flush()
+            os.fsync(fout.fileno())
+    except OSError as exc:
+        dst.unlink(missing_ok=True)
+        raise MediaError(f"copying {src} to {dst}: {exc.strerror}") from exc
