@@ -20,7 +20,7 @@ def machine(tmp_path: Path):
     m = Machine(MachineConfig(floppies=(image,), memory_mb=16))
     m.power_on()
     yield m
-    m.timer.close()
+    m.close()
 
 
 def ivt(m: Machine, vector: int) -> int:
@@ -82,7 +82,7 @@ def test_no_bootable_device(tmp_path):
     text = "\n".join(m.text_lines())
     assert "Boot failed: not a bootable disk" in text and "No bootable device." in text
     assert m.engine.read(Reg.CS) == rom.BIOS_SEGMENT  # parked in the ROM's sti/hlt loop
-    m.timer.close()
+    m.close()
 
 
 def test_boot_order_skips_empty_drives(tmp_path):
@@ -92,4 +92,4 @@ def test_boot_order_skips_empty_drives(tmp_path):
     m.power_on()
     assert m.engine.read(Reg.EDX) & 0xFF == 0x80
     assert m.memory.read_u8(Bda.HDD_COUNT) == 1
-    m.timer.close()
+    m.close()

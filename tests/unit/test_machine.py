@@ -130,4 +130,4 @@ def test_a20_gate_aliases_the_hma(tmp_path, enabled):
     machine.engine.mem_write(0x100000 + 0x10, b"\xAB")
     assert (machine.memory.read_u8(0x10) == 0xAB) is (not enabled)
     assert machine.memory.read_u8(0x100010) == 0xAB
-    machine.timer.close()
+    machine.close()

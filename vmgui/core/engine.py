@@ -351,6 +351,8 @@ class Engine:
     # ------------------------------------------------------------------ running
     def run(self, *, max_instructions: int = 0) -> int:
         """Run from CS:EIP until stopped (flag, budget, HLT, error).  Returns uc_err."""
+        if not self._uc:
+            raise EngineError("run", ucc.UC_ERR_HANDLE)
         eip = self.read(Reg.EIP)
         self.stop_ctl.stopped_by = 0
         # Without the native hook, slices of SLICE instructions bring the emulation

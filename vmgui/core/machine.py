@@ -371,11 +371,18 @@ class Machine:
             while self._step():
                 pass
         finally:
-            self.timer.close()
-            for image in self.drives.values():
-                if image is not None:
-                    image.close()
+            self.close()
             self._set_state(ev.RunState.POWERED_OFF)
+
+    def close(self) -> None:
+        """Release the timer thread, the disk images (flushing writes) and the engine.
+        Idempotent.  The engine is closed here rather than left to the garbage collector:
+        engines with hooks are only freed by the cyclic GC, late and at random times."""
+        self.timer.close()
+        for image in self.drives.values():
+            if image is not None:
+                image.close()
+        self.engine.close()
 
     def _set_state(self, state: ev.RunState) -> None:
         if state != self.state:

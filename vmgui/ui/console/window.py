@@ -1,0 +1,382 @@
+"""The console window of one running VM: its screen, keyboard, menus and status bar.
+
+Owns: :class:`ConsoleWindow`, which polls a host (``ThreadHost`` or any object with the
+same interface: ``send``, ``poll_events``, ``display``, ``power_off``, ``alive``, ``state``)
+from a GUI-thread timer at up to 60 Hz, draws the framebuffer through
+:class:`FramebufferView`, feeds captured keys to the guest through :class:`GuestKeyboard`,
+and offers the Machine, Input and View menus (pause/resume, reset, power off, screenshot,
+log; Ctrl+Alt+Del and friends, typing the clipboard; scaling, full screen, the COM1
+terminal).  Closing the window powers the VM off (after asking, unless ``confirm=False``).
+
+The window never starts the host: the caller calls ``host.start()``.  No disk-activity
+lights and no guest speed: the host publishes neither yet.
+
+Thread rule: GUI thread only; the emulation thread is reached only through ``host.send``
+and the host's read-only framebuffer view.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QImage, QKeySequence
+from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QWidget
+
+from vmgui.core import events as ev
+from vmgui.core import keys
+from vmgui.devices.display import DisplayKind, DisplayState
+from vmgui.devices.render import render, save_png
+from vmgui.ui.console.framebuffer import FramebufferView, ScaleMode, font_for
+from vmgui.ui.console.keyboard import GuestKeyboard
+from vmgui.ui.console.keymap import KeyTranslator
+from vmgui.ui.console.logview import LogDialog, RecentLogHandler
+from vmgui.ui.console.serial_dock import SerialDock
+
+log = logging.getLogger(__name__)
+
+FRAME_INTERVAL_MS = 16  # ~60 Hz polling; unchanged frames cost a VRAM compare only
+LOGGER_NAME = "vmgui"
+_COLOURS = {DisplayKind.CGA2: 2, DisplayKind.CGA4: 4, DisplayKind.PLANAR16: 16,
+            DisplayKind.VGA256: 256}
+
+
+def default_screenshots_dir() -> Path:
+    pictures = Path.home() / "Pictures"
+    if pictures.is_dir():
+        return pictures
+    return Path(tempfile.gettempdir()) / "vmgui-screenshots"
+
+
+class ConsoleWindow(QMainWindow):
+    """One VM's console.  ``host_key`` (with ``host_key_side``: "right", "left" or "any")
+    releases the keyboard capture; ``confirm=False`` skips every question (tests)."""
+
+    powered_off = Signal()
+
+    def __init__(self, host, title: str, *, screenshots_dir: Path | None = None,
+                 host_key: int = Qt.Key.Key_Control, host_key_side: str = "right",
+                 confirm: bool = True, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.host = host
+        self.title = title
+        self.confirm = confirm
+        self.screenshots_dir = Path(screenshots_dir or default_screenshots_dir())
+        self._closed = False
+        self._saved_scale = ScaleMode.X1
+        self.translator = KeyTranslator(QGuiApplication.platformName())
+        self.keyboard = GuestKeyboard(host.send, self.translator, host_key, host_key_side, self)
+        self.keyboard.grab_changed.connect(self._on_grab_changed)
+        self.view = FramebufferView(host.display, self)
+        self.view.key_handler = self.keyboard.key_event
+        self.view.clicked.connect(lambda: self.set_keyboard_grab(True))
+        self.view.frame_changed.connect(self._update_mode_label)
+        self.view.size_hint_changed.connect(self._fit_window_to_view)
+        self.setCentralWidget(self.view)
+        self.serial = SerialDock(host.send, self)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.serial)
+        self.serial.hide()
+        self.log_handler = RecentLogHandler()
+        logging.getLogger(LOGGER_NAME).addHandler(self.log_handler)
+        self._log_dialog: LogDialog | None = None
+        self._build_menus()
+        self._build_status_bar()
+        self._update_title()
+        self.timer = QTimer(self)
+        self.timer.setInterval(FRAME_INTERVAL_MS)
+        self.timer.timeout.connect(self.tick)
+        self.timer.start()
+
+    # ------------------------------------------------------------------ menus
+    def _action(self, text: str, slot, shortcut: str | None = None) -> QAction:
+        action = QAction(text, self)
+        action.triggered.connect(slot)
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+            self.addAction(action)  # still works with the menu bar hidden (full screen)
+        return action
+
+    def _build_menus(self) -> None:
+        self._build_machine_menu()
+        self._build_input_menu()
+        self._build_view_menu()
+
+    def _build_machine_menu(self) -> None:
+        menu = self.menuBar().addMenu(self.tr("&Machine"))
+        self.pause_action = self._action(self.tr("&Pause"), self._on_pause_toggled, "Ctrl+P")
+        self.pause_action.setCheckable(True)
+        menu.addAction(self.pause_action)
+        menu.addAction(self._action(self.tr("&Reset"), self.reset, "Ctrl+R"))
+        menu.addAction(self._action(self.tr("Power &off"), self.close, "Ctrl+Q"))
+        menu.addSeparator()
+        menu.addAction(self._action(self.tr("Take &screenshot"), self._on_screenshot,
+                                    "Ctrl+E"))
+        menu.addAction(self._action(self.tr("Show &log"), self.show_log))
+
+    def _build_input_menu(self) -> None:
+        menu = self.menuBar().addMenu(self.tr("&Input"))
+        for label, spec in ((self.tr("Send Ctrl+Alt+&Del"), "ctrl+alt+del"),
+                            (self.tr("Send Ctrl+Alt+&Backspace"), "ctrl+alt+backspace")):
+            menu.addAction(self._action(label, lambda _=False, s=spec: self.send_combo(s)))
+        fkeys = menu.addMenu(self.tr("Send Ctrl+Alt+&F1-F12"))
+        for n in range(1, 13):
+            fkeys.addAction(self._action(self.tr("Ctrl+Alt+F{0}").format(n),
+                                         lambda _=False, s=f"ctrl+alt+f{n}": self.send_combo(s)))
+        menu.addSeparator()
+        menu.addAction(self._action(self.tr("&Type clipboard text"), self._on_type_clipboard))
+
+    def _build_view_menu(self) -> None:
+        menu = self.menuBar().addMenu(self.tr("&View"))
+        group = QActionGroup(self)
+        self.scale_actions: dict[ScaleMode, QAction] = {}
+        for mode, label, shortcut in ((ScaleMode.X1, self.tr("Scale &1x"), "Ctrl+1"),
+                                      (ScaleMode.X2, self.tr("Scale &2x"), "Ctrl+2"),
+                                      (ScaleMode.FIT, self.tr("&Fit to window"), "Ctrl+0")):
+            action = self._action(label, lambda _=False, m=mode: self.set_scale_mode(m), shortcut)
+            action.setCheckable(True)
+            group.addAction(action)
+            menu.addAction(action)
+            self.scale_actions[mode] = action
+        self.scale_actions[ScaleMode.X1].setChecked(True)
+        self.integer_action = self._action(self.tr("&Integer scaling"), self._on_integer)
+        self.integer_action.setCheckable(True)
+        menu.addAction(self.integer_action)
+        menu.addSeparator()
+        self.full_screen_action = self._action(self.tr("F&ull screen"),
+                                               self.toggle_full_screen, "F11")
+        self.full_screen_action.setCheckable(True)
+        menu.addAction(self.full_screen_action)
+        serial_action = self.serial.toggleViewAction()
+        serial_action.setText(self.tr("&Serial console (COM1)"))
+        menu.addAction(serial_action)
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.state_label = QLabel(self)
+        self.mode_label = QLabel(self)
+        self.grab_label = QLabel(self)
+        for label in (self.state_label, self.mode_label, self.grab_label):
+            bar.addPermanentWidget(label)
+        self._update_state_label()
+        self._on_grab_changed(False)
+
+    # ------------------------------------------------------------------ polling
+    def tick(self) -> None:
+        """One timer step: drain host events, redraw if the frame changed."""
+        for event in self.host.poll_events():
+            self._on_event(event)
+        self.view.refresh()
+
+    def _on_event(self, event: ev.Event) -> None:
+        if isinstance(event, ev.StateChanged):
+            self._update_state_label()
+            self._update_title()
+            self.pause_action.blockSignals(True)
+            self.pause_action.setChecked(event.state is ev.RunState.PAUSED)
+            self.pause_action.blockSignals(False)
+        elif isinstance(event, ev.SerialOutput) and event.port == 0:
+            self.serial.append_output(event.data)
+        elif isinstance(event, ev.GuestCrashed):
+            self._on_crash(event)
+
+    def _on_crash(self, crash: ev.GuestCrashed) -> None:
+        log.error("guest crashed: %s\n%s", crash.reason, crash.report)
+        self.set_keyboard_grab(False)
+        self._update_state_label()
+        if self.confirm:
+            box = QMessageBox(QMessageBox.Icon.Critical, self.tr("Guest crashed"),
+                              self.tr("The virtual machine stopped: {0}").format(crash.reason),
+                              QMessageBox.StandardButton.Close, self)
+            box.setDetailedText(crash.report)
+            box.setModal(False)
+            box.show()
+
+    # ------------------------------------------------------------------ status
+    def _state_text(self) -> str:
+        state = self.host.state
+        if self.host.crash is not None and state is not ev.RunState.POWERED_OFF:
+            state = ev.RunState.CRASHED
+        names = {ev.RunState.CREATED: self.tr("Starting"), ev.RunState.RUNNING: self.tr("Running"),
+                 ev.RunState.PAUSED: self.tr("Paused"), ev.RunState.CRASHED: self.tr("Crashed"),
+                 ev.RunState.POWERED_OFF: self.tr("Powered off")}
+        return names.get(state, str(state))
+
+    def _update_state_label(self) -> None:
+        self.state_label.setText(self._state_text())
+
+    def _update_title(self) -> None:
+        self.setWindowTitle(self.tr("{0} [{1}] - vmgui").format(self.title, self._state_text()))
+
+    def mode_text(self, state: DisplayState | None) -> str:
+        if state is None:
+            return ""
+        if state.kind is DisplayKind.BLANK:
+            return self.tr("Display off")
+        if state.kind is DisplayKind.TEXT:
+            return self.tr("Text {0}x{1}, mode {2:02X}h ({3}x{4})").format(
+                state.cols, state.rows, state.mode, state.width, state.height)
+        return self.tr("{0}x{1}, {2} colours, mode {3:02X}h").format(
+            state.width, state.height, _COLOURS.get(state.kind, "?"), state.mode)
+
+    def _update_mode_label(self) -> None:
+        text = self.mode_text(self.view.state)
+        if self.mode_label.text() != text:
+            self.mode_label.setText(text)
+
+    def _on_grab_changed(self, grabbed: bool) -> None:
+        self.view.captures_keys = grabbed
+        if grabbed:
+            self.view.setFocus(Qt.FocusReason.MouseFocusReason)
+            self.view.grabKeyboard()
+            text = self.tr("Keyboard captured: press {0} to release").format(self.host_key_name())
+        else:
+            self.view.releaseKeyboard()
+            text = self.tr("Click the screen to capture the keyboard")
+        self.grab_label.setText(text)
+
+    def host_key_name(self) -> str:
+        name = QKeySequence(self.keyboard.host_key).toString(
+            QKeySequence.SequenceFormat.NativeText)
+        sides = {"right": self.tr("Right {0}"), "left": self.tr("Left {0}"), "any": "{0}"}
+        return sides[self.keyboard.host_key_side].format(name)
+
+    # ------------------------------------------------------------------ keyboard
+    @property
+    def grabbed(self) -> bool:
+        return self.keyboard.grabbed
+
+    def set_keyboard_grab(self, grabbed: bool) -> None:
+        self.keyboard.set_grabbed(grabbed and not self._closed)
+
+    def send_combo(self, spec: str) -> None:
+        for data in keys.combo(spec):
+            self.host.send(ev.KeyScancodes(data))
+
+    def type_text(self, text: str) -> str:
+        """Type ``text`` into the guest (US layout); returns the characters skipped
+        because no key types them."""
+        text = text.replace("\r\n", "\n")
+        skipped = "".join(dict.fromkeys(c for c in text if c not in keys.CHARS))
+        for data in keys.text("".join(c for c in text if c in keys.CHARS)):
+            self.host.send(ev.KeyScancodes(data))
+        return skipped
+
+    def _on_type_clipboard(self) -> None:
+        skipped = self.type_text(QGuiApplication.clipboard().text())
+        if not skipped:
+            return
+        message = self.tr("These characters cannot be typed on a US keyboard and were "
+                          "left out: {0}").format(" ".join(repr(c) for c in skipped))
+        if self.confirm:
+            QMessageBox.warning(self, self.tr("Type clipboard text"), message)
+        else:
+            self.statusBar().showMessage(message, 5000)
+
+    # ------------------------------------------------------------------ machine
+    def _on_pause_toggled(self, checked: bool) -> None:
+        self.host.send(ev.Pause() if checked else ev.Resume())
+
+    def reset(self) -> None:
+        if self._ask(self.tr("Reset the virtual machine? Unsaved work in the guest is lost.")):
+            self.host.send(ev.Reset())
+
+    def _ask(self, question: str) -> bool:
+        if not self.confirm:
+            return True
+        answer = QMessageBox.question(self, self.title, question,
+                                      QMessageBox.StandardButton.Yes
+                                      | QMessageBox.StandardButton.No,
+                                      QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def take_screenshot(self) -> Path:
+        """Save the screen as PNG at native resolution (and copy it to the clipboard)."""
+        state = self.host.display()
+        width, height, rgb = render(state, font_for(state))
+        self.screenshots_dir.mkdir(parents=True, exist_ok=True)
+        stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in self.title) or "vm"
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        path = self.screenshots_dir / f"{stem}-{stamp}.png"
+        n = 1
+        while path.exists():
+            n += 1
+            path = self.screenshots_dir / f"{stem}-{stamp}-{n}.png"
+        save_png(path, width, height, rgb)
+        image = QImage(rgb, width, height, width * 3, QImage.Format.Format_RGB888).copy()
+        QGuiApplication.clipboard().setImage(image)
+        log.info("screenshot saved to %s", path)
+        return path
+
+    def _on_screenshot(self) -> None:
+        try:
+            path = self.take_screenshot()
+        except OSError as exc:
+            QMessageBox.warning(self, self.tr("Take screenshot"),
+                                self.tr("Could not save the screenshot: {0}").format(exc))
+            return
+        self.statusBar().showMessage(self.tr("Screenshot saved to {0}").format(path), 5000)
+
+    def show_log(self) -> LogDialog:
+        if self._log_dialog is None:
+            self._log_dialog = LogDialog(self.log_handler, self)
+        self._log_dialog.reload()
+        self._log_dialog.show()
+        self._log_dialog.raise_()
+        return self._log_dialog
+
+    # ------------------------------------------------------------------ view
+    def set_scale_mode(self, mode: ScaleMode) -> None:
+        self.scale_actions[mode].setChecked(True)
+        self.view.set_scale_mode(mode)
+
+    def _on_integer(self, checked: bool) -> None:
+        self.view.set_scale_mode(self.view.scale_mode, integer=checked)
+
+    def _fit_window_to_view(self) -> None:
+        self.layout().activate()  # apply the view's new minimum size now, not on next event
+        if self.view.scale_mode is not ScaleMode.FIT and not self.isFullScreen():
+            self.adjustSize()
+
+    def toggle_full_screen(self) -> None:
+        full = not self.isFullScreen()
+        self.menuBar().setVisible(not full)
+        self.statusBar().setVisible(not full)
+        if full:
+            self._saved_scale = self.view.scale_mode
+            self.view.set_scale_mode(ScaleMode.FIT)
+            self.showFullScreen()
+        else:
+            self.showNormal()
+            self.set_scale_mode(self._saved_scale)
+        self.full_screen_action.setChecked(full)
+
+    # ------------------------------------------------------------------ closing
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        if self._closed:
+            event.accept()
+            return
+        if self.host.alive and not self._ask(self.tr("Power off the virtual machine?")):
+            event.ignore()
+            return
+        self.shut_down()
+        event.accept()
+
+    def shut_down(self) -> None:
+        """Power the VM off and stop polling (no questions)."""
+        if self._closed:
+            return
+        self.set_keyboard_grab(False)
+        self._closed = True
+        self.timer.stop()
+        self.host.power_off()
+        self.tick_events_only()
+        logging.getLogger(LOGGER_NAME).removeHandler(self.log_handler)
+        log.info("console of %s closed", self.title)
+        self.powered_off.emit()
+
+    def tick_events_only(self) -> None:
+        for event in self.host.poll_events():
+            self._on_event(event)
