@@ -162,3 +162,32 @@ def test_cubicdoom_holding_alt_changes_frame(make_console, shared_guests, qtbot)
             return
         hold(qtbot, window.view, Qt.Key.Key_Control, Qt.KeyboardModifier.ControlModifier, 300)
     raise AssertionError(f"holding Alt redrew too few frames: {counts}")
+
+
+def test_console_drives_a_vm_process(qtbot, test_guests):
+    """The same console on a VM in its own process (the default hosting)."""
+    from vmgui.core.machine import MachineConfig
+    from vmgui.host.process import ProcessHost
+    from vmgui.ui.console.window import ConsoleWindow
+
+    host = ProcessHost(MachineConfig(floppies=(test_guests / "echo.img",), read_only=True))
+    window = ConsoleWindow(host, "echo", confirm=False)
+    qtbot.addWidget(window)
+    window.show()
+    host.start()
+    try:
+        qtbot.waitUntil(lambda: "READY" in "\n".join(_lines(host)), timeout=15000)
+        grab(qtbot, window)
+        QTest.keyClick(window.view, Qt.Key.Key_A)
+        qtbot.waitUntil(lambda: (host.poll_events() or True) and b"1E61" in host.serial,
+                        timeout=10000)
+    finally:
+        window.shut_down()
+
+
+def _lines(host):
+    host.poll_events()
+    try:
+        return host.text_lines()
+    except RuntimeError:
+        return []

@@ -16,6 +16,7 @@ class RunState(enum.Enum):
     RUNNING = "running"
     PAUSED = "paused"
     CRASHED = "crashed"
+    ABORTED = "aborted"  # the VM process died (killed, or the engine crashed)
     POWERED_OFF = "powered off"
 
 

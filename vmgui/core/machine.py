@@ -86,8 +86,12 @@ class Machine:
 
     def __init__(self, config: MachineConfig,
                  on_event: Callable[[ev.Event], None] | None = None,
-                 drives: dict[int, DiskImage | None] | None = None) -> None:
+                 drives: dict[int, DiskImage | None] | None = None,
+                 vram=None) -> None:
+        """``drives`` overrides opening the config's images (drive number -> image);
+        ``vram`` is an optional external buffer for video memory (see GuestMemory)."""
         self.config = config
+        self._vram = vram
         self._emit = on_event or (lambda event: None)
         self._commands: collections.deque[ev.Command] = collections.deque()
         self._typed: collections.deque[bytes] = collections.deque()
@@ -110,7 +114,7 @@ class Machine:
     def _build(self) -> None:
         self.engine = Engine(use_native_stop=self.config.native_stop)
         self.regs = Registers(self.engine)
-        self.memory = GuestMemory(self.engine, max(1, self.config.memory_mb - 1))
+        self.memory = GuestMemory(self.engine, max(1, self.config.memory_mb - 1), self._vram)
         self.clock = HostClock()
         self.bus = IoBus()
         self.pic = Pic8259Pair(self.bus)

@@ -26,7 +26,9 @@ class GuestMemory(MemoryMixin):
     """RAM + VGA window of one machine.  ``ram`` covers 0..1 MiB+extended (the VGA
     window part of it is unused: the VGA buffer is mapped there instead)."""
 
-    def __init__(self, engine: Engine, extended_mb: int) -> None:
+    def __init__(self, engine: Engine, extended_mb: int, vram=None) -> None:
+        """``vram``: an optional writable buffer of VGA_SIZE bytes to use as video memory
+        (shared memory when another process draws the screen)."""
         if not MIN_EXTENDED_MB <= extended_mb <= MAX_EXTENDED_MB:
             raise ValueError(
                 f"extended memory {extended_mb} MB outside {MIN_EXTENDED_MB}-{MAX_EXTENDED_MB} MB")
@@ -34,7 +36,9 @@ class GuestMemory(MemoryMixin):
         self.extended_bytes = extended_mb * ONE_MB
         self.size = ONE_MB + self.extended_bytes
         self.ram = bytearray(self.size)
-        self.vram = bytearray(VGA_SIZE)
+        if vram is not None and len(vram) != VGA_SIZE:
+            raise ValueError(f"video memory buffer must be {VGA_SIZE} bytes, not {len(vram)}")
+        self.vram = vram if vram is not None else bytearray(VGA_SIZE)
         engine.map_buffer(0, self.ram, 0, CONVENTIONAL_END)
         engine.map_buffer(VGA_BASE, self.vram, 0, VGA_SIZE)
         engine.map_buffer(ROM_BASE, self.ram, ROM_BASE, ONE_MB - ROM_BASE)

@@ -1,7 +1,8 @@
 """Manual-testing launcher: ``python -m vmgui.ui.console IMAGE [--memory MB] [--read-only]``.
 
-Owns: nothing but wiring: a QApplication, a :class:`ThreadHost` for the image (floppy
-sizes go to A:, anything else to C:), a :class:`ConsoleWindow`, then the host is started.
+Owns: nothing but wiring: a QApplication, a VM process (:class:`ProcessHost`; or an
+in-process :class:`ThreadHost` with ``--in-process``) for the image (floppy sizes go to
+A:, anything else to C:), a :class:`ConsoleWindow`, then the host is started.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QApplication
 
 from vmgui.core.machine import MachineConfig
+from vmgui.host.process import ProcessHost
 from vmgui.host.thread import ThreadHost
 from vmgui.storage.image import FLOPPY_FORMATS
 from vmgui.ui.console.window import ConsoleWindow
@@ -44,11 +46,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--read-only", action="store_true",
                         help=QCoreApplication.translate("console", "never write to the image"))
     parser.add_argument("--verbose", action="store_true")
+    parser.add_argument("--in-process", action="store_true",
+                        help=QCoreApplication.translate(
+                            "console", "run the machine in this process (no VM process)"))
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not args.image.is_file():
+        print(f"{parser.prog}: {args.image}: no such file", file=sys.stderr)
+        return 2
     try:
-        host = ThreadHost(machine_config(args.image, args.memory, args.read_only))
+        config = machine_config(args.image, args.memory, args.read_only)
+        host = ThreadHost(config) if args.in_process else ProcessHost(config)
     except (OSError, ValueError) as exc:
         print(f"{parser.prog}: {exc}", file=sys.stderr)
         return 2

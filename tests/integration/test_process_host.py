@@ -1,0 +1,103 @@
+"""VM processes: a machine in its own process, driven through the same interface as the
+in-process host; killing one VM's process leaves the others running."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import signal
+import time
+
+import pytest
+
+from vmgui.core import events as ev
+from vmgui.core import keys
+from vmgui.core.machine import MachineConfig
+from vmgui.host.process import ProcessHost
+
+
+def wait_until(predicate, host, timeout=20.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        host.poll_events()
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"timed out; state {host.state}, crash {host.crash}")
+
+
+def screen(host) -> str:
+    try:
+        return "\n".join(host.text_lines())
+    except RuntimeError:
+        return ""
+
+
+def type_into(host, text: str) -> None:
+    for event in keys.text(text):
+        host.send(ev.KeyScancodes(event))
+
+
+@pytest.fixture
+def echo_copy(tmp_path, test_guests):
+    def make(name: str):
+        path = tmp_path / name
+        shutil.copy(test_guests / "echo.img", path)
+        return path
+
+    return make
+
+
+def test_keys_in_serial_and_screen_out(echo_copy):
+    host = ProcessHost(MachineConfig(floppies=(echo_copy("a.img"),)))
+    host.start()
+    try:
+        wait_until(lambda: "READY" in screen(host), host)
+        assert host.pid != os.getpid()
+        type_into(host, "a")
+        wait_until(lambda: b"1E61" in host.serial, host)
+        assert "1E61" in screen(host)
+    finally:
+        host.power_off()
+    assert host.state is ev.RunState.POWERED_OFF
+    assert "1E61" in screen(host)  # the last screen stays readable
+
+
+def test_killing_one_vm_leaves_the_other_running(echo_copy):
+    first_img, second_img = echo_copy("first.img"), echo_copy("second.img")
+    digest = hashlib.sha256(first_img.read_bytes()).hexdigest()
+    first = ProcessHost(MachineConfig(floppies=(first_img,)))
+    second = ProcessHost(MachineConfig(floppies=(second_img,)))
+    first.start()
+    second.start()
+    try:
+        wait_until(lambda: "READY" in screen(first), first)
+        wait_until(lambda: "READY" in screen(second), second)
+        os.kill(first.pid, signal.SIGKILL)
+        wait_until(lambda: first.state is ev.RunState.ABORTED, first, timeout=2.0)
+        assert "killed by signal 9" in first.crash.reason
+        type_into(second, "z")
+        wait_until(lambda: b"2C7A" in second.serial, second)
+        assert hashlib.sha256(first_img.read_bytes()).hexdigest() == digest
+        again = ProcessHost(MachineConfig(floppies=(first_img,)))
+        again.start()
+        try:
+            wait_until(lambda: "READY" in screen(again), again)
+        finally:
+            again.power_off()
+    finally:
+        first.power_off()
+        second.power_off()
+
+
+def test_bad_image_is_reported_not_raised(tmp_path):
+    bad = tmp_path / "bad.img"
+    bad.write_bytes(b"\x00" * 1000)
+    host = ProcessHost(MachineConfig(), drives={0: (str(bad), "floppy", False)})
+    host.start()
+    try:
+        wait_until(lambda: host.crash is not None, host)
+        assert "1000" in host.crash.report
+    finally:
+        host.power_off()

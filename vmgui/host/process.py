@@ -1,0 +1,287 @@
+"""VM-process hosting: each machine runs in its own operating-system process.
+
+Owns: :class:`ProcessHost`, with the same interface as
+:class:`vmgui.host.thread.ThreadHost`, and the child process's main function.  The child
+runs the machine on its own emulation thread; commands and events cross a pipe as the
+small frozen dataclasses of vmgui.core.events; video memory is a shared-memory block the
+parent reads without copying through the pipe, and the register-derived rest of the
+screen description (mode, palette, cursor) is asked for over the pipe.  A child that dies
+(killed, or a crash inside the engine) takes nothing else down: the parent notices within
+a poll and reports the VM as aborted with the last lines of its log.
+
+Thread rules: the controlling side uses a ProcessHost from one thread; a reader thread
+inside it owns the receiving end of the pipe.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import multiprocessing as mp
+import os
+import queue
+import threading
+from collections import deque
+from multiprocessing.shared_memory import SharedMemory
+from pathlib import Path
+
+from vmgui.core import events as ev
+from vmgui.core.machine import MachineConfig
+from vmgui.core.memory import VGA_SIZE
+from vmgui.devices.display import DisplayState
+from vmgui.devices.render import text_lines
+
+log = logging.getLogger(__name__)
+
+DriveSpec = tuple[str, str, bool]  # (path, "floppy" | "hdd", read_only)
+REPLY_TIMEOUT_S = 5.0
+LOG_TAIL = 50
+
+
+@dataclasses.dataclass(frozen=True)
+class _DisplayRequest:
+    pass
+
+
+@dataclasses.dataclass(frozen=True)
+class _LogLine:
+    text: str
+
+
+@dataclasses.dataclass(frozen=True)
+class _Ready:
+    pass
+
+
+@dataclasses.dataclass(frozen=True)
+class _StartFailed:
+    message: str
+
+
+class _PipeLogHandler(logging.Handler):
+    def __init__(self, send) -> None:
+        super().__init__(logging.INFO)
+        self._send = send
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with contextlib.suppress(Exception):
+            self._send(_LogLine(self.format(record)))
+
+
+def _child_main(conn, config: MachineConfig, drives: dict[int, DriveSpec | None],
+                shm_name: str) -> None:
+    """Entry point of the VM process."""
+    import threading as _threading
+
+    from vmgui.core.machine import Machine
+    from vmgui.storage.image import DiskImage, DiskImageError
+
+    lock = _threading.Lock()
+
+    def send(message) -> None:
+        with lock:
+            conn.send(message)
+
+    handler = _PipeLogHandler(send)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logging.getLogger("vmgui").addHandler(handler)
+    logging.getLogger("vmgui").setLevel(logging.INFO)
+    shm = SharedMemory(name=shm_name)
+    try:
+        opened = {n: (DiskImage.open(s[0], kind=s[1], read_only=s[2]) if s else None)
+                  for n, s in drives.items()}
+        machine = Machine(config, on_event=send, drives=opened, vram=shm.buf)
+    except (DiskImageError, ValueError, OSError) as exc:
+        send(_StartFailed(str(exc)))
+        conn.close()
+        os._exit(0)
+    thread = _threading.Thread(target=machine.run, name="vmgui-cpu", daemon=True)
+    thread.start()
+    send(_Ready())
+    try:
+        _serve(conn, machine, send, thread)
+    finally:
+        machine.send(ev.PowerOff())
+        thread.join(10)  # run() closes the disk images (flushing them) and the engine
+    # Leave without tearing down: the engine's mappings and the VGA model still export
+    # the shared-memory buffer, and the OS releases everything of this process anyway.
+    conn.close()
+    os._exit(0)
+
+
+def _serve(conn, machine, send, thread) -> None:
+    while thread.is_alive():
+        if not conn.poll(0.2):
+            continue
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return  # the parent went away: power off
+        if isinstance(message, _DisplayRequest):
+            state = machine.display()
+            send(dataclasses.replace(state, vram=None))
+        else:
+            machine.send(message)
+            if isinstance(message, ev.PowerOff):
+                thread.join(10)
+                return
+
+
+class ProcessHost:
+    """A machine in its own process.  ``drives`` maps drive numbers (0, 1, 0x80, 0x81) to
+    (path, kind, read_only); ``None`` takes them from ``config``."""
+
+    def __init__(self, config: MachineConfig,
+                 drives: dict[int, DriveSpec | None] | None = None) -> None:
+        if drives is None:
+            drives = {i: (str(p), "floppy", config.read_only) if p else None
+                      for i, p in enumerate(config.floppies[:2])}
+            drives.update({0x80 + i: (str(p), "hdd", config.read_only)
+                           for i, p in enumerate(config.hard_disks[:2])})
+        self._config = config
+        self._drives = drives
+        self._shm = SharedMemory(create=True, size=VGA_SIZE)
+        self._vram = self._shm.buf.toreadonly()
+        parent, child = mp.Pipe()
+        self._conn = parent
+        ctx = mp.get_context("spawn")
+        self._process = ctx.Process(target=_child_main, name="vmgui-vm", daemon=True,
+                                    args=(child, config, drives, self._shm.name))
+        self._events: queue.Queue[ev.Event] = queue.Queue()
+        self._replies: queue.Queue[DisplayState] = queue.Queue()
+        self._send_lock = threading.Lock()
+        self.log_tail: deque[str] = deque(maxlen=LOG_TAIL)
+        self.serial = bytearray()
+        self.debug = bytearray()
+        self.crash: ev.GuestCrashed | None = None
+        self.state = ev.RunState.CREATED
+        self.start_error: str | None = None
+        self._reader = threading.Thread(target=self._read, name="vmgui-vm-pipe", daemon=True)
+        self._last_display: DisplayState | None = None
+        self._closed = False
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        self._process.start()
+        self._reader.start()
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid
+
+    @property
+    def alive(self) -> bool:
+        return self._process.is_alive()
+
+    def power_off(self, timeout: float = 10.0) -> None:
+        if self._process.is_alive():
+            self.send(ev.PowerOff())
+            self._process.join(timeout)
+            if self._process.is_alive():
+                log.warning("VM process %s did not power off in %.0f s; killing it",
+                            self._process.pid, timeout)
+                self._process.kill()
+                self._process.join(2)
+        self.poll_events()
+        self._close()
+
+    def _close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        with contextlib.suppress(OSError):
+            self._conn.close()
+        self._reader.join(2)
+        if self._last_display is not None:  # keep the last screen readable after close
+            frozen = memoryview(bytes(self._vram))
+            self._last_display = dataclasses.replace(self._last_display, vram=frozen)
+        self._vram.release()
+        self._shm.close()
+        with contextlib.suppress(FileNotFoundError):
+            self._shm.unlink()
+
+    # ------------------------------------------------------------------ pipe
+    def _read(self) -> None:
+        while True:
+            try:
+                message = self._conn.recv()
+            except (EOFError, OSError):
+                return
+            if isinstance(message, DisplayState):
+                self._replies.put(message)
+            elif isinstance(message, _LogLine):
+                self.log_tail.append(message.text)
+            elif isinstance(message, _StartFailed):
+                self.start_error = message.message
+                self._events.put(ev.GuestCrashed("the VM could not start", message.message))
+            elif not isinstance(message, _Ready):
+                self._events.put(message)
+
+    def send(self, command: ev.Command) -> None:
+        if self._closed:
+            return
+        with self._send_lock, contextlib.suppress(OSError, ValueError):
+            self._conn.send(command)
+
+    # ------------------------------------------------------------------ events, screen
+    def poll_events(self) -> list[ev.Event]:
+        out: list[ev.Event] = []
+        while True:
+            try:
+                event = self._events.get_nowait()
+            except queue.Empty:
+                break
+            self._apply(event)
+            out.append(event)
+        if (not self._process.is_alive() and self._process.exitcode not in (None, 0)
+                and self.state is not ev.RunState.ABORTED):
+            event = self._aborted()
+            self._apply(event)
+            out.append(event)
+            out.append(ev.StateChanged(ev.RunState.ABORTED))
+            self.state = ev.RunState.ABORTED
+        return out
+
+    def _aborted(self) -> ev.GuestCrashed:
+        code = self._process.exitcode
+        how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit {code}"
+        tail = "\n".join(list(self.log_tail)[-10:]) or "(no log lines)"
+        return ev.GuestCrashed(f"the VM process died ({how})", f"last log lines:\n{tail}")
+
+    def _apply(self, event: ev.Event) -> None:
+        if isinstance(event, ev.StateChanged):
+            self.state = event.state
+        elif isinstance(event, ev.GuestCrashed):
+            self.crash = event
+        elif isinstance(event, ev.SerialOutput):
+            self.serial += event.data
+        elif isinstance(event, ev.DebugOutput):
+            self.debug += event.data
+
+    def display(self) -> DisplayState:
+        """The screen: registers asked over the pipe, video memory from shared memory.
+        After the process has gone, the last known state (memory as it was left)."""
+        if not self._closed and self._process.is_alive():
+            with contextlib.suppress(queue.Empty):
+                while True:  # drop answers to earlier requests that timed out
+                    self._replies.get_nowait()
+            self.send(_DisplayRequest())
+            try:
+                state = self._replies.get(timeout=REPLY_TIMEOUT_S)
+                self._last_display = dataclasses.replace(state, vram=self._vram)
+            except queue.Empty:
+                pass
+        if self._last_display is None:
+            raise RuntimeError("the VM has not drawn a screen yet")
+        return self._last_display
+
+    def text_lines(self) -> list[str]:
+        return text_lines(self.display())
+
+    def pending_keys(self) -> int:
+        return 0
+
+    @staticmethod
+    def image_drive_spec(path: Path, kind: str, read_only: bool = False) -> DriveSpec:
+        return (str(path), kind, read_only)
