@@ -9,9 +9,9 @@ screen text goes to stderr), 4 the guest crashed.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
-import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from vmgui.core.machine import MachineConfig
 from vmgui.core.memory import MAX_EXTENDED_MB
 from vmgui.devices.fonts import load_rom_font
 from vmgui.devices.render import render, save_png
+from vmgui.host.lockstep import LockstepHost
 from vmgui.host.thread import ThreadHost
 from vmgui.storage.image import FLOPPY_FORMATS, DiskImage, DiskImageError
 
@@ -80,6 +81,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="no window (the only mode until the console window exists)")
     p.add_argument("--read-only", action="store_true", help="attach every disk read-only")
     p.add_argument("--serial", type=Path, help="log COM1 output to this file")
+    p.add_argument("--deterministic", action="store_true",
+                   help="reproducible run: guest time comes from executed code, not the host "
+                        "clock, the RTC starts at 2000-01-01 12:00, waits and time-outs count "
+                        "guest seconds; the same steps give byte-identical screenshots")
     steps = p.add_argument_group("steps (run in the order given)")
     steps.add_argument("--timeout", action=_StepAction, metavar="S",
                        help="time limit in seconds for the following waits (default 30)")
@@ -198,7 +203,7 @@ def build_config(args: argparse.Namespace) -> tuple[MachineConfig, dict[int, Dis
 class Runner:
     """Runs the steps against a started host."""
 
-    def __init__(self, host: ThreadHost, serial_path: Path | None) -> None:
+    def __init__(self, host: ThreadHost | LockstepHost, serial_path: Path | None) -> None:
         self.host = host
         self.serial_path = serial_path
         self._serial_written = 0
@@ -225,26 +230,28 @@ class Runner:
 
     def _wait_text(self, step: Step) -> None:
         wanted = unescape(step.value)
-        deadline = time.monotonic() + step.timeout
+        host = self.host
+        deadline = host.now() + step.timeout
         while True:
             self.pump()
             if wanted in self.screen_text():
                 return
-            if time.monotonic() > deadline:
+            if host.now() > deadline:
                 raise RunError(f"timed out after {step.timeout:g} s waiting for {wanted!r}; "
                                f"screen:\n{self.screen_text()}", EXIT_TIMEOUT)
-            time.sleep(POLL_S)
+            host.wait(POLL_S)
 
     def _send_keys(self, events: list[bytes]) -> None:
         for event in events:
             self.host.send(ev.KeyScancodes(event))
-        deadline = time.monotonic() + KEY_DRAIN_TIMEOUT_S
-        while self.host.machine.pending_keys():
+        host = self.host
+        deadline = host.now() + KEY_DRAIN_TIMEOUT_S
+        while host.pending_keys():
             self.pump()
-            if time.monotonic() > deadline:
+            if host.now() > deadline:
                 raise RunError("the guest stopped reading the keyboard: typed keys are still "
                                "queued after 30 s", EXIT_TIMEOUT)
-            time.sleep(POLL_S / 4)
+            host.wait(POLL_S / 4)
 
     def _type(self, step: Step) -> None:
         self._send_keys(keys.text(unescape(step.value)))
@@ -263,10 +270,11 @@ class Runner:
             seconds = float(step.value)
         except ValueError:
             raise RunError(f"--sleep {step.value!r}: not a number of seconds", EXIT_USAGE) from None
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
+        host = self.host
+        end = host.now() + seconds
+        while (remaining := end - host.now()) > 1e-6:
             self.pump()
-            time.sleep(min(POLL_S, max(0.0, end - time.monotonic())))
+            host.wait(min(POLL_S, remaining))
 
     def _screenshot(self, step: Step) -> None:
         self.pump()
@@ -307,7 +315,13 @@ def run_command(args: argparse.Namespace) -> int:
     except RunError as exc:
         print(f"vmgui run: {exc}", file=sys.stderr)
         return exc.status
-    host = ThreadHost(config, drives)
+    if args.deterministic:
+        config = dataclasses.replace(config, deterministic=True)
+    try:
+        host = LockstepHost(config, drives) if args.deterministic else ThreadHost(config, drives)
+    except ValueError as exc:
+        print(f"vmgui run: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     if args.serial is not None:
         args.serial.write_bytes(b"")
     host.start()
@@ -332,6 +346,6 @@ def _run_until_interrupted(runner: Runner) -> None:
     try:
         while True:
             runner.pump()
-            time.sleep(0.1)
+            runner.host.wait(0.1)
     except KeyboardInterrupt:
         pass

@@ -17,7 +17,8 @@ import enum
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from unicorn import unicorn_const as ucc
@@ -32,7 +33,7 @@ from vmgui.core import events as ev
 from vmgui.core.engine import UC_REG_CR0, Engine
 from vmgui.core.memory import GuestMemory
 from vmgui.core.regcache import RegisterCache
-from vmgui.core.timing import DeadlineTimer, HostClock
+from vmgui.core.timing import DeadlineTimer, HostClock, VirtualClock
 from vmgui.devices.bus import IoBus
 from vmgui.devices.cmos import CmosRtc, FloppyType
 from vmgui.devices.debugcon import DebugConsole
@@ -51,6 +52,9 @@ IDLE_POLL_BLOCKS = 100  # an empty key poll within this many blocks of the last 
 IDLE_POLL_COUNT = 8  # this many tight polls in a row: the guest is idle (DOS: ~42 blocks apart)
 MAX_WAIT_S = 0.25
 KEY_BUFFER_HIGH_WATER = 8  # typed keys wait while the BDA buffer holds this many
+DETERMINISTIC_EPOCH = datetime(2000, 1, 1, 12, 0, 0)
+BIOS_CALL_NS = 5_000  # deterministic mode: guest time one BIOS call takes
+PORT_ACCESS_NS = 1_000  # deterministic mode: guest time one port access takes
 EXCEPTION_NAMES = {0: "divide error", 1: "debug", 3: "breakpoint", 4: "overflow",
                    5: "bound range", 6: "invalid opcode", 7: "no math coprocessor",
                    13: "general protection"}
@@ -73,7 +77,12 @@ class MachineConfig:
     boot_order: tuple[str, ...] = ("a", "c")
     read_only: bool = False
     native_stop: bool = True
-    extra_devices: tuple[str, ...] = field(default=())
+    deterministic: bool = False  # guest time from executed code; RTC starts at rtc_start
+    rtc_start: datetime | None = None  # None: host local time (deterministic: DETERMINISTIC_EPOCH)
+
+
+def _no_charge(ns: int) -> None:
+    """Real-time mode: host time passes by itself."""
 
 
 def boot_drive_numbers(order: tuple[str, ...]) -> tuple[int, ...]:
@@ -115,13 +124,25 @@ class Machine:
         self.engine = Engine(use_native_stop=self.config.native_stop)
         self.regs = Registers(self.engine)
         self.memory = GuestMemory(self.engine, max(1, self.config.memory_mb - 1), self._vram)
-        self.clock = HostClock()
+        if self.config.deterministic:
+            if not self.engine.native_stop:
+                raise ValueError("deterministic mode needs the native stop hook "
+                                 "(vmgui.core._stophook), which is not built")
+            self.clock = VirtualClock(lambda: self.engine.stop_ctl.blocks)
+        else:
+            self.clock = HostClock()
+        self._horizon_ns: int | None = None  # advance(): stop the engine at this guest time
+        self._armed_ns: int | None = None
+        self._charge = self._charge_virtual if self.config.deterministic else _no_charge
         self.bus = IoBus()
         self.pic = Pic8259Pair(self.bus)
         irq = self.pic.irq_line
         self.pit = Pit8254(self.bus, self.clock, irq(0))
         self.port61 = SystemControlPortB(self.bus, self.pit)
-        self.cmos = CmosRtc(self.bus, self.clock, irq(8))
+        rtc_start = self.config.rtc_start
+        if rtc_start is None and self.config.deterministic:
+            rtc_start = DETERMINISTIC_EPOCH
+        self.cmos = CmosRtc(self.bus, self.clock, irq(8), start_time=rtc_start)
         self.kbc = I8042(self.bus, self.clock, irq(1), irq(12), self.request_reset, self._set_a20)
         self.port92 = Port92(self.bus, self._set_a20, self.request_reset)
         self.uart = Uart16550(self.bus, irq(4), 0x3F8,
@@ -198,6 +219,7 @@ class Machine:
 
     # ------------------------------------------------------------------ ports, A20
     def _port_in(self, port: int, size: int) -> int:
+        self._charge(PORT_ACCESS_NS)
         try:
             value = self.bus.read(port, size)
         except Exception as exc:  # noqa: BLE001
@@ -209,6 +231,7 @@ class Machine:
         return value
 
     def _port_out(self, port: int, size: int, value: int) -> None:
+        self._charge(PORT_ACCESS_NS)
         try:
             self.bus.write(port, size, value)
         except Exception as exc:  # noqa: BLE001
@@ -249,7 +272,17 @@ class Machine:
             return True
         return self.memory.read_u8(at - 2) == 0xCD and self.memory.read_u8(at - 1) == vector
 
+    def _charge_virtual(self, ns: int) -> None:
+        """Deterministic mode: account guest time for work done in hooks, and stop the
+        engine when that time reaches the armed deadline (a guest polling int 1Ah
+        executes few blocks, yet its ticks must come)."""
+        clock = self.clock
+        clock.charge(ns)
+        if self._armed_ns is not None and clock.now_ns() >= self._armed_ns:
+            self.engine.request_stop()
+
     def _on_interrupt(self, vector: int) -> None:
+        self._charge(BIOS_CALL_NS)
         regs = RegisterCache(self.engine)
         try:
             self._interrupt(vector, regs)
@@ -306,6 +339,7 @@ class Machine:
         trap = self.bios.traps.get(addr)
         if trap is None:
             return
+        self._charge(BIOS_CALL_NS)
         regs = RegisterCache(self.engine)
         setter = self._stacked_flag_setter(regs) if trap.stacked_flags else regs.set_flag
         call = BiosCall(Registers(regs), self.memory, trap.vector, setter)
@@ -378,6 +412,20 @@ class Machine:
             self.close()
             self._set_state(ev.RunState.POWERED_OFF)
 
+    def advance(self, seconds: float) -> None:
+        """Lockstep driving (deterministic runs): run the guest on the caller's thread
+        until guest time has moved on by ``seconds``.  Call :meth:`power_on` first."""
+        if self.state is ev.RunState.CREATED:
+            self._set_state(ev.RunState.RUNNING)
+        target = self.clock.now_ns() + max(1, round(seconds * 1e9))
+        self._horizon_ns = target
+        try:
+            while self.clock.now_ns() < target and self.state is not ev.RunState.CRASHED:
+                if not self._step():
+                    break
+        finally:
+            self._horizon_ns = None
+
     def close(self) -> None:
         """Release the timer thread, the disk images (flushing writes) and the engine.
         Idempotent.  The engine is closed here rather than left to the garbage collector:
@@ -409,13 +457,30 @@ class Machine:
         if not self._dispatch_interrupts(now):
             return True
         self.engine.stop_ctl.stop = 0
-        deadline = self._next_deadline()
-        if deadline is not None:
-            self.timer.arm(self.clock.host_ns(deadline))
+        self._arm(self._next_deadline())
         err = self.engine.run()
-        self.timer.disarm()
+        self._disarm()
         self._after_run(err)
         return True
+
+    def _arm(self, deadline: int | None) -> None:
+        """Have the engine stop at guest time ``deadline``: a host timer thread in real
+        time, a block budget in deterministic mode."""
+        self._armed_ns = deadline
+        if deadline is None:
+            return
+        if isinstance(self.clock, VirtualClock):
+            ctl = self.engine.stop_ctl
+            ctl.limit = ctl.blocks + self.clock.blocks_until(deadline)
+        else:
+            self.timer.arm(self.clock.host_ns(deadline))
+
+    def _disarm(self) -> None:
+        self._armed_ns = None
+        if isinstance(self.clock, VirtualClock):
+            self.engine.stop_ctl.limit = 0
+        else:
+            self.timer.disarm()
 
     def _dispatch_interrupts(self, now: int) -> bool:
         """Deliver a pending IRQ if the CPU takes it; False if the CPU must keep waiting."""
@@ -439,15 +504,26 @@ class Machine:
         return False
 
     def _next_deadline(self) -> int | None:
-        deadlines = [d for d in (dev.next_deadline_ns() for dev in self.timed) if d is not None]
+        """The earliest guest time still ahead at which something falls due.  Deadlines
+        already past were served by the devices' advance(); counting them would make a
+        waiting guest spin (host mode) or stop making progress (deterministic mode)."""
+        now = self.clock.now_ns()
+        deadlines = [d for d in (dev.next_deadline_ns() for dev in self.timed)
+                     if d is not None and d > now]
         bios_wait = self.bios.system.next_deadline_ns()
-        if bios_wait is not None:
+        if bios_wait is not None and bios_wait > now:
             deadlines.append(bios_wait)
         if self._typed:
-            deadlines.append(self.clock.now_ns() + 2_000_000)
+            deadlines.append(now + 2_000_000)
+        if self._horizon_ns is not None and self._horizon_ns > now:
+            deadlines.append(self._horizon_ns)
         return min(deadlines) if deadlines else None
 
     def _sleep(self, deadline: int | None) -> None:
+        if isinstance(self.clock, VirtualClock) and self.state is ev.RunState.RUNNING \
+                and deadline is not None:
+            self.clock.skip_to(deadline)  # a waiting guest costs no host time
+            return
         timeout = MAX_WAIT_S
         if deadline is not None:
             timeout = min(timeout, max(0.0, (deadline - self.clock.now_ns()) / 1e9))

@@ -29,6 +29,9 @@ class HostClock:
         """Host monotonic time at which guest time reaches ``guest_ns``."""
         return guest_ns + self._base
 
+    def charge(self, ns: int) -> None:
+        """Host time passes by itself: nothing to account for."""
+
     def pause(self) -> None:
         if self._paused_at is None:
             self._paused_at = time.monotonic_ns()
@@ -37,6 +40,43 @@ class HostClock:
         if self._paused_at is not None:
             self._base += time.monotonic_ns() - self._paused_at
             self._paused_at = None
+
+
+class VirtualClock:
+    """Guest time as a pure function of the guest's execution (deterministic mode).
+
+    now = blocks executed x ``ns_per_block`` + time charged for BIOS calls and port
+    accesses (which cost the host far more than a block) + time skipped while the guest
+    waited for an interrupt (no host sleep: the wait ends at the next device deadline).
+    The same guest with the same inputs at the same guest times therefore sees the same
+    PIT counts, RTC seconds and tick counts on every run and every machine.
+    """
+
+    def __init__(self, blocks: Callable[[], int], ns_per_block: int = 10) -> None:
+        self._blocks = blocks
+        self._ns_per_block = ns_per_block
+        self._extra = 0
+
+    def now_ns(self) -> int:
+        return self._blocks() * self._ns_per_block + self._extra
+
+    def charge(self, ns: int) -> None:
+        self._extra += ns
+
+    def skip_to(self, guest_ns: int) -> None:
+        now = self.now_ns()
+        if guest_ns > now:
+            self._extra += guest_ns - now
+
+    def blocks_until(self, guest_ns: int) -> int:
+        """Blocks to execute from now until ``guest_ns`` (at least 1)."""
+        return max(1, -(-(guest_ns - self.now_ns()) // self._ns_per_block))
+
+    def pause(self) -> None:
+        """Virtual time only moves when the guest runs."""
+
+    def resume(self) -> None:
+        """Virtual time only moves when the guest runs."""
 
 
 class DeadlineTimer:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 
 from vmgui.core import events as ev
 from vmgui.core.machine import Machine, MachineConfig
@@ -41,6 +42,19 @@ class ThreadHost:
 
     def start(self) -> None:
         self._thread.start()
+
+    @staticmethod
+    def now() -> float:
+        """Seconds on the clock the controller's waits and time-outs use."""
+        return time.monotonic()
+
+    @staticmethod
+    def wait(seconds: float) -> None:
+        """Let the guest run for ``seconds`` (it runs by itself: just sleep)."""
+        time.sleep(seconds)
+
+    def pending_keys(self) -> int:
+        return self.machine.pending_keys()
 
     def send(self, command: ev.Command) -> None:
         self.machine.send(command)
