@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import sys
 from collections.abc import Callable
 
 import unicorn
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 UNICORN_VERSION = "2.1.4"
 
 _c_u64 = ctypes.c_uint64
+_LITTLE = sys.byteorder == "little"
 _HOOK_INTR = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_void_p)
 _HOOK_CODE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint32,
                               ctypes.c_void_p)
@@ -55,11 +57,19 @@ NO_CODE_BELOW = 0x500  # the IVT and BDA hold no code: writes there need no flus
 VGA_WINDOW = (0xA0000, 0xC0000)
 # uc_ctl(UC_CTL_TB_REMOVE_CACHE) as a write with 2 arguments: (IO_WRITE << 30) | (2 << 26)
 _CTL_REMOVE_CACHE = (ucc.UC_CTL_IO_WRITE << 30) | (2 << 26) | ucc.UC_CTL_TB_REMOVE_CACHE
+# uc_ctl(UC_CTL_TLB_FLUSH / UC_CTL_TB_FLUSH) as writes without arguments
+_CTL_TLB_FLUSH = (ucc.UC_CTL_IO_WRITE << 30) | ucc.UC_CTL_TLB_FLUSH
+_CTL_TB_FLUSH = (ucc.UC_CTL_IO_WRITE << 30) | ucc.UC_CTL_TB_FLUSH
+MAX_CONTEXT_HEADER = 256  # struct uc_context before its data[]: 40 bytes in 2.1.4
 UC_REG_CR0 = x86.UC_X86_REG_CR0
 UC_REG_CR3 = x86.UC_X86_REG_CR3
 _SEGMENTS = (Reg.CS, Reg.DS, Reg.ES, Reg.SS, Reg.FS, Reg.GS)
 CR0_INDEX = len(Reg)  # position of CR0 in read_all()
 BATCH_COUNT = len(Reg) + 1
+
+
+class ContextError(ValueError):
+    """A saved CPU context does not fit this engine build."""
 
 
 class EngineError(RuntimeError):
@@ -347,6 +357,85 @@ class Engine:
         """``fn(access_type, address, size, value) -> handled`` on unmapped/protected access."""
         cb = _HOOK_MEM_INVALID(lambda uc, acc, addr, size, value, ud: fn(acc, addr, size, value))
         return self._add_hook(ucc.UC_HOOK_MEM_INVALID, cb, 1, 0)
+
+    # ------------------------------------------------------------------ CPU context
+    def _context_layout(self) -> tuple[int, int]:
+        """(whole uc_context size, header size).  uc_context_size() counts the header
+        (struct uc_context: context_size, mode, arch, snapshot level, two pointers) plus
+        the copy of CPUX86State up to end_reset_fields; the header's first field is that
+        copy's size.  Checked here, not assumed: a build with another layout must fail
+        loudly rather than misplace the registers."""
+        total = _LIB.uc_context_size(self._uc)
+        ctx = self._context_alloc()
+        try:
+            data_size = ctypes.c_size_t.from_address(ctx.value).value
+        finally:
+            _LIB.uc_context_free(ctx)
+        header = total - data_size
+        if not 0 < header <= MAX_CONTEXT_HEADER or header % ctypes.sizeof(ctypes.c_size_t):
+            raise ContextError(f"unexpected uc_context layout in this unicorn build: "
+                               f"{total} bytes in all, {data_size} of CPU state")
+        return total, header
+
+    def _context_alloc(self) -> ctypes.c_void_p:
+        if not self._uc:
+            raise EngineError("uc_context_alloc", ucc.UC_ERR_HANDLE)
+        ctx = ctypes.c_void_p()
+        err = _LIB.uc_context_alloc(self._uc, ctypes.byref(ctx))
+        if err:
+            raise EngineError("uc_context_alloc", err)
+        return ctx
+
+    def context_size(self) -> int:
+        """Bytes of a :meth:`context_save` blob in this engine build."""
+        if not self._uc:
+            raise EngineError("uc_context_size", ucc.UC_ERR_HANDLE)
+        return _LIB.uc_context_size(self._uc)
+
+    def context_save(self) -> bytes:
+        """The CPU state (registers, segment caches, control registers, FPU/SSE...) as a
+        raw copy of unicorn's uc_context, header included.  Only valid for the same
+        unicorn build (see :data:`UNICORN_VERSION`); call between engine runs."""
+        ctx = self._context_alloc()
+        try:
+            err = _LIB.uc_context_save(self._uc, ctx)
+            if err:
+                raise EngineError("uc_context_save", err)
+            return ctypes.string_at(ctx.value, _LIB.uc_context_size(self._uc))
+        finally:
+            _LIB.uc_context_free(ctx)
+
+    def context_restore(self, blob: bytes) -> None:
+        """Load a :meth:`context_save` blob, possibly from another Engine of the same
+        build.  Only the CPU state part is copied: the header of the blob holds pointers
+        into the engine that saved it, so a fresh header from this engine is kept.
+        Afterwards no translation of the old state survives: CR3 is written back, the
+        TLB and all translated code are dropped (uc_context_restore only copies
+        CPUX86State; QEMU's TLB lives outside it)."""
+        total, header = self._context_layout()
+        if len(blob) != total:
+            raise ContextError(f"saved CPU state is {len(blob)} bytes, "
+                               f"this engine build uses {total}")
+        size_t = ctypes.sizeof(ctypes.c_size_t)
+        if int.from_bytes(blob[:size_t], "little" if _LITTLE else "big") != total - header:
+            raise ContextError("saved CPU state has another layout than this engine build")
+        ctx = self._context_alloc()
+        try:
+            ctypes.memmove(ctx.value + header, blob[header:], total - header)
+            err = _LIB.uc_context_restore(self._uc, ctx)
+            if err:
+                raise EngineError("uc_context_restore", err)
+        finally:
+            _LIB.uc_context_free(ctx)
+        self.write_raw(UC_REG_CR3, self.read_raw(UC_REG_CR3))  # flushes when paging is on
+        self.flush_translations()
+
+    def flush_translations(self) -> None:
+        """Drop every TLB entry and every translated block (both are rebuilt on demand)."""
+        for what, ctl in (("TLB flush", _CTL_TLB_FLUSH), ("TB flush", _CTL_TB_FLUSH)):
+            err = _LIB.uc_ctl(self._uc, ctl)
+            if err:
+                raise EngineError(what, err)
 
     # ------------------------------------------------------------------ running
     def run(self, *, max_instructions: int = 0) -> int:

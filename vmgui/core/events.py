@@ -53,7 +53,21 @@ class PowerOff:
     pass
 
 
-Command = KeyScancodes | SerialInput | Pause | Resume | Reset | PowerOff
+@dataclass(frozen=True)
+class SaveState:
+    """Write the machine's complete state to ``path`` (it keeps running afterwards)."""
+
+    path: str
+
+
+@dataclass(frozen=True)
+class LoadState:
+    """Replace the machine's state with the one saved in ``path``."""
+
+    path: str
+
+
+Command = KeyScancodes | SerialInput | Pause | Resume | Reset | PowerOff | SaveState | LoadState
 
 
 # ------------------------------------------------------------------ events (out)
@@ -82,4 +96,16 @@ class DebugOutput:
     data: bytes
 
 
-Event = StateChanged | GuestCrashed | SerialOutput | DebugOutput
+@dataclass(frozen=True)
+class StateSaved:
+    path: str
+    error: str | None  # None: saved
+
+
+@dataclass(frozen=True)
+class StateLoaded:
+    path: str
+    error: str | None  # None: loaded
+
+
+Event = StateChanged | GuestCrashed | SerialOutput | DebugOutput | StateSaved | StateLoaded

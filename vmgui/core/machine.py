@@ -573,11 +573,40 @@ class Machine:
             elif isinstance(cmd, ev.Resume) and self.state is ev.RunState.PAUSED:
                 self.clock.resume()
                 self._set_state(ev.RunState.RUNNING)
+            elif isinstance(cmd, ev.SaveState):
+                self._save_state(cmd.path)
+            elif isinstance(cmd, ev.LoadState):
+                self._load_state(cmd.path)
             elif isinstance(cmd, ev.Reset):
                 self._reset_requested = True
                 if self.state is ev.RunState.CRASHED:
                     self._set_state(ev.RunState.RUNNING)
         return True
+
+    def _save_state(self, path: str) -> None:
+        """On the emulation thread, between engine runs: a consistent snapshot."""
+        from vmgui.core import snapshot  # snapshot imports this module
+
+        try:
+            snapshot.save(self, path)
+        except Exception as exc:  # noqa: BLE001 - report it, keep running
+            log.exception("saving state to %s", path)
+            self._emit(ev.StateSaved(path, str(exc)))
+            return
+        self._emit(ev.StateSaved(path, None))
+
+    def _load_state(self, path: str) -> None:
+        from vmgui.core import snapshot
+        from vmgui.core.statefile import StateFileError
+
+        try:
+            snapshot.load(self, path)
+        except (StateFileError, snapshot.RestoreError, OSError) as exc:
+            self._emit(ev.StateLoaded(path, str(exc)))
+            return
+        if self.state is ev.RunState.CRASHED:
+            self._set_state(ev.RunState.RUNNING)
+        self._emit(ev.StateLoaded(path, None))
 
     def _feed_typed_keys(self) -> None:
         """Hand queued key presses to the keyboard controller one at a time, only while
