@@ -231,6 +231,19 @@ class DiskImage:
             raise
 
     @classmethod
+    def open_overlay(cls, path: str | os.PathLike[str], *, kind: Kind | None = None,
+                     read_only: bool = False) -> DiskImage:
+        """Open a copy-on-write overlay (``docs/overlay-format.md``) and its chain as a disk.
+
+        Geometry follows from the overlay's virtual size by the same rules as a raw image
+        of that size; sector I/O goes through the chain.  Raises :class:`DiskImageError`
+        (:class:`vmgui.storage.overlay.OverlayError` is one) naming the problem.
+        """
+        from vmgui.storage.overlay import OverlayDiskImage  # overlay imports this module
+
+        return OverlayDiskImage.open_chain(path, kind=kind, read_only=read_only)
+
+    @classmethod
     def _build(cls, p: Path, name: str, fd: int, kind: Kind, size: int, first: bytes,
                ro: bool) -> DiskImage:
         if kind == "floppy":
@@ -277,11 +290,19 @@ class DiskImage:
                 f"({self.total_sectors} sectors)"
             )
 
+    def _read_at(self, fd: int, size: int, offset: int) -> bytes:
+        """``size`` bytes of the disk's backing store at ``offset`` (a subclass may serve
+        another store, e.g. :class:`vmgui.storage.overlay.OverlayDiskImage`)."""
+        return os.pread(fd, size, offset)
+
+    def _write_at(self, fd: int, data: bytes, offset: int) -> None:
+        os.pwrite(fd, data, offset)
+
     def read_sectors(self, lba: int, count: int) -> bytes:
         fd = self._fd_or_raise()
         self._check_range(lba, count)
         in_file = max(0, min(lba + count, self._file_sectors) - lba)
-        data = os.pread(fd, in_file * SECTOR_SIZE, lba * SECTOR_SIZE) if in_file else b""
+        data = self._read_at(fd, in_file * SECTOR_SIZE, lba * SECTOR_SIZE) if in_file else b""
         if len(data) < in_file * SECTOR_SIZE:  # file shrank under us: read as zeros
             data = data.ljust(in_file * SECTOR_SIZE, b"\0")
         if in_file == count:
@@ -301,7 +322,7 @@ class DiskImage:
         self._check_range(lba, count)
         in_file = max(0, min(lba + count, self._file_sectors) - lba)
         if in_file:
-            os.pwrite(fd, data[: in_file * SECTOR_SIZE], lba * SECTOR_SIZE)
+            self._write_at(fd, data[: in_file * SECTOR_SIZE], lba * SECTOR_SIZE)
         if in_file < count and not self._overlay:
             log.info("%s: writes past the file's end are kept in memory only", self.path)
         for i in range(in_file, count):
