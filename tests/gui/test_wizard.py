@@ -1,0 +1,121 @@
+"""The New-VM wizard driven end to end: fields, Next, Finish, and the VM on disk."""
+
+from __future__ import annotations
+
+import tomllib
+
+import pytest
+from PySide6.QtWidgets import QWizard
+
+from vmgui.config.library import Library
+from vmgui.config.schema import VmConfig
+from vmgui.ui.manager import ManagerWindow
+
+
+@pytest.fixture
+def library(tmp_path, monkeypatch) -> Library:
+    monkeypatch.setenv("VMGUI_HOME", str(tmp_path / "home"))
+    return Library()
+
+
+@pytest.fixture
+def manager(qtbot, library, tmp_path):
+    window = ManagerWindow(library, confirm=False, create_demo=False,
+                           screenshots_dir=tmp_path / "shots")
+    qtbot.addWidget(window)
+    window.show()
+    yield window
+    window.runner.power_off_all()
+
+
+def next_button(wizard):
+    return wizard.button(QWizard.WizardButton.NextButton)
+
+
+def go_to_end(wizard) -> None:
+    for _ in range(4):
+        assert next_button(wizard).isEnabled(), wizard.currentPage().title()
+        next_button(wizard).click()
+    assert wizard.currentPage() is wizard.summary_page
+
+
+def test_wizard_creates_vm_with_new_floppy(manager, library):
+    wizard = manager.new_vm()
+    assert wizard.currentPage() is wizard.name_page
+    wizard.name_page.edit.setText("DOS Box")
+    next_button(wizard).click()
+    assert "PC/AT" in wizard.profile_page.combo.currentText()
+    next_button(wizard).click()
+    wizard.memory_page.slider.setValue(32)
+    assert wizard.memory_page.spin.value() == 32
+    next_button(wizard).click()
+    wizard.media_page.floppy.setChecked(True)
+    wizard.media_page.floppy_size.setCurrentText("720K")
+    next_button(wizard).click()
+    summary = wizard.summary_page.text.text()
+    assert "DOS Box" in summary and "32 MB" in summary and "720K" in summary
+    wizard.button(QWizard.WizardButton.FinishButton).click()
+    folder = library.root / "DOS Box"
+    data = tomllib.loads((folder / "vm.toml").read_text())
+    assert data["name"] == "DOS Box" and data["memory_mb"] == 32
+    assert data["floppy_a"]["path"] == "floppy.img"
+    assert (folder / "floppy.img").stat().st_size == 737280
+    assert manager.selected_name() == "DOS Box"
+    assert not wizard.isVisible()
+
+
+def test_wizard_new_hard_disk(manager, library):
+    wizard = manager.new_vm()
+    wizard.setField("name", "Disky")
+    wizard.setField("memory", 8)
+    wizard.setField("media_disk", True)
+    wizard.setField("disk_mb", 5)
+    go_to_end(wizard)
+    wizard.accept()
+    config = library.get("Disky").config
+    assert config.memory_mb == 8
+    assert config.hard_disks[0].path == "disk.img" and config.boot_order == ["c", "a"]
+    assert (library.root / "Disky" / "disk.img").stat().st_size == 5 * 1024 * 1024
+
+
+def test_wizard_existing_image_kind_follows_size(manager, library, tmp_path):
+    image = tmp_path / "hd.img"
+    image.write_bytes(bytes(3 * 1024 * 1024))
+    wizard = manager.new_vm()
+    wizard.setField("name", "Existing")
+    wizard.setField("media_existing", True)
+    page = wizard.media_page
+    assert not page.isComplete()  # no path yet
+    wizard.setField("image_path", str(tmp_path / "missing.img"))
+    assert not page.isComplete() and "not a file" in page.problem.text()
+    wizard.setField("image_path", str(image))
+    assert page.isComplete()
+    assert page.kind.currentIndex() == 1  # bigger than any floppy: a hard disk
+    go_to_end(wizard)
+    wizard.accept()
+    config = library.get("Existing").config
+    assert config.hard_disks[0].path == str(image.resolve()) and config.floppy_a is None
+
+
+def test_wizard_no_media(manager, library):
+    wizard = manager.new_vm()
+    wizard.setField("name", "Empty")
+    wizard.setField("media_none", True)
+    go_to_end(wizard)
+    wizard.accept()
+    config = library.get("Empty").config
+    assert config.floppy_a is None and config.hard_disks == []
+
+
+@pytest.mark.parametrize("name, why", [("", ""), ("a/b", "contains"), ("CON", "reserved"),
+                                       ("taken", "already exists"), (" pad", "space")])
+def test_wizard_name_validation_inline(manager, library, name, why):
+    library.create(VmConfig("Taken"))
+    wizard = manager.new_vm()
+    wizard.name_page.edit.setText(name)
+    assert not wizard.name_page.isComplete()
+    assert not next_button(wizard).isEnabled()
+    assert why in wizard.name_page.problem.text()
+    wizard.name_page.edit.setText("Fine name")
+    assert next_button(wizard).isEnabled()
+    assert wizard.name_page.problem.text() == ""

@@ -1,0 +1,141 @@
+"""The details pane: everything about the selected VM, with a preview of its screen.
+
+Owns: :class:`DetailsPane` (name, state, a preview -- the live screen of a running VM --
+and a form of machine, memory, boot order, media with their formats, display, serial,
+CPU limit, notes and folder; the reason for an inaccessible VM).
+
+Thread rule: GUI thread only.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import QFormLayout, QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
+
+from vmgui.config.library import VmEntry
+from vmgui.config.schema import Attachment, VmConfig
+from vmgui.storage import media
+from vmgui.storage.image import DiskImageError
+from vmgui.ui.manager.icons import icon
+
+PREVIEW = QSize(256, 192)
+PROFILE_NAMES = {"pc-at": "IBM PC/AT compatible, BIOS"}
+DRIVE_NAMES = {"a": "Floppy A:", "b": "Floppy B:", "c": "Hard disk C:", "d": "Hard disk D:"}
+
+
+def media_text(att: Attachment | None, folder: Path, kind: str) -> str:
+    """``demo.img (raw floppy 1.44M, read-only)``; the problem when it cannot be read."""
+    if att is None:
+        return "—"
+    try:
+        what = media.describe(att.resolve(folder), kind=kind)
+    except (DiskImageError, OSError) as exc:
+        what = f"unusable: {exc}"
+    flags = ", read-only" if att.read_only else ""
+    return f"{att.path} ({what}{flags})"
+
+
+class DetailsPane(QScrollArea):
+    """Shows one :class:`VmEntry` (or nothing).  Call :meth:`show_entry` and
+    :meth:`set_screen` whenever they change."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        body = QWidget(self)
+        layout = QVBoxLayout(body)
+        self.title = QLabel(body)
+        font = self.title.font()
+        font.setPointSizeF(font.pointSizeF() * 1.5)
+        font.setBold(True)
+        self.title.setFont(font)
+        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.preview = QLabel(body)
+        self.preview.setFixedSize(PREVIEW)
+        self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.preview.setFrameShape(QFrame.Shape.StyledPanel)
+        self.preview.setAccessibleName(self.tr("Screen preview"))
+        self.preview.setStyleSheet("background: black; color: #c0c0c0;")
+        self.error = QLabel(body)
+        self.error.setWordWrap(True)
+        self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.form = QFormLayout()
+        self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.fields: dict[str, QLabel] = {}
+        for key, label in (("state", self.tr("State:")), ("profile", self.tr("Machine:")),
+                           ("memory", self.tr("Memory:")), ("boot", self.tr("Boot order:")),
+                           ("floppy_a", self.tr("Floppy A:")), ("floppy_b", self.tr("Floppy B:")),
+                           ("hard_disks", self.tr("Hard disks:")),
+                           ("display", self.tr("Display scale:")),
+                           ("serial", self.tr("Serial (COM1):")), ("cpu", self.tr("CPU:")),
+                           ("notes", self.tr("Notes:")), ("folder", self.tr("Folder:"))):
+            value = QLabel(body)
+            value.setWordWrap(True)
+            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self.form.addRow(label, value)
+            self.fields[key] = value
+        layout.addWidget(self.title)
+        layout.addWidget(self.preview)
+        layout.addWidget(self.error)
+        layout.addLayout(self.form)
+        layout.addStretch(1)
+        self.setWidget(body)
+        self._entry: VmEntry | None = None
+        self.show_entry(None, "")
+
+    def show_entry(self, entry: VmEntry | None, state_text: str) -> None:
+        self._entry = entry
+        has_config = entry is not None and entry.config is not None
+        self.preview.setVisible(has_config)
+        for row in range(self.form.rowCount()):
+            self.form.setRowVisible(row, has_config)
+        self.error.setVisible(entry is not None and entry.config is None)
+        if entry is None:
+            self.title.setText(self.tr("No virtual machine selected"))
+            return
+        self.title.setText(entry.name)
+        self.fields["state"].setText(state_text)
+        if entry.config is None:
+            self.error.setText(self.tr("<b>This virtual machine is inaccessible.</b><br>"
+                                       "{0}<br><br>Fix or replace its vm.toml in {1}, "
+                                       "or remove it.").format(html.escape(entry.error or ""),
+                                                               html.escape(str(entry.folder))))
+            return
+        self._fill(entry.config, entry.folder)
+        self.set_screen(None)
+
+    def _fill(self, config: VmConfig, folder: Path) -> None:
+        f = self.fields
+        f["profile"].setText(PROFILE_NAMES.get(config.profile, config.profile))
+        f["memory"].setText(self.tr("{0} MB").format(config.memory_mb))
+        f["boot"].setText(", ".join(DRIVE_NAMES.get(d, d) for d in config.boot_order))
+        f["floppy_a"].setText(media_text(config.floppy_a, folder, "floppy"))
+        f["floppy_b"].setText(media_text(config.floppy_b, folder, "floppy"))
+        disks = [f"{'CD'[i]}: {media_text(att, folder, 'hdd')}"
+                 for i, att in enumerate(config.hard_disks)]
+        f["hard_disks"].setText("\n".join(disks) or "—")
+        f["display"].setText(config.display_scale)
+        serial = config.serial
+        f["serial"].setText({"off": self.tr("Off"),
+                             "file": self.tr("Log to {0}").format(serial.path),
+                             "tcp": self.tr("TCP server on 127.0.0.1:{0}").format(serial.port)}
+                            .get(serial.mode, serial.mode))
+        f["cpu"].setText(self.tr("Unlimited") if not config.cpu_limit_percent
+                         else self.tr("Limited to {0}%").format(config.cpu_limit_percent))
+        f["notes"].setText(config.notes or "—")
+        f["folder"].setText(str(folder))
+
+    def set_screen(self, screen: QImage | None) -> None:
+        """Show a running VM's screen, or the icon with "Powered off"."""
+        if screen is not None and not screen.isNull():
+            self.preview.setPixmap(QPixmap.fromImage(screen).scaled(
+                PREVIEW, Qt.AspectRatioMode.IgnoreAspectRatio,
+                Qt.TransformationMode.SmoothTransformation))
+            return
+        self.preview.setPixmap(icon("vmgui").pixmap(96, 96))

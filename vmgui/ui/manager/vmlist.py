@@ -1,0 +1,221 @@
+"""The VM list: a model of the library's entries and a delegate that draws each row.
+
+Owns: :class:`VmListModel` (rows = :class:`~vmgui.config.library.VmEntry`, with the run
+state and screen picture from a :class:`~vmgui.ui.manager.running.VmRunner`),
+:class:`VmFilterModel` (the search box: name and notes, ignoring case) and
+:class:`VmItemDelegate` (thumbnail or icon, bold name, state line; inaccessible VMs show
+the reason).
+
+Thread rule: GUI thread only.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QRect,
+    QSize,
+    QSortFilterProxyModel,
+    Qt,
+)
+from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPainter, QPalette
+from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionViewItem
+
+from vmgui.config.library import VmEntry
+from vmgui.core import events as ev
+from vmgui.ui.manager.icons import icon
+
+ENTRY_ROLE = Qt.ItemDataRole.UserRole + 1
+STATE_ROLE = Qt.ItemDataRole.UserRole + 2  # RunState, or None when not started
+SCREEN_ROLE = Qt.ItemDataRole.UserRole + 3  # QImage or None
+STATE_TEXT_ROLE = Qt.ItemDataRole.UserRole + 4
+STATE_ICON_ROLE = Qt.ItemDataRole.UserRole + 5
+
+THUMB = QSize(96, 72)  # 4:3, as a CRT shows every mode
+MARGIN = 6
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+def state_icon_name(entry: VmEntry, state: ev.RunState | None) -> str:
+    if entry.config is None or state in (ev.RunState.CRASHED, ev.RunState.ABORTED):
+        return "state-error"
+    if state is ev.RunState.RUNNING or state is ev.RunState.CREATED:
+        return "state-running"
+    if state is ev.RunState.PAUSED:
+        return "state-paused"
+    return "state-off"
+
+
+class VmListModel(QAbstractListModel):
+    """The library's VMs in library order (by name).  ``runner`` supplies run states."""
+
+    def __init__(self, runner, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.runner = runner
+        self._entries: list[VmEntry] = []
+
+    def state_text(self, entry: VmEntry, state: ev.RunState | None) -> str:
+        if entry.config is None:
+            reason = entry.error or ""
+            prefix = f"{entry.folder / 'vm.toml'}: "
+            return self.tr("Inaccessible: {0}").format(reason.removeprefix(prefix))
+        names = {ev.RunState.CREATED: self.tr("Starting"), ev.RunState.RUNNING: self.tr("Running"),
+                 ev.RunState.PAUSED: self.tr("Paused"), ev.RunState.CRASHED: self.tr("Crashed"),
+                 ev.RunState.POWERED_OFF: self.tr("Powered off"),
+                 ev.RunState.ABORTED: self.tr("Aborted (the VM process died)")}
+        return names.get(state, self.tr("Powered off"))
+
+    def set_entries(self, entries: list[VmEntry]) -> None:
+        self.beginResetModel()
+        self._entries = list(entries)
+        self.endResetModel()
+
+    def entries(self) -> list[VmEntry]:
+        return list(self._entries)
+
+    def row_of(self, name: str) -> int:
+        for row, entry in enumerate(self._entries):
+            if entry.name == name:
+                return row
+        return -1
+
+    def refresh(self, name: str | None = None) -> None:
+        """Repaint ``name``'s row (every row when None)."""
+        if not self._entries:
+            return
+        if name is None:
+            first, last = 0, len(self._entries) - 1
+        else:
+            first = last = self.row_of(name)
+            if first < 0:
+                return
+        self.dataChanged.emit(self.index(first), self.index(last))
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008,N802 - Qt API
+        return 0 if parent.isValid() else len(self._entries)
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or not 0 <= index.row() < len(self._entries):
+            return None
+        entry = self._entries[index.row()]
+        state = self.runner.state(entry.name) if entry.config is not None else None
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
+            return entry.name
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            return f"{entry.name}, {self.state_text(entry, state)}"
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return entry.error if entry.config is None else str(entry.folder)
+        if role == ENTRY_ROLE:
+            return entry
+        if role == STATE_ROLE:
+            return state
+        if role == STATE_TEXT_ROLE:
+            return self.state_text(entry, state)
+        if role == STATE_ICON_ROLE:
+            return icon(state_icon_name(entry, state))
+        if role == SCREEN_ROLE:
+            vm = self.runner.get(entry.name)
+            return vm.screen if vm is not None and vm.host.alive else None
+        if role == Qt.ItemDataRole.UserRole:
+            return entry.config.notes if entry.config is not None else ""
+        return None
+
+
+class VmFilterModel(QSortFilterProxyModel):
+    """Keeps the rows whose name or notes contain the search text (ignoring case)."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._needle = ""
+
+    def set_search(self, text: str) -> None:
+        if hasattr(self, "beginFilterChange"):  # Qt 6.9+: invalidateFilter is deprecated
+            self.beginFilterChange()
+            self._needle = text.strip().casefold()
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        else:
+            self._needle = text.strip().casefold()
+            self.invalidateFilter()
+
+    def filterAcceptsRow(self, row: int, parent: Index) -> bool:  # noqa: N802 - Qt API
+        if not self._needle:
+            return True
+        index = self.sourceModel().index(row, 0, parent)
+        name = index.data(Qt.ItemDataRole.DisplayRole) or ""
+        notes = index.data(Qt.ItemDataRole.UserRole) or ""
+        return self._needle in name.casefold() or self._needle in notes.casefold()
+
+
+class VmItemDelegate(QStyledItemDelegate):
+    """Draws a row: the screen thumbnail (running) or the VM icon, name, state line."""
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:  # noqa: N802
+        lines = option.fontMetrics.height() * 2 + MARGIN
+        return QSize(THUMB.width() + 200, max(THUMB.height(), lines) + 2 * MARGIN)
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        opt.text = ""
+        opt.icon = QIcon()
+        style = opt.widget.style() if opt.widget is not None else QApplication.style()
+        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
+        painter.save()
+        rect = option.rect.adjusted(MARGIN, MARGIN, -MARGIN, -MARGIN)
+        thumb = QRect(rect.left(), rect.top() + (rect.height() - THUMB.height()) // 2,
+                      THUMB.width(), THUMB.height())
+        self._paint_picture(painter, thumb, index)
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        group = QPalette.ColorGroup.Normal if option.state & QStyle.StateFlag.State_Enabled \
+            else QPalette.ColorGroup.Disabled
+        text_role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
+        left = thumb.right() + 1 + 2 * MARGIN
+        text_rect = QRect(left, rect.top(), rect.right() - left, rect.height())
+        name_font = QFont(option.font)
+        name_font.setBold(True)
+        name_font.setPointSizeF(option.font.pointSizeF() * 1.1)
+        line = option.fontMetrics.height()
+        top = text_rect.top() + (text_rect.height() - 2 * line - MARGIN) // 2
+        painter.setFont(name_font)
+        painter.setPen(option.palette.color(group, text_role))
+        name = painter.fontMetrics().elidedText(index.data() or "", Qt.TextElideMode.ElideRight,
+                                                text_rect.width())
+        painter.drawText(QRect(left, top, text_rect.width(), line + 4),
+                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, name)
+        painter.setFont(option.font)
+        state_icon: QIcon = index.data(STATE_ICON_ROLE)
+        icon_rect = QRect(left, top + line + MARGIN, 16, 16)
+        state_icon.paint(painter, icon_rect)
+        entry: VmEntry = index.data(ENTRY_ROLE)
+        colour = option.palette.color(group, text_role)
+        if entry is not None and entry.config is None and not selected:
+            colour = QColor("#c01c28")
+        painter.setPen(colour)
+        text_left = icon_rect.right() + 1 + MARGIN
+        state_text = option.fontMetrics.elidedText(index.data(STATE_TEXT_ROLE) or "",
+                                                   Qt.TextElideMode.ElideMiddle,
+                                                   text_rect.right() - text_left)
+        painter.drawText(QRect(text_left, icon_rect.top() - 2, text_rect.right() - text_left,
+                               line + 4),
+                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, state_text)
+        painter.restore()
+
+    @staticmethod
+    def _paint_picture(painter: QPainter, rect: QRect, index: Index) -> None:
+        screen: QImage | None = index.data(SCREEN_ROLE)
+        if screen is not None and not screen.isNull():
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+            painter.drawImage(rect, screen)
+            painter.setPen(QColor(0, 0, 0, 120))
+            painter.drawRect(rect.adjusted(0, 0, -1, -1))
+            return
+        entry: VmEntry = index.data(ENTRY_ROLE)
+        broken = entry is not None and entry.config is None
+        side = min(rect.width(), rect.height()) - (32 if broken else 8)
+        name = "state-error" if broken else "vmgui"
+        icon(name).paint(painter, QRect(rect.center().x() - side // 2,
+                                        rect.center().y() - side // 2, side, side))

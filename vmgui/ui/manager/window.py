@@ -1,0 +1,543 @@
+"""The manager's main window: the VM list, the details pane, toolbar, menus, drops.
+
+Owns: :class:`ManagerWindow` -- the actions on VMs (New, Add, Settings, Start, Pause/Resume,
+Reset, Power off, Clone, Remove, Show in file manager, Quit) with their shortcuts, menus and
+toolbar; enabling them from the selected VM's state; the search box; dropping image files
+or VM folders onto the window; creating the Demo VM on first start; asking what to do with
+running VMs on quit.  Running VMs are :class:`~vmgui.ui.manager.running.VmRunner`'s.
+
+``confirm=False`` (tests) skips every question, taking the default answer given to the
+method (``remove_vm(keep_files=...)``, power off all on quit) and reports errors in the
+status bar (and :attr:`ManagerWindow.last_error`) instead of message boxes.
+
+Thread rule: GUI thread only.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QItemSelectionModel, QMimeData, Qt, QUrl
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDesktopServices,
+    QDragEnterEvent,
+    QDragMoveEvent,
+    QDropEvent,
+    QIcon,
+    QKeySequence,
+)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QInputDialog,
+    QLineEdit,
+    QListView,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QSplitter,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from vmgui.config.library import Library, LibraryError, VmEntry
+from vmgui.config.schema import ConfigError
+from vmgui.core import events as ev
+from vmgui.storage.image import DiskImageError
+from vmgui.ui.manager import library_ops
+from vmgui.ui.manager.details import DetailsPane
+from vmgui.ui.manager.icons import DEMO_IMAGE, FALLBACKS, app_icon, icon
+from vmgui.ui.manager.running import RunError, VmRunner
+from vmgui.ui.manager.vmlist import ENTRY_ROLE, VmFilterModel, VmItemDelegate, VmListModel
+
+log = logging.getLogger(__name__)
+
+USER_ERRORS = (LibraryError, ConfigError, DiskImageError, RunError, OSError)
+
+
+class ManagerWindow(QMainWindow):
+    """The VM manager.  ``library`` defaults to ``Library()`` (``$VMGUI_HOME``)."""
+
+    def __init__(self, library: Library | None = None, *, confirm: bool = True,
+                 create_demo: bool = True, screenshots_dir: Path | None = None,
+                 runner: VmRunner | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.library = library if library is not None else Library()
+        self.confirm = confirm
+        self.last_error: str | None = None
+        self.runner = runner or VmRunner(self, confirm=confirm, screenshots_dir=screenshots_dir)
+        self.runner.changed.connect(self._on_vm_changed)
+        self.runner.screens_updated.connect(self._on_screens_updated)
+        self.wizard = None
+        self.settings_dialog = None
+        self.setWindowTitle(self.tr("vmgui Virtual Machine Manager"))
+        self.setWindowIcon(app_icon())
+        self.setAcceptDrops(True)
+        self._build_views()
+        self._build_actions()
+        self._build_menus()
+        self._build_toolbar()
+        self.resize(960, 600)
+        if create_demo:
+            self._create_demo()
+        self.reload()
+        (self.list if self.model.rowCount() else self.search).setFocus()
+
+    # ------------------------------------------------------------------ building
+    def _build_views(self) -> None:
+        self.model = VmListModel(self.runner, self)
+        self.proxy = VmFilterModel(self)
+        self.proxy.setSourceModel(self.model)
+        left = QWidget(self)
+        layout = QVBoxLayout(left)
+        layout.setContentsMargins(6, 6, 0, 6)
+        self.search = QLineEdit(left)
+        self.search.setPlaceholderText(self.tr("Search virtual machines"))
+        self.search.setAccessibleName(self.tr("Search virtual machines"))
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(self._on_search)
+        self.list = QListView(left)
+        self.list.setModel(self.proxy)
+        self.list.setItemDelegate(VmItemDelegate(self.list))
+        self.list.setAccessibleName(self.tr("Virtual machines"))
+        self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.list.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.list.setUniformItemSizes(True)
+        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.list.customContextMenuRequested.connect(self._on_context_menu)
+        self.list.activated.connect(lambda _index: self.start_vm())
+        self.list.selectionModel().currentChanged.connect(lambda *_: self._on_selection())
+        layout.addWidget(self.search)
+        layout.addWidget(self.list)
+        self.details = DetailsPane(self)
+        splitter = QSplitter(self)
+        splitter.addWidget(left)
+        splitter.addWidget(self.details)
+        splitter.setStretchFactor(0, 2)
+        splitter.setStretchFactor(1, 3)
+        splitter.setSizes([380, 580])
+        splitter.setChildrenCollapsible(False)
+        self.setCentralWidget(splitter)
+        self.setTabOrder(self.search, self.list)
+        self.setTabOrder(self.list, self.details)
+
+    def _action(self, key: str, text: str, slot, shortcut=None, tip: str = "") -> QAction:
+        action = QAction(icon(key) if key in FALLBACKS else QIcon(), text, self)
+        action.triggered.connect(lambda _checked=False: slot())
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.setToolTip(tip or text.replace("&", "").replace("...", "").replace("…", ""))
+        action.setStatusTip(action.toolTip())
+        self.addAction(action)
+        self.actions[key] = action
+        return action
+
+    def _build_actions(self) -> None:
+        self.actions: dict[str, QAction] = {}
+        tr = self.tr
+        self._action("new", tr("&New…"), self.new_vm, "Ctrl+N",
+                     tr("Create a new virtual machine"))
+        self._action("add", tr("&Add…"), self.add_existing_dialog, "Ctrl+A",
+                     tr("Add an existing virtual machine folder"))
+        self._action("settings", tr("&Settings…"), self.open_settings, "Ctrl+S",
+                     tr("Change the selected virtual machine's settings"))
+        self._action("start", tr("S&tart"), self.start_vm, "Ctrl+Return",
+                     tr("Start the selected virtual machine"))
+        self._action("pause", tr("&Pause"), self.toggle_pause, "Ctrl+P",
+                     tr("Pause or resume the selected virtual machine"))
+        self._action("reset", tr("&Reset"), self.reset_vm, "Ctrl+T",
+                     tr("Reset the selected virtual machine"))
+        self._action("poweroff", tr("Power &off"), self.power_off_vm, "Ctrl+H",
+                     tr("Power off the selected virtual machine"))
+        self._action("clone", tr("&Clone…"), self.clone_vm, "Ctrl+O",
+                     tr("Make a full copy of the selected virtual machine"))
+        self._action("remove", tr("Re&move…"), self.remove_vm, "Del",
+                     tr("Remove the selected virtual machine"))
+        self._action("folder", tr("Show in &file manager"), self.show_in_file_manager,
+                     "Ctrl+Shift+F", tr("Open the virtual machine's folder"))
+        self._action("refresh", tr("&Refresh"), self.reload, "F5",
+                     tr("Read the library from disk again"))
+        self._action("find", tr("&Find"), self._focus_search, "Ctrl+F",
+                     tr("Search the virtual machines"))
+        self._action("quit", tr("&Quit"), self.close, "Ctrl+Q",
+                     tr("Quit vmgui"))
+        self.actions["quit"].setMenuRole(QAction.MenuRole.QuitRole)
+        self._action("about", tr("&About vmgui"), self.about)
+        self.actions["about"].setMenuRole(QAction.MenuRole.AboutRole)
+        self.actions["about"].setIcon(app_icon())
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        groups = ((self.tr("&File"), ("new", "add", None, "refresh", None, "quit")),
+                  (self.tr("&Machine"), ("settings", None, "start", "pause", "reset",
+                                         "poweroff", None, "clone", "remove", None, "folder")),
+                  (self.tr("&View"), ("find",)),
+                  (self.tr("&Help"), ("about",)))
+        for title, keys in groups:
+            menu = bar.addMenu(title)
+            for key in keys:
+                menu.addSeparator() if key is None else menu.addAction(self.actions[key])
+
+    def _build_toolbar(self) -> None:
+        bar = QToolBar(self.tr("Main toolbar"), self)
+        bar.setObjectName("main-toolbar")
+        bar.setMovable(False)
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextUnderIcon)
+        for key in ("new", "add", "settings", None, "start", "pause", "reset", "poweroff"):
+            bar.addSeparator() if key is None else bar.addAction(self.actions[key])
+        for action in bar.actions():
+            button = bar.widgetForAction(action)
+            if button is not None:
+                button.setAccessibleName(action.text().replace("&", "").rstrip("…."))
+        self.addToolBar(bar)
+        self.toolbar = bar
+
+    # ------------------------------------------------------------------ list
+    def reload(self, select: str | None = None) -> None:
+        """Read the library again; keep (or move to ``select``) the selection."""
+        current = select or self.selected_name()
+        try:
+            entries = self.library.entries()
+        except LibraryError as exc:
+            self._error(self.tr("Cannot read the library"), str(exc))
+            entries = []
+        self.model.set_entries(entries)
+        if not self.select(current) and self.proxy.rowCount():
+            self.list.setCurrentIndex(self.proxy.index(0, 0))
+        self._on_selection()
+
+    def select(self, name: str | None) -> bool:
+        if name is None:
+            return False
+        row = self.model.row_of(name)
+        if row < 0:
+            return False
+        index = self.proxy.mapFromSource(self.model.index(row))
+        if not index.isValid():
+            return False
+        self.list.selectionModel().setCurrentIndex(
+            index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        self.list.scrollTo(index)
+        return True
+
+    def selected_entry(self) -> VmEntry | None:
+        index = self.list.currentIndex()
+        if not index.isValid() or not self.list.selectionModel().isSelected(index):
+            return None
+        return index.data(ENTRY_ROLE)
+
+    def selected_name(self) -> str | None:
+        entry = self.selected_entry()
+        return entry.name if entry is not None else None
+
+    def _on_search(self, text: str) -> None:
+        self.proxy.set_search(text)
+        if not self.list.currentIndex().isValid() and self.proxy.rowCount():
+            self.list.setCurrentIndex(self.proxy.index(0, 0))
+        self._on_selection()
+
+    def _focus_search(self) -> None:
+        self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.search.selectAll()
+
+    def _on_selection(self) -> None:
+        entry = self.selected_entry()
+        state = self.runner.state(entry.name) if entry is not None else None
+        self.details.show_entry(entry, self.model.state_text(entry, state) if entry else "")
+        self._update_preview()
+        self._update_actions()
+
+    def _update_actions(self) -> None:
+        entry = self.selected_entry()
+        ok = entry is not None and entry.config is not None
+        running = ok and self.runner.is_running(entry.name)
+        paused = running and self.runner.state(entry.name) is ev.RunState.PAUSED
+        a = self.actions
+        a["settings"].setEnabled(ok)
+        a["start"].setEnabled(ok and not running)
+        a["start"].setToolTip(self.tr("{0} is already running").format(entry.name) if running
+                              else self.tr("Start the selected virtual machine"))
+        for key in ("pause", "reset", "poweroff"):
+            a[key].setEnabled(running)
+        a["pause"].setText(self.tr("Res&ume") if paused else self.tr("&Pause"))
+        a["pause"].setIcon(icon("start" if paused else "pause"))
+        a["clone"].setEnabled(ok and not running)
+        a["remove"].setEnabled(entry is not None and not running)
+        a["folder"].setEnabled(entry is not None)
+
+    def _update_preview(self) -> None:
+        entry = self.selected_entry()
+        vm = self.runner.get(entry.name) if entry is not None else None
+        self.details.set_screen(vm.screen if vm is not None and vm.host.alive else None)
+
+    def _on_vm_changed(self, name: str) -> None:
+        self.model.refresh(name)
+        if name == self.selected_name():
+            self._on_selection()
+
+    def _on_screens_updated(self) -> None:
+        for name in self.runner.running_names():
+            self.model.refresh(name)
+        self._update_preview()
+
+    def _on_context_menu(self, pos) -> None:
+        menu = QMenu(self)
+        for key in ("start", "pause", "reset", "poweroff", None, "settings", "clone", "remove",
+                    None, "folder"):
+            menu.addSeparator() if key is None else menu.addAction(self.actions[key])
+        menu.popup(self.list.viewport().mapToGlobal(pos))
+
+    # ------------------------------------------------------------------ messages
+    def _error(self, title: str, text: str) -> None:
+        self.last_error = text
+        log.warning("%s: %s", title, text)
+        if self.confirm:
+            QMessageBox.warning(self, title, text)
+        else:
+            self.statusBar().showMessage(f"{title}: {text}", 10000)
+
+    def _target(self, name: str | None) -> VmEntry | None:
+        if name is None:
+            return self.selected_entry()
+        try:
+            return self.library.get(name)
+        except (KeyError, LibraryError):
+            return None
+
+    # ------------------------------------------------------------------ VM actions
+    def _create_demo(self) -> None:
+        try:
+            entry = library_ops.ensure_demo_vm(self.library, DEMO_IMAGE)
+        except USER_ERRORS as exc:
+            log.warning("cannot create the demo VM: %s", exc)
+            return
+        if entry is not None:
+            self.statusBar().showMessage(
+                self.tr("Welcome! The Demo virtual machine is ready: press Start to boot it."),
+                30000)
+
+    def new_vm(self):
+        """Open the New-VM wizard (not modal to the event loop); returns it."""
+        from vmgui.ui.wizards import NewVmWizard
+
+        self.wizard = NewVmWizard(self.library, self)
+        self.wizard.created.connect(lambda name: self.reload(select=name))
+        self.wizard.open()
+        return self.wizard
+
+    def open_settings(self, name: str | None = None):
+        """Open the settings of ``name`` (default: the selected VM); returns the dialog."""
+        entry = self._target(name)
+        if entry is None or entry.config is None:
+            return None
+        from vmgui.ui.settings import SettingsDialog
+
+        self.settings_dialog = SettingsDialog(self.library, entry,
+                                              running=self.runner.is_running(entry.name),
+                                              parent=self)
+        self.settings_dialog.saved.connect(lambda new: self.reload(select=new))
+        self.settings_dialog.open()
+        return self.settings_dialog
+
+    def start_vm(self, name: str | None = None):
+        """Start a VM (default: the selected one); returns its RunningVm or None."""
+        entry = self._target(name)
+        if entry is None:
+            return None
+        if self.runner.is_running(entry.name):
+            self.runner.show_console(entry.name)
+            self.statusBar().showMessage(self.tr("{0} is already running").format(entry.name),
+                                         5000)
+            return None
+        try:
+            vm = self.runner.start(entry)
+        except USER_ERRORS as exc:
+            self._error(self.tr("Cannot start {0}").format(entry.name), str(exc))
+            return None
+        self._on_selection()
+        return vm
+
+    def toggle_pause(self, name: str | None = None) -> None:
+        entry = self._target(name)
+        if entry is not None:
+            self.runner.toggle_pause(entry.name)
+
+    def reset_vm(self, name: str | None = None) -> None:
+        entry = self._target(name)
+        if entry is None or not self.runner.is_running(entry.name):
+            return
+        if self._ask(self.tr("Reset {0}? Unsaved work in the guest is lost.").format(entry.name)):
+            self.runner.reset(entry.name)
+
+    def power_off_vm(self, name: str | None = None) -> None:
+        entry = self._target(name)
+        if entry is None or not self.runner.is_running(entry.name):
+            return
+        if self._ask(self.tr("Power off {0}? Unsaved work in the guest is lost.")
+                     .format(entry.name)):
+            self.runner.power_off(entry.name)
+            self._on_selection()
+
+    def _ask(self, question: str) -> bool:
+        if not self.confirm:
+            return True
+        answer = QMessageBox.question(self, self.tr("vmgui"), question,
+                                      QMessageBox.StandardButton.Yes
+                                      | QMessageBox.StandardButton.No,
+                                      QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def clone_vm(self, name: str | None = None, new_name: str | None = None) -> VmEntry | None:
+        entry = self._target(name)
+        if entry is None or entry.config is None:
+            return None
+        if new_name is None:
+            suggested = library_ops.free_name(self.library, self.tr("{0} Clone")
+                                              .format(entry.name))
+            new_name, ok = QInputDialog.getText(
+                self, self.tr("Clone {0}").format(entry.name),
+                self.tr("Name of the copy (disks in the VM folder are copied):"),
+                QLineEdit.EchoMode.Normal, suggested)
+            if not ok:
+                return None
+        try:
+            clone = self.library.clone(entry.name, new_name.strip())
+        except USER_ERRORS as exc:
+            self._error(self.tr("Cannot clone {0}").format(entry.name), str(exc))
+            return None
+        self.reload(select=clone.name)
+        return clone
+
+    def remove_vm(self, name: str | None = None, keep_files: bool | None = None) -> bool:
+        """Remove a VM; ``keep_files`` None asks (Remove only / Delete files / Cancel)."""
+        entry = self._target(name)
+        if entry is None or self.runner.is_running(entry.name):
+            return False
+        if keep_files is None:
+            keep_files = self._ask_remove(entry)
+            if keep_files is None:
+                return False
+        try:
+            kept = self.library.delete(entry.name, keep_files=keep_files)
+        except USER_ERRORS as exc:
+            self._error(self.tr("Cannot remove {0}").format(entry.name), str(exc))
+            self.reload()
+            return False
+        message = (self.tr("{0} removed; its files were moved to {1}").format(entry.name, kept)
+                   if kept else self.tr("{0} and its files were deleted").format(entry.name))
+        self.statusBar().showMessage(message, 8000)
+        self.reload()
+        return True
+
+    def _ask_remove(self, entry: VmEntry) -> bool | None:
+        if not self.confirm:
+            return True
+        box = QMessageBox(QMessageBox.Icon.Question, self.tr("Remove {0}").format(entry.name),
+                          self.tr("Remove the virtual machine {0}?").format(entry.name),
+                          QMessageBox.StandardButton.NoButton, self)
+        box.setInformativeText(self.tr(
+            "Remove only: the VM leaves the list; its folder is moved to {0} and nothing is "
+            "deleted.\nDelete all files: its folder and the disk images in it are deleted. "
+            "Images attached from elsewhere are never deleted.")
+            .format(self.library.root / ".removed"))
+        keep = box.addButton(self.tr("Remove only"), QMessageBox.ButtonRole.AcceptRole)
+        delete = box.addButton(self.tr("Delete all files"), QMessageBox.ButtonRole.DestructiveRole)
+        cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(cancel)
+        box.exec()
+        clicked = box.clickedButton()
+        if clicked is keep:
+            return True
+        if clicked is delete:
+            return False
+        return None
+
+    def show_in_file_manager(self, name: str | None = None) -> bool:
+        entry = self._target(name)
+        if entry is None:
+            return False
+        return QDesktopServices.openUrl(QUrl.fromLocalFile(str(entry.folder)))
+
+    def add_existing_dialog(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
+        folder = QFileDialog.getExistingDirectory(
+            self, self.tr("Add an existing virtual machine (a folder with vm.toml)"))
+        if folder:
+            self.add_existing(Path(folder))
+
+    def add_existing(self, folder: Path) -> VmEntry | None:
+        """Copy a VM folder into the library and select it."""
+        try:
+            entry = library_ops.add_existing(self.library, folder)
+        except USER_ERRORS as exc:
+            self._error(self.tr("Cannot add the virtual machine"), str(exc))
+            return None
+        self.reload(select=entry.name)
+        return entry
+
+    def about(self) -> None:
+        QMessageBox.about(self, self.tr("About vmgui"), self.tr(
+            "<h3>vmgui</h3><p>A desktop manager for emulated IBM PC compatible virtual "
+            "machines.</p><p>VMs live in {0}</p>").format(self.library.root))
+
+    # ------------------------------------------------------------------ drag and drop
+    @staticmethod
+    def _local_paths(mime: QMimeData) -> list[Path]:
+        if not mime.hasUrls():
+            return []
+        return [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()]
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
+        if self._local_paths(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:  # noqa: N802 - Qt override
+        if self._local_paths(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt override
+        if self.handle_drop(event.mimeData()):
+            event.acceptProposedAction()
+
+    def handle_drop(self, mime: QMimeData) -> list[VmEntry]:
+        """Dropped image files become new VMs; dropped VM folders are added."""
+        made: list[VmEntry] = []
+        for path in self._local_paths(mime):
+            try:
+                if path.is_dir() or path.name == "vm.toml":
+                    made.append(library_ops.add_existing(self.library, path))
+                else:
+                    made.append(library_ops.vm_from_image(self.library, path))
+            except USER_ERRORS as exc:
+                self._error(self.tr("Cannot use {0}").format(path.name), str(exc))
+        if made:
+            self.reload(select=made[-1].name)
+            self.statusBar().showMessage(self.tr("Created {0}").format(
+                ", ".join(e.name for e in made)), 8000)
+        return made
+
+    # ------------------------------------------------------------------ quitting
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        running = self.runner.running_names()
+        if running and self.confirm:
+            box = QMessageBox(QMessageBox.Icon.Question, self.tr("Quit vmgui"),
+                              self.tr("%n virtual machine(s) still running: {0}", "",
+                                      len(running)).format(", ".join(running)),
+                              QMessageBox.StandardButton.NoButton, self)
+            box.setInformativeText(self.tr("Power them off and quit? Unsaved work in the "
+                                           "guests is lost."))
+            power_off = box.addButton(self.tr("Power off all and quit"),
+                                      QMessageBox.ButtonRole.DestructiveRole)
+            cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+            box.setDefaultButton(cancel)
+            box.exec()
+            if box.clickedButton() is not power_off:
+                event.ignore()
+                return
+        self.runner.power_off_all()
+        self.runner.timer.stop()
+        event.accept()

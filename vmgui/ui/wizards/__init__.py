@@ -1,0 +1,5 @@
+"""Wizards: the New-VM wizard (:class:`NewVmWizard`)."""
+
+from vmgui.ui.wizards.new_vm import NewVmWizard
+
+__all__ = ["NewVmWizard"]
