@@ -82,7 +82,11 @@ def test_real_app_shows_the_manager_under_xvfb(tmp_path):
                                stdout=log, stderr=subprocess.STDOUT)
         try:
             time.sleep(3)
-            assert gui.poll() is None, (tmp_path / "app.log").read_text()
+            if gui.poll() is not None:
+                output = (tmp_path / "app.log").read_text(errors="replace")
+                if 'platform plugin "xcb"' in output:
+                    pytest.skip("Qt's xcb plugin cannot load here (X11 libraries missing)")
+                pytest.fail(f"the app exited with {gui.returncode}:\n{output}")
             shot = tmp_path / "screen.png"
             subprocess.run(["import", "-display", f":{number}", "-window", "root", str(shot)],
                            check=True, timeout=10, env=env)
