@@ -14,11 +14,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.perf.guestcode import alu_loop
 from vmgui.core import events as ev
 from vmgui.core.machine import MachineConfig
 from vmgui.host.process import ProcessHost
-
-from tests.perf.guestcode import alu_loop
 
 
 def run_vms(image: Path, count: int) -> list[float]:
