@@ -29,6 +29,16 @@ class KeyScancodes:
 
 
 @dataclass(frozen=True)
+class MouseInput:
+    """Relative PS/2 mouse movement (dy > 0 is down, screen convention) and the buttons
+    held: bit 0 left, bit 1 right, bit 2 middle."""
+
+    dx: int
+    dy: int
+    buttons: int
+
+
+@dataclass(frozen=True)
 class SerialInput:
     data: bytes
 
@@ -67,7 +77,7 @@ class LoadState:
     path: str
 
 
-Command = KeyScancodes | SerialInput | Pause | Resume | Reset | PowerOff | SaveState | LoadState
+Command = KeyScancodes | MouseInput | SerialInput | Pause | Resume | Reset | PowerOff | SaveState | LoadState
 
 
 # ------------------------------------------------------------------ events (out)

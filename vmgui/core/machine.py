@@ -565,6 +565,8 @@ class Machine:
                 return False
             if isinstance(cmd, ev.KeyScancodes):
                 self._typed.append(cmd.data)
+            elif isinstance(cmd, ev.MouseInput):
+                self.kbc.mouse_input(cmd.dx, cmd.dy, cmd.buttons)
             elif isinstance(cmd, ev.SerialInput):
                 self.uart.receive(cmd.data)
             elif isinstance(cmd, ev.Pause) and self.state is ev.RunState.RUNNING:
