@@ -77,7 +77,8 @@ class LoadState:
     path: str
 
 
-Command = KeyScancodes | MouseInput | SerialInput | Pause | Resume | Reset | PowerOff | SaveState | LoadState
+Command = (KeyScancodes | MouseInput | SerialInput | Pause | Resume | Reset | PowerOff
+           | SaveState | LoadState)
 
 
 # ------------------------------------------------------------------ events (out)
