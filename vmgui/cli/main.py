@@ -10,7 +10,7 @@ import argparse
 import logging
 import sys
 
-from vmgui.cli import library, run
+from vmgui.cli import library, run, script
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "2 bad usage or input, 3 a wait timed out, 4 the guest crashed.")
     run.add_arguments(run_parser)
     library.register(sub)
+    script.register(sub)
     return parser
 
 

@@ -15,13 +15,16 @@ import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from vmgui.automation.session import (
+    AutomationError,
+    AutomationTimeout,
+    GuestCrashedError,
+    Session,
+)
 from vmgui.config.library import Library, LibraryError, VmEntry
-from vmgui.core import events as ev
 from vmgui.core import keys
 from vmgui.core.machine import MachineConfig
 from vmgui.core.memory import MAX_EXTENDED_MB
-from vmgui.devices.fonts import load_rom_font
-from vmgui.devices.render import render, save_png
 from vmgui.host.lockstep import LockstepHost
 from vmgui.host.thread import ThreadHost
 from vmgui.storage.image import FLOPPY_FORMATS, DiskImage, DiskImageError
@@ -29,8 +32,6 @@ from vmgui.storage.image import FLOPPY_FORMATS, DiskImage, DiskImageError
 log = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_USAGE, EXIT_TIMEOUT, EXIT_CRASH = 0, 2, 3, 4
-POLL_S = 0.02
-KEY_DRAIN_TIMEOUT_S = 30.0
 FLOPPY_EXTENSIONS = {".img", ".ima", ".flp", ".vfd", ".dsk"}
 
 
@@ -201,91 +202,39 @@ def build_config(args: argparse.Namespace) -> tuple[MachineConfig, dict[int, Dis
 
 
 class Runner:
-    """Runs the steps against a started host."""
+    """Runs ``vmgui run`` steps through an automation :class:`Session` (the steps are the
+    one-line form of the same verbs scenario files use)."""
 
-    def __init__(self, host: ThreadHost | LockstepHost, serial_path: Path | None) -> None:
+    def __init__(self, host, serial_path: Path | None) -> None:
         self.host = host
-        self.serial_path = serial_path
-        self._serial_written = 0
+        self.session = Session(host, serial_path=serial_path)
 
     def pump(self) -> None:
-        self.host.poll_events()
-        if self.host.crash is not None:
-            raise RunError(f"guest crashed: {self.host.crash.reason}\n{self.host.crash.report}",
-                           EXIT_CRASH)
-        self._flush_serial()
-
-    def _flush_serial(self) -> None:
-        if self.serial_path is None or len(self.host.serial) == self._serial_written:
-            return
-        with open(self.serial_path, "ab") as fh:
-            fh.write(self.host.serial[self._serial_written:])
-        self._serial_written = len(self.host.serial)
-
-    def screen_text(self) -> str:
-        return "\n".join(self.host.text_lines())
+        try:
+            self.session.pump()
+        except GuestCrashedError as exc:
+            raise RunError(str(exc), EXIT_CRASH) from exc
 
     def run_step(self, step: Step) -> None:
-        getattr(self, "_" + step.verb)(step)
-
-    def _wait_text(self, step: Step) -> None:
-        wanted = unescape(step.value)
-        host = self.host
-        deadline = host.now() + step.timeout
-        while True:
-            self.pump()
-            if wanted in self.screen_text():
-                return
-            if host.now() > deadline:
-                raise RunError(f"timed out after {step.timeout:g} s waiting for {wanted!r}; "
-                               f"screen:\n{self.screen_text()}", EXIT_TIMEOUT)
-            host.wait(POLL_S)
-
-    def _send_keys(self, events: list[bytes]) -> None:
-        for event in events:
-            self.host.send(ev.KeyScancodes(event))
-        host = self.host
-        deadline = host.now() + KEY_DRAIN_TIMEOUT_S
-        while host.pending_keys():
-            self.pump()
-            if host.now() > deadline:
-                raise RunError("the guest stopped reading the keyboard: typed keys are still "
-                               "queued after 30 s", EXIT_TIMEOUT)
-            host.wait(POLL_S / 4)
-
-    def _type(self, step: Step) -> None:
-        self._send_keys(keys.text(unescape(step.value)))
-
-    def _key(self, step: Step) -> None:
-        self._send_keys(keys.combo(step.value))
-
-    def _key_down(self, step: Step) -> None:
-        self._send_keys(keys.press(step.value))
-
-    def _key_up(self, step: Step) -> None:
-        self._send_keys(keys.release(step.value))
-
-    def _sleep(self, step: Step) -> None:
+        s, value = self.session, step.value
+        verbs = {
+            "wait_text": lambda: s.wait_for_text(unescape(value), step.timeout),
+            "type": lambda: s.type_text(unescape(value)),
+            "key": lambda: s.press(value),
+            "key_down": lambda: s.key_down(value),
+            "key_up": lambda: s.key_up(value),
+            "sleep": lambda: s.sleep(float(value)),
+            "screenshot": lambda: s.screenshot(value),
+            "dump_text": lambda: Path(value).write_text(s.text() + "\n", encoding="utf-8"),
+        }
         try:
-            seconds = float(step.value)
-        except ValueError:
-            raise RunError(f"--sleep {step.value!r}: not a number of seconds", EXIT_USAGE) from None
-        host = self.host
-        end = host.now() + seconds
-        while (remaining := end - host.now()) > 1e-6:
-            self.pump()
-            host.wait(min(POLL_S, remaining))
-
-    def _screenshot(self, step: Step) -> None:
-        self.pump()
-        state = self.host.display()
-        height = state.char_height if state.char_height in (8, 14, 16) else 16
-        width, h, rgb = render(state, load_rom_font(height))
-        save_png(step.value, width, h, rgb)
-
-    def _dump_text(self, step: Step) -> None:
-        self.pump()
-        Path(step.value).write_text(self.screen_text() + "\n", encoding="utf-8")
+            verbs[step.verb]()
+        except AutomationTimeout as exc:
+            raise RunError(str(exc), EXIT_TIMEOUT) from exc
+        except GuestCrashedError as exc:
+            raise RunError(str(exc), EXIT_CRASH) from exc
+        except AutomationError as exc:
+            raise RunError(str(exc), EXIT_USAGE) from exc
 
 
 def validate_steps(steps: list[Step]) -> None:
@@ -337,7 +286,7 @@ def run_command(args: argparse.Namespace) -> int:
         return exc.status
     finally:
         host.power_off()
-        runner._flush_serial()
+        runner.session.flush_serial()
     return EXIT_OK
 
 

@@ -1,0 +1,250 @@
+"""Scenario files: a VM (or an image) and steps in TOML, run to produce screenshots.
+
+Owns: parsing and validating a scenario before anything starts (every problem names the
+file and the line of its step), running it through :class:`vmgui.automation.session.
+Session`, and the manifest (JSON: each image, the step that made it, its sha256).
+Scenarios run in deterministic mode unless they say ``deterministic = false``, so the
+same scenario gives byte-identical PNGs on every run and every machine.
+
+Format (see docs/scenarios/*.toml)::
+
+    [vm]
+    image = "../../shared/guests/freedos722.img"   # relative to the scenario file
+    copy = true          # run on a temporary copy (default); false: attach read-only
+    memory = 16          # MB
+    [[step]]
+    wait_text = 'A:\\>'
+    timeout = 30         # seconds (guest seconds in deterministic mode)
+    [[step]]
+    type = "ver\\n"
+    [[step]]
+    screenshot = "ver.png"
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+import shutil
+import tempfile
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vmgui.automation.session import AutomationError, Region, Session, load_picture
+from vmgui.core import keys
+
+VERBS = ("wait_text", "wait_screen", "wait_still", "type", "press", "key_down", "key_up",
+         "sleep", "screenshot", "dump_text")
+OPTIONS = {"wait_text": {"timeout", "regex"}, "wait_screen": {"timeout", "region", "threshold"},
+           "wait_still": {"timeout"}, "screenshot": {"crop", "scale"}}
+VM_KEYS = {"image", "copy", "memory", "boot", "deterministic"}
+LARGEST_SCREEN = (640, 480)  # no video mode vmgui shows is larger
+
+
+class ScenarioError(ValueError):
+    """The scenario file is wrong; the message names the file and line."""
+
+
+@dataclass(frozen=True)
+class ScenarioStep:
+    index: int  # 1-based
+    line: int
+    verb: str
+    value: Any
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    path: Path
+    image: Path
+    copy: bool
+    memory_mb: int
+    boot: tuple[str, ...]
+    deterministic: bool
+    steps: tuple[ScenarioStep, ...]
+
+
+def _step_lines(text: str) -> list[int]:
+    return [n for n, line in enumerate(text.splitlines(), 1)
+            if re.match(r"\s*\[\[\s*step\s*\]\]", line)]
+
+
+def load(path: Path) -> Scenario:
+    """Parse and validate ``path``; raises ScenarioError before anything is started."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read the scenario ({exc.strerror})") from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{path}: {exc}") from exc
+    vm = data.get("vm")
+    if not isinstance(vm, dict):
+        raise ScenarioError(f"{path}: a [vm] table with an image is required")
+    unknown = set(vm) - VM_KEYS
+    if unknown:
+        raise ScenarioError(f"{path}: [vm]: unknown key(s) {', '.join(sorted(unknown))}")
+    steps_data = data.get("step", [])
+    lines = _step_lines(text)
+    steps = tuple(_parse_step(path, i + 1, lines[i] if i < len(lines) else 0, raw)
+                  for i, raw in enumerate(steps_data))
+    image = _vm_image(path, vm)
+    return Scenario(path, image, bool(vm.get("copy", True)), int(vm.get("memory", 16)),
+                    tuple(str(vm.get("boot", "a,c")).split(",")),
+                    bool(vm.get("deterministic", True)), steps)
+
+
+def _vm_image(path: Path, vm: dict) -> Path:
+    if "image" not in vm:
+        raise ScenarioError(f"{path}: [vm]: 'image' is required")
+    image = (path.parent / str(vm["image"])).resolve()
+    if not image.is_file():
+        raise ScenarioError(f"{path}: [vm]: image {image} does not exist")
+    return image
+
+
+def _parse_step(path: Path, index: int, line: int, raw: dict) -> ScenarioStep:
+    where = f"{path}:{line}: step {index}"
+    verbs = [key for key in raw if key in VERBS]
+    if len(verbs) != 1:
+        bad = [key for key in raw if key not in VERBS and key not in _all_options()]
+        if bad:
+            raise ScenarioError(f"{where}: unknown verb {bad[0]!r} (use {', '.join(VERBS)})")
+        raise ScenarioError(f"{where}: exactly one verb per step (found {verbs or 'none'})")
+    verb = verbs[0]
+    options = {k: v for k, v in raw.items() if k != verb}
+    extra = set(options) - OPTIONS.get(verb, set())
+    if extra:
+        raise ScenarioError(f"{where}: {verb} does not take {', '.join(sorted(extra))}")
+    step = ScenarioStep(index, line, verb, raw[verb], options)
+    try:
+        _check(path, step)
+    except (ValueError, TypeError, keys.KeyError_, AutomationError) as exc:
+        raise ScenarioError(f"{where}: {verb}: {exc}") from exc
+    return step
+
+
+def _all_options() -> set[str]:
+    return set().union(*OPTIONS.values())
+
+
+def _check(path: Path, step: ScenarioStep) -> None:
+    timeout = step.options.get("timeout", 30)
+    if not isinstance(timeout, int | float) or timeout < 0:
+        raise ValueError(f"timeout {timeout!r} must be a number of seconds >= 0")
+    value = step.value
+    if step.verb in ("sleep", "wait_still"):
+        if not isinstance(value, int | float) or value < 0:
+            raise ValueError(f"{value!r} must be a number of seconds >= 0")
+    elif step.verb == "type":
+        keys.text(str(value))
+    elif step.verb in ("press", "key_down", "key_up"):
+        keys.combo(str(value))
+    elif step.verb == "wait_text" and step.options.get("regex"):
+        re.compile(str(value))
+    elif step.verb == "wait_screen":
+        _check_needle(path, step)
+    elif step.verb == "screenshot":
+        Region.parse(step.options.get("crop"))
+        if int(step.options.get("scale", 1)) < 1:
+            raise ValueError("scale must be a positive integer")
+
+
+def _check_needle(path: Path, step: ScenarioStep) -> None:
+    needle = (path.parent / str(step.value)).resolve()
+    if not needle.is_file():
+        raise ValueError(f"needle picture {needle} does not exist")
+    picture = load_picture(needle)
+    limit = Region.parse(step.options.get("region"))
+    width, height = (limit.width, limit.height) if limit else LARGEST_SCREEN
+    if picture.shape[1] > width or picture.shape[0] > height:
+        raise ValueError(f"needle {picture.shape[1]}x{picture.shape[0]} is larger than "
+                         f"{'the region' if limit else 'any screen'} ({width}x{height})")
+    threshold = step.options.get("threshold", 0.98)
+    if not 0 < float(threshold) <= 1:
+        raise ValueError(f"threshold {threshold} must be in (0, 1]")
+
+
+# ---------------------------------------------------------------------------- running
+def run(scenario: Scenario, out: Path, *, log=print) -> dict:
+    """Run ``scenario``, writing its files into ``out``; returns the manifest."""
+    from vmgui.host.lockstep import LockstepHost
+    from vmgui.host.thread import ThreadHost
+
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="vmgui-scenario-") as tmp:
+        image = scenario.image
+        if scenario.copy:
+            image = Path(tmp) / scenario.image.name
+            shutil.copyfile(scenario.image, image)
+        config = _machine_config(scenario, image)
+        host = (LockstepHost if scenario.deterministic else ThreadHost)(config)
+        host.start()
+        session = Session(host, artifacts=out)
+        manifest = {"scenario": str(scenario.path), "deterministic": scenario.deterministic,
+                    "images": []}
+        try:
+            for step in scenario.steps:
+                made = _run_step(session, scenario, step, out)
+                if made is not None:
+                    manifest["images"].append({
+                        "file": made.name, "step": step.index, "line": step.line,
+                        "verb": step.verb, "sha256": hashlib.sha256(made.read_bytes()).hexdigest()})
+                    log(f"{made}")
+        finally:
+            host.power_off()
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return manifest
+
+
+def _machine_config(scenario: Scenario, image: Path):
+    from vmgui.core.machine import MachineConfig
+    from vmgui.storage.image import FLOPPY_FORMATS
+
+    size = image.stat().st_size
+    floppy = size in FLOPPY_FORMATS or size == 512
+    config = MachineConfig(memory_mb=scenario.memory_mb, boot_order=scenario.boot,
+                           read_only=not scenario.copy)
+    if floppy:
+        return dataclasses.replace(config, floppies=(image,))
+    return dataclasses.replace(config, hard_disks=(image,))
+
+
+def _run_step(session: Session, scenario: Scenario, step: ScenarioStep, out: Path):
+    opts = step.options
+    timeout = float(opts.get("timeout", 30))
+    verb, value = step.verb, step.value
+    try:
+        if verb == "wait_text":
+            session.wait_for_text(str(value), timeout, regex=bool(opts.get("regex", False)))
+        elif verb == "wait_screen":
+            session.wait_for_screen((scenario.path.parent / str(value)).resolve(), timeout,
+                                    region=opts.get("region"),
+                                    threshold=float(opts.get("threshold", 0.98)))
+        elif verb == "wait_still":
+            session.wait_still(float(value), timeout)
+        elif verb == "type":
+            session.type_text(str(value))
+        elif verb in ("press", "key_down", "key_up"):
+            {"press": session.press, "key_down": session.key_down,
+             "key_up": session.key_up}[verb](str(value))
+        elif verb == "sleep":
+            session.sleep(float(value))
+        elif verb == "screenshot":
+            return session.screenshot(out / str(value), crop=opts.get("crop"),
+                                      scale=int(opts.get("scale", 1)))
+        elif verb == "dump_text":
+            target = out / str(value)
+            target.write_text(session.text() + "\n", encoding="utf-8")
+            return target
+    except AutomationError as exc:
+        exc.args = (f"{scenario.path}:{step.line}: step {step.index} ({verb}): {exc}",)
+        raise
+    return None
