@@ -8,7 +8,8 @@ pause/resume/reset, powers VMs off, watches their run state (signal :attr:`VmRun
 keeps a recent picture of each screen for the list's thumbnails, and appends COM1 output
 to the log file when the VM's serial port is set to ``file``.
 
-The console is :class:`vmgui.ui.console.ConsoleWindow`, imported when the first VM starts;
+The console is :class:`vmgui.ui.console.ConsoleWindow`, imported when the first VM starts
+(as are the renderer and numpy, for the thumbnails: the manager starts without them);
 when it cannot be imported a minimal framebuffer window (:class:`FallbackConsole`) is used.
 
 Thread rule: GUI thread only.  The console window drains the host's events (and so keeps
@@ -28,8 +29,6 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QWidget
 
 from vmgui.config.library import VmEntry
 from vmgui.core import events as ev
-from vmgui.devices.fonts import ROM_FONT_HEIGHTS, load_rom_font
-from vmgui.devices.render import render
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +42,10 @@ class RunError(Exception):
 
 def screen_image(host) -> QImage | None:
     """The host's screen rendered at native resolution (None when it cannot be read)."""
+    # imported on the first thumbnail, not with the manager: the renderer pulls in numpy
+    from vmgui.devices.fonts import ROM_FONT_HEIGHTS, load_rom_font
+    from vmgui.devices.render import render
+
     try:
         state = host.display()
         height = state.char_height if state.char_height in ROM_FONT_HEIGHTS else 16

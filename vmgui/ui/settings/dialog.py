@@ -118,8 +118,15 @@ class SettingsDialog(QDialog):
             page.apply(config)
         return config
 
+    def _folder_gone(self) -> str | None:
+        if self.entry.folder.is_dir():
+            return None
+        return self.tr("the folder of {0} ({1}) no longer exists: it was moved or deleted "
+                       "outside vmgui").format(self.entry.name, self.entry.folder)
+
     def problems(self) -> list[str]:
-        problems: list[str] = []
+        gone = self._folder_gone()
+        problems: list[str] = [gone] if gone else []
         for row, (title, icon_name, page) in enumerate(self.pages):
             found = page.refresh_problems()
             self.page_list.item(row).setIcon(icon("state-error" if found else icon_name))
@@ -141,6 +148,9 @@ class SettingsDialog(QDialog):
         config = self.config()
         new_name = config.name
         config.name = self.entry.name
+        gone = self._folder_gone()
+        if gone:
+            raise LibraryError(gone)
         self.library.save(config, self.entry.folder)
         if new_name != self.entry.name:
             self.library.rename(self.entry.name, new_name)

@@ -43,7 +43,7 @@ from PySide6.QtWidgets import (
 from vmgui.config.library import Library, LibraryError, VmEntry
 from vmgui.config.schema import MIN_MEMORY_MB, Attachment, ConfigError, VmConfig, name_problems
 from vmgui.storage import media
-from vmgui.storage.image import MAX_FLOPPY_BYTES, DiskImageError
+from vmgui.storage.image import MAX_FLOPPY_BYTES, DiskImage, DiskImageError
 from vmgui.ui.manager.icons import app_icon
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,18 @@ PROFILE_LABELS = (("pc-at", "IBM PC/AT compatible, BIOS"),)
 NEW_FLOPPY_FILE = "floppy.img"
 NEW_DISK_FILE = "disk.img"
 ERROR_STYLE = "color: #c01c28;"
+
+
+def image_problem(path: Path, kind: str) -> str | None:
+    """Why ``path`` cannot be attached as ``kind`` ("floppy"/"hdd"): the reason
+    :meth:`DiskImage.open` gives, or None when it opens."""
+    try:
+        DiskImage.open(path, kind=kind, read_only=True).close()
+    except DiskImageError as exc:
+        return str(exc)
+    except OSError as exc:
+        return f"{path}: cannot open ({exc.strerror or exc})"
+    return None
 
 
 def name_issues(library: Library, name: str) -> list[str]:
@@ -212,6 +224,7 @@ class MediaPage(QWizardPage):
                            self.floppy_size.currentTextChanged)
         self.group.buttonToggled.connect(lambda *_: self._update())
         self.path.textChanged.connect(self._on_path)
+        self.kind.currentIndexChanged.connect(lambda _index: self._update())
         self._update()
 
     def choose_image(self) -> None:
@@ -234,9 +247,11 @@ class MediaPage(QWizardPage):
         text = self.path.text().strip()
         if not text:
             return [self.tr("Choose an image file.")]
-        if not Path(text).expanduser().is_file():
+        path = Path(text).expanduser()
+        if not path.is_file():
             return [self.tr("{0} is not a file.").format(text)]
-        return []
+        problem = image_problem(path, "floppy" if self.kind.currentIndex() == 0 else "hdd")
+        return [problem] if problem else []
 
     def _update(self) -> None:
         existing = self.existing.isChecked()
@@ -332,6 +347,11 @@ class NewVmWizard(QWizard):
     def create_vm(self) -> VmEntry:
         """Create the VM (and its new image) on disk; raises on failure, leaving nothing."""
         config = self.build_config()
+        if self.field("media_existing"):
+            att = config.floppy_a or config.hard_disks[0]
+            problem = image_problem(Path(att.path), "floppy" if config.floppy_a else "hdd")
+            if problem:
+                raise DiskImageError(problem)
         entry = self.library.create(config)
         try:
             if self.field("media_floppy"):
