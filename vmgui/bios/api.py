@@ -48,13 +48,18 @@ class Flag(enum.IntFlag):
 
 
 class RegisterBackend(Protocol):
+    """``values[reg]`` reads a register (a list or dict indexed by :class:`Reg`: the
+    named views read it directly, the hot path of every BIOS call); ``write`` sets one."""
+
+    values: object
+
     def read(self, reg: Reg) -> int: ...
     def write(self, reg: Reg, value: int) -> None: ...
 
 
 def _full(reg: Reg):
     def get(self: Registers) -> int:
-        return self._b.read(reg)
+        return self._b.values[reg]
 
     def put(self: Registers, value: int) -> None:
         self._b.write(reg, value & 0xFFFFFFFF)
@@ -64,40 +69,40 @@ def _full(reg: Reg):
 
 def _word(reg: Reg):
     def get(self: Registers) -> int:
-        return self._b.read(reg) & 0xFFFF
+        return self._b.values[reg] & 0xFFFF
 
     def put(self: Registers, value: int) -> None:
         b = self._b
-        b.write(reg, (b.read(reg) & 0xFFFF0000) | (value & 0xFFFF))
+        b.write(reg, (b.values[reg] & 0xFFFF0000) | (value & 0xFFFF))
 
     return property(get, put)
 
 
 def _low(reg: Reg):
     def get(self: Registers) -> int:
-        return self._b.read(reg) & 0xFF
+        return self._b.values[reg] & 0xFF
 
     def put(self: Registers, value: int) -> None:
         b = self._b
-        b.write(reg, (b.read(reg) & 0xFFFFFF00) | (value & 0xFF))
+        b.write(reg, (b.values[reg] & 0xFFFFFF00) | (value & 0xFF))
 
     return property(get, put)
 
 
 def _high(reg: Reg):
     def get(self: Registers) -> int:
-        return (self._b.read(reg) >> 8) & 0xFF
+        return (self._b.values[reg] >> 8) & 0xFF
 
     def put(self: Registers, value: int) -> None:
         b = self._b
-        b.write(reg, (b.read(reg) & 0xFFFF00FF) | ((value & 0xFF) << 8))
+        b.write(reg, (b.values[reg] & 0xFFFF00FF) | ((value & 0xFF) << 8))
 
     return property(get, put)
 
 
 def _seg(reg: Reg):
     def get(self: Registers) -> int:
-        return self._b.read(reg) & 0xFFFF
+        return self._b.values[reg] & 0xFFFF
 
     def put(self: Registers, value: int) -> None:
         self._b.write(reg, value & 0xFFFF)

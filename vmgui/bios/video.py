@@ -35,6 +35,9 @@ VGA_ACTIVE, VGA_GREY, VGA_NO_PALETTE, VGA_400, VGA_200 = 0x01, 0x02, 0x08, 0x10,
 DCC_VGA_COLOUR = 0x08
 STATE_BUFFER_SIZE = 64
 BEL, BS, LF, CR = 0x07, 0x08, 0x0A, 0x0D
+_TTY_BDA_SPAN = Bda.VIDEO_ACTIVE_PAGE - Bda.VIDEO_MODE + 1
+_CURSORS = Bda.VIDEO_CURSOR_POS - Bda.VIDEO_MODE
+_ACTIVE_PAGE = Bda.VIDEO_ACTIVE_PAGE - Bda.VIDEO_MODE
 
 
 class VideoBios:
@@ -280,8 +283,36 @@ class VideoBios:
 
     def _teletype(self, call: BiosCall) -> None:
         r = call.regs
+        if self._fast_tty(r.al):
+            return
         scr = Screen(self.mem)
         self._tty(scr, scr.page, r.al, None if scr.info.text else r.bl)
+
+    def _fast_tty(self, ch: int) -> bool:
+        """The common case of teletype -- a printable character or CR in a text mode, not at
+        the end of a line -- from one read of the BDA video fields instead of parsing all
+        video state (DOS prints everything through here).  False: take the general path."""
+        if ch < 0x20 and ch != CR:
+            return False
+        m = self.mem
+        bda = m.read(Bda.VIDEO_MODE, _TTY_BDA_SPAN)  # 0449h .. 0462h
+        info = gfx.MODES.get(bda[0] & 0x7F)
+        if info is None or not info.text:
+            return False
+        page = bda[_ACTIVE_PAGE] & 7
+        cols = (bda[1] | bda[2] << 8) or info.cols
+        page_size = (bda[3] | bda[4] << 8) or info.page_size
+        row, col = bda[_CURSORS + 2 * page + 1], bda[_CURSORS + 2 * page]
+        if ch == CR:
+            col = 0
+        elif col + 1 >= cols:
+            return False  # wraps, maybe scrolls
+        else:
+            m.write_u8(info.base + page * page_size + (row * cols + col) * 2, ch)
+            col += 1
+        m.write_u16(Bda.VIDEO_CURSOR_POS + 2 * page, (row << 8) | col)
+        self.vga.set_cursor_offset((page * page_size) // 2 + row * cols + col)
+        return True
 
     def _tty(self, scr: Screen, page: int, ch: int, attr: int | None) -> None:
         """Teletype one character on ``page``: BEL, BS, CR, LF act; others are written

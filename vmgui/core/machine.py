@@ -122,7 +122,6 @@ class Machine:
     # ------------------------------------------------------------------ building
     def _build(self) -> None:
         self.engine = Engine(use_native_stop=self.config.native_stop)
-        self.regs = Registers(self.engine)
         self.memory = GuestMemory(self.engine, max(1, self.config.memory_mb - 1), self._vram)
         if self.config.deterministic:
             if not self.engine.native_stop:
@@ -399,7 +398,9 @@ class Machine:
         self.bios.build_rom()
         self.engine.write(Reg.ESP, 0x7000)
         self.bios.post()
-        self.bios.boot(self.regs)
+        regs = RegisterCache(self.engine)
+        self.bios.boot(Registers(regs))
+        regs.flush()
 
     def run(self) -> None:
         """The emulation loop; returns at power-off (or after a crash, at power-off)."""
