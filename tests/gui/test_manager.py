@@ -290,3 +290,35 @@ def test_killed_vm_process_is_shown_aborted_and_starts_again(library, make_manag
     wait_running(qtbot, again)
     qtbot.waitUntil(lambda: any("vmgui demo" in line for line in again.text_lines()),
                     timeout=8000)
+
+
+def test_an_image_two_running_vms_would_write_is_refused(library, make_manager, qtbot,
+                                                         tmp_path):
+    image = tmp_path / "shared.img"
+    shutil.copy(DEMO_IMAGE, image)
+    library.create(VmConfig("First", floppy_a=Attachment(str(image))))
+    library.create(VmConfig("Second", floppy_a=Attachment(str(image))))
+    library.create(VmConfig("Reader", floppy_a=Attachment(str(image), read_only=True)))
+    window = make_manager()
+    wait_running(qtbot, window.start_vm("First").host)
+    assert window.start_vm("Second") is None
+    assert "already in use by the running VM First" in window.last_error
+    assert not window.runner.is_running("Second")
+    wait_running(qtbot, window.start_vm("Reader").host)  # a read-only attach is fine
+
+
+def test_media_list_shows_images_sizes_and_users(library, make_manager, tmp_path):
+    image = tmp_path / "data.img"
+    image.write_bytes(bytes(737280))
+    library.create(VmConfig("Alpha", floppy_a=Attachment(str(image))))
+    library.create(VmConfig("Beta", floppy_b=Attachment(str(image))))
+    library.create(VmConfig("Gone", floppy_a=Attachment(str(tmp_path / "missing.img"))))
+    window = make_manager()
+    window.actions["media"].trigger()
+    table = window.media_dialog.table
+    rows = {table.item(r, 0).text(): [table.item(r, c).text() for c in range(1, 4)]
+            for r in range(table.rowCount())}
+    assert rows[str(image)] == ["720 KB", rows[str(image)][1], "Alpha, Beta"]
+    assert "720K" in rows[str(image)][1]
+    assert rows[str(tmp_path / "missing.img")][1].startswith("unusable")
+    window.media_dialog.close()

@@ -71,6 +71,7 @@ class RunningVm:
     screen: QImage | None = None
     last_state: object = None
     own_poll: bool = field(default=False)
+    writable: frozenset[Path] = frozenset()  # images this VM opened for writing
 
     @property
     def state(self) -> ev.RunState:
@@ -172,6 +173,14 @@ class VmRunner(QObject):
     def running_names(self) -> list[str]:
         return [name for name, vm in self._vms.items() if vm.host.alive]
 
+    def _written_by_others(self, paths: set[Path]) -> tuple[Path, str] | None:
+        """A running VM that writes one of ``paths``: (path, its name), else None."""
+        for name, vm in self._vms.items():
+            if vm.host.alive:
+                for path in sorted(paths & vm.writable):
+                    return path, name
+        return None
+
     def state(self, name: str) -> ev.RunState | None:
         vm = self._vms.get(name)
         return None if vm is None else vm.state
@@ -189,6 +198,16 @@ class VmRunner(QObject):
             drives = config.open_drives(entry.folder)
         except (OSError, ValueError) as exc:
             raise RunError(str(exc)) from exc
+        writable = {Path(img.path).resolve() for img in drives.values()
+                    if img is not None and not img.read_only}
+        clash = self._written_by_others(writable)
+        if clash is not None:
+            for image in drives.values():
+                if image is not None:
+                    image.close()
+            path, other = clash
+            raise RunError(self.tr("{0} is already in use by the running VM {1}; two VMs "
+                                   "writing one disk image would corrupt it").format(path, other))
         try:
             host = self._new_host(config.to_machine_config(entry.folder), drives)
         except Exception as exc:
@@ -206,7 +225,7 @@ class VmRunner(QObject):
             if not serial_log.is_absolute():
                 serial_log = entry.folder / serial_log
         vm = RunningVm(entry.name, entry.folder, host, console, serial_log=serial_log,
-                       own_poll=fallback)
+                       own_poll=fallback, writable=frozenset(writable))
         self._vms[entry.name] = vm
         console.powered_off.connect(lambda name=entry.name: self._on_console_done(name))
         console.show()

@@ -164,6 +164,8 @@ class ManagerWindow(QMainWindow):
                      tr("Remove the selected virtual machine"))
         self._action("folder", tr("Show in &file manager"), self.show_in_file_manager,
                      "Ctrl+Shift+F", tr("Open the virtual machine's folder"))
+        self._action("media", tr("Virtual &Media…"), self.show_media, "Ctrl+D",
+                     tr("The disk images the virtual machines use"))
         self._action("refresh", tr("&Refresh"), self.reload, "F5",
                      tr("Read the library from disk again"))
         self._action("find", tr("&Find"), self._focus_search, "Ctrl+F",
@@ -177,7 +179,7 @@ class ManagerWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
-        groups = ((self.tr("&File"), ("new", "add", None, "refresh", None, "quit")),
+        groups = ((self.tr("&File"), ("new", "add", None, "media", "refresh", None, "quit")),
                   (self.tr("&Machine"), ("settings", None, "start", "pause", "reset",
                                          "poweroff", None, "clone", "remove", None, "folder")),
                   (self.tr("&View"), ("find",)),
@@ -186,6 +188,14 @@ class ManagerWindow(QMainWindow):
             menu = bar.addMenu(title)
             for key in keys:
                 menu.addSeparator() if key is None else menu.addAction(self.actions[key])
+
+    def show_media(self) -> None:
+        from vmgui.ui.manager.media_dialog import MediaDialog
+
+        dialog = MediaDialog(self.library, self)
+        dialog.setModal(False)
+        dialog.show()
+        self.media_dialog = dialog
 
     def _build_toolbar(self) -> None:
         bar = QToolBar(self.tr("Main toolbar"), self)
