@@ -322,3 +322,34 @@ def test_media_list_shows_images_sizes_and_users(library, make_manager, tmp_path
     assert "720K" in rows[str(image)][1]
     assert rows[str(tmp_path / "missing.img")][1].startswith("unusable")
     window.media_dialog.close()
+
+
+def test_serial_tcp_server_on_loopback(library, make_manager, qtbot, tmp_path):
+    import socket
+
+    from vmgui.config.schema import SerialConfig
+
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    library.create(VmConfig("Talker", floppy_a=Attachment(str(DEMO_IMAGE), read_only=True),
+                            serial=SerialConfig(mode="tcp", port=port)))
+    window = make_manager()
+    vm = window.start_vm("Talker")
+    wait_running(qtbot, vm.host)
+    client = socket.create_connection(("127.0.0.1", port), timeout=5)
+    client.settimeout(0.05)
+    received = bytearray()
+
+    def got_banner() -> bool:
+        try:
+            received.extend(client.recv(4096))
+        except TimeoutError:
+            pass
+        return b"vmgui demo booted" in received
+
+    try:
+        qtbot.waitUntil(got_banner, timeout=8000)
+    finally:
+        client.close()

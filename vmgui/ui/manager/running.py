@@ -72,6 +72,7 @@ class RunningVm:
     last_state: object = None
     own_poll: bool = field(default=False)
     writable: frozenset[Path] = frozenset()  # images this VM opened for writing
+    serial_tcp: object = None  # SerialTcpBridge when COM1 is a TCP server
 
     @property
     def state(self) -> ev.RunState:
@@ -224,8 +225,18 @@ class VmRunner(QObject):
             serial_log = Path(config.serial.path).expanduser()
             if not serial_log.is_absolute():
                 serial_log = entry.folder / serial_log
+        bridge = None
+        if config.serial.mode == "tcp":
+            from vmgui.ui.manager.serial_tcp import SerialTcpBridge, SerialTcpError
+
+            try:
+                bridge = SerialTcpBridge(host, config.serial.port, self)
+            except SerialTcpError as exc:
+                console.shut_down()
+                console.deleteLater()
+                raise RunError(str(exc)) from exc
         vm = RunningVm(entry.name, entry.folder, host, console, serial_log=serial_log,
-                       own_poll=fallback, writable=frozenset(writable))
+                       own_poll=fallback, writable=frozenset(writable), serial_tcp=bridge)
         self._vms[entry.name] = vm
         console.powered_off.connect(lambda name=entry.name: self._on_console_done(name))
         console.show()
@@ -284,6 +295,8 @@ class VmRunner(QObject):
             return
         vm.console.shut_down()
         self._flush_serial(vm)
+        if vm.serial_tcp is not None:
+            vm.serial_tcp.close()
         vm.console.hide()
         vm.console.deleteLater()
 
@@ -311,6 +324,8 @@ class VmRunner(QObject):
             self.screens_updated.emit()
 
     def _flush_serial(self, vm: RunningVm) -> None:
+        if vm.serial_tcp is not None:
+            vm.serial_tcp.pump()
         if vm.serial_log is None or len(vm.host.serial) <= vm.serial_written:
             return
         try:
