@@ -131,3 +131,18 @@ def test_a20_gate_aliases_the_hma(tmp_path, enabled):
     assert (machine.memory.read_u8(0x10) == 0xAB) is (not enabled)
     assert machine.memory.read_u8(0x100010) == 0xAB
     machine.close()
+
+
+def test_cpu_limit_caps_guest_speed(tmp_path):
+    """A busy loop counting in EBX: with a 25% cap it gets far fewer iterations in the
+    same wall time than unlimited."""
+    # l: inc ebx ; jmp l
+    image = boot_image(tmp_path, b"\x66\x43\xeb\xfc")
+    counts = []
+    for limit in (0, 25):
+        with Running(image, cpu_limit_percent=limit) as vm:
+            time.sleep(0.3)
+            blocks0 = vm.machine.engine.stop_ctl.blocks
+            time.sleep(0.6)
+            counts.append(vm.machine.engine.stop_ctl.blocks - blocks0)
+    assert counts[1] < counts[0] * 0.5, counts

@@ -232,31 +232,46 @@ class VmConfig:
             hard_disks=tuple(att.resolve(folder) for att in self.hard_disks),
             boot_order=tuple(self.boot_order),
             read_only=bool(attached) and all(att.read_only for att in attached),
+            cpu_limit_percent=self.cpu_limit_percent,
         )
 
-    def open_drives(self, folder: Path, read_only: bool = False) -> dict[int, DiskImage | None]:
+    def open_drives(self, folder: Path, read_only: bool = False,
+                    tryout_dir: Path | None = None) -> dict[int, DiskImage | None]:
         """Open the attached images (drive number -> image), honouring per-drive read-only.
 
-        Raises :class:`vmgui.storage.image.DiskImageError` naming the image; images already
+        An attachment that is a copy-on-write overlay (snapshots: ``docs/snapshots.md``)
+        opens with its chain.  ``tryout_dir``: every writable drive gets a fresh overlay
+        there over its image, which itself stays unwritten (try-out mode; the caller
+        deletes the folder afterwards).  Raises
+        :class:`vmgui.storage.image.DiskImageError` naming the image; images already
         opened are closed first.
         """
         from vmgui.storage.image import DiskImage
+        from vmgui.storage.overlay import Overlay, is_overlay
 
-        slots: list[tuple[int, Attachment | None, str]] = [
-            (0, self.floppy_a, "floppy"), (1, self.floppy_b, "floppy")]
-        slots += [(0x80 + i, att, "hdd") for i, att in enumerate(self.hard_disks)]
         drives: dict[int, DiskImage | None] = {}
         try:
-            for number, att, kind in slots:
-                if att is not None:
-                    drives[number] = DiskImage.open(att.resolve(Path(folder)), kind=kind,
-                                                    read_only=read_only or att.read_only)
+            for number, att, kind in self.drive_slots():
+                path, ro = att.resolve(Path(folder)), read_only or att.read_only
+                if tryout_dir is not None and not ro:
+                    top = Path(tryout_dir) / f"tryout-{number:02x}.cow"
+                    Overlay.create(top, path).close()
+                    path = top
+                opener = DiskImage.open_overlay if is_overlay(path) else DiskImage.open
+                drives[number] = opener(path, kind=kind, read_only=ro)
         except BaseException:
             for image in drives.values():
                 if image is not None:
                     image.close()
             raise
         return drives
+
+    def drive_slots(self) -> list[tuple[int, Attachment, str]]:
+        """(BIOS drive number, attachment, kind) of every attached image."""
+        slots: list[tuple[int, Attachment | None, str]] = [
+            (0, self.floppy_a, "floppy"), (1, self.floppy_b, "floppy")]
+        slots += [(0x80 + i, att, "hdd") for i, att in enumerate(self.hard_disks)]
+        return [(n, att, kind) for n, att, kind in slots if att is not None]
 
     def _attachments(self) -> list[Attachment]:
         return [a for a in (self.floppy_a, self.floppy_b, *self.hard_disks) if a is not None]

@@ -16,6 +16,7 @@ import collections
 import enum
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -78,6 +79,7 @@ class MachineConfig:
     read_only: bool = False
     native_stop: bool = True
     deterministic: bool = False  # guest time from executed code; RTC starts at rtc_start
+    cpu_limit_percent: int = 0  # 0: unlimited; else the share of one host core the guest gets
     rtc_start: datetime | None = None  # None: host local time (deterministic: DETERMINISTIC_EPOCH)
 
 
@@ -459,10 +461,23 @@ class Machine:
             return True
         self.engine.stop_ctl.stop = 0
         self._arm(self._next_deadline())
+        started = time.perf_counter()
         err = self.engine.run()
         self._disarm()
         self._after_run(err)
+        self._throttle(time.perf_counter() - started)
         return True
+
+    def _throttle(self, busy_s: float) -> None:
+        """Execution cap (like VirtualBox's): after running for ``busy_s``, idle long
+        enough that the guest gets ``cpu_limit_percent`` of a core.  Guest time keeps
+        following the host clock, so the guest sees a slower CPU, not a slower clock."""
+        limit = self.config.cpu_limit_percent
+        if 0 < limit < 100 and not isinstance(self.clock, VirtualClock):
+            pause = busy_s * (100 - limit) / limit
+            if pause > 0 and not self._commands:
+                self._wake.wait(min(pause, MAX_WAIT_S))
+                self._wake.clear()
 
     def _arm(self, deadline: int | None) -> None:
         """Have the engine stop at guest time ``deadline``: a host timer thread in real
