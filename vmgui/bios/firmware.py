@@ -18,6 +18,7 @@ from vmgui.bios.api import BiosCall, FakeRegisterBackend, Registers
 from vmgui.bios.bda import Bda
 from vmgui.bios.disk import DiskService, diskette_parameter_table
 from vmgui.bios.keyboard import KeyboardBios
+from vmgui.bios.mouse import MouseBios
 from vmgui.bios.serial import SerialBios
 from vmgui.bios.system import MemoryLayout, SystemBios
 from vmgui.bios.timer import TimerBios
@@ -70,6 +71,8 @@ class Bios:
         self.system = SystemBios(memory, bus, clock, layout,
                                  (rom.BIOS_SEGMENT, rom.CONFIG_TABLE_OFF))
         self.serial = SerialBios(memory, bus)
+        self.mouse = MouseBios(memory, bus, clock)
+        self.system.add_function(0xC2, self.mouse.handle)
         self.disk = DiskService(drives, dpt_address=(rom.BIOS_SEGMENT, rom.DISKETTE_TABLE_OFF))
         self.video = VideoBios(memory, vga, {
             16: (rom.BIOS_SEGMENT, rom.FONT16_OFF), 14: (rom.BIOS_SEGMENT, rom.FONT14_OFF),
@@ -113,6 +116,8 @@ class Bios:
             return rom.timer_stub()
         if irq == 1:
             return rom.keyboard_stub()
+        if irq == 12:
+            return rom.mouse_stub()
         if irq is not None:
             return rom.irq_stub(irq)
         return rom.generic_stub()
@@ -124,6 +129,8 @@ class Bios:
             return self.keyboard.on_scancode
         if irq == 6:
             return self._floppy_irq
+        if irq == 12:
+            return self.mouse.on_irq
         return self.services.get(vector)
 
     def _floppy_irq(self, call: BiosCall) -> None:
@@ -137,6 +144,7 @@ class Bios:
         self._post_chips()
         self.timer.post()
         self.keyboard.post()
+        self.mouse.post()
         self.disk.post(self.mem)
         self.video.post()
 
@@ -175,7 +183,7 @@ class Bios:
             out(data, 1, cascade)
             out(data, 1, ICW4_8086)
         out(PIC1_DATA, 1, 0xB8)  # unmask IRQ0 timer, 1 keyboard, 2 cascade, 6 floppy
-        out(PIC2_DATA, 1, 0xFF)
+        out(PIC2_DATA, 1, 0xFF)  # the mouse BIOS's POST unmasks IRQ12
         out(PIT_CMD, 1, 0x36)  # channel 0, lo/hi, mode 3
         out(PIT_CH0, 1, 0)
         out(PIT_CH0, 1, 0)  # reload 0 = 65536: 18.2 Hz

@@ -81,6 +81,13 @@ MOV_AH_4F = b"\xb4\x4f"  # mov ah, 4Fh
 INT_15 = b"\xcd\x15"
 INT_1C = b"\xcd\x1c"
 JNC_SKIP_TRAP = b"\x73\x01"  # jnc over the one-byte trap
+PUSHA, POPA = b"\x60", b"\x61"
+PUSH_DS, POP_DS, PUSH_ES, POP_ES = b"\x1e", b"\x1f", b"\x06", b"\x07"
+STI = b"\xfb"
+PUSH_AX_BX_CX_DX = b"\x50\x53\x51\x52"  # push ax; push bx; push cx; push dx
+CALL_FAR_ES_DI = b"\x26\xff\x1d"  # call far [es:di]
+ADD_SP_8 = b"\x83\xc4\x08"  # add sp, 8
+JZ = 0x74  # jz rel8
 
 
 @dataclass(frozen=True)
@@ -113,6 +120,19 @@ def keyboard_stub() -> Stub:
     code = (PUSH_AX + IN_AL_60 + MOV_AH_4F + STC + INT_15 + JNC_SKIP_TRAP + bytes((NOP,))
             + CLI + MOV_AL_20 + OUT_20_AL + POP_AX + bytes((IRET,)))
     return Stub(code, len(PUSH_AX + IN_AL_60 + MOV_AH_4F + STC + INT_15 + JNC_SKIP_TRAP))
+
+
+def mouse_stub() -> Stub:
+    """IRQ12 (int 74h): save everything, trap (Python reads the aux byte from port 60h
+    into the EBDA packet buffer; when a packet is complete and a callback is installed it
+    clears ZF and loads AX=status, BX=X, CX=Y, DX=Z, ES:DI -> the far pointer at EBDA:22h),
+    then, as PC BIOSes do, push status, X, Y, Z as words, far-call the callback with
+    interrupts on, discard the 8 bytes, EOI to both PICs, restore, IRET."""
+    head = PUSHA + PUSH_DS + PUSH_ES
+    call = STI + PUSH_AX_BX_CX_DX + CALL_FAR_ES_DI + ADD_SP_8 + CLI
+    eoi = MOV_AL_20 + OUT_A0_AL + OUT_20_AL + POP_ES + POP_DS + POPA + bytes((IRET,))
+    code = head + bytes((NOP, JZ, len(call))) + call + eoi
+    return Stub(code, len(head))
 
 
 def reset_vector() -> bytes:

@@ -2,7 +2,8 @@
 
 Owns: equipment and memory-size queries, the serial-port service over the 16550 ports,
 the printer service (no printer attached), and int 15h: keyboard intercept (4Fh),
-device busy/post (90h/91h), wait (86h), extended memory (87h block move, 88h, E801h,
+device busy/post (90h/91h), dispatch of functions other modules serve (C2h
+PS/2 mouse), wait (86h), extended memory (87h block move, 88h, E801h,
 E820h map), A20 gate (2400h-2403h), system configuration (C0h), EBDA (C1h).
 References: Ralf Brown's interrupt list (INT 11, 12, 14, 15, 17), the ACPI specification
 (E820 address range types), IBM PC/AT Technical Reference.
@@ -11,6 +12,7 @@ References: Ralf Brown's interrupt list (INT 11, 12, 14, 15, 17), the ACPI speci
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from vmgui.bios.api import BiosCall, Memory
@@ -70,6 +72,10 @@ class SystemBios:
         call.regs.ax = self.mem.read_u16(Bda.MEMORY_KB)
 
     # ------------------------------------------------------------------ 15h
+    def add_function(self, ah: int, leaf: Callable[[BiosCall], None]) -> None:
+        """Serve int 15h function ``ah`` by another module (AH=C2h: vmgui.bios.mouse)."""
+        self._int15[ah] = leaf
+
     def handle15(self, call: BiosCall) -> None:
         ah = call.regs.ah
         leaf = self._int15.get(ah)

@@ -68,6 +68,14 @@ def frame_signature(state: DisplayState, blink_on: bool, cursor_on: bool) -> tup
     )
 
 
+_PHASES = slice(-3, -1)  # the blink entries of a frame signature
+
+
+def _content_of(signature: tuple) -> tuple:
+    """A frame signature without its blink phases: what the picture shows."""
+    return signature[:-3] + signature[-1:]
+
+
 def display_size(width: int, height: int) -> QSize:
     """The frame's size at scale 1 on a square-pixel screen (see the module notes)."""
     if width > 2 * height:
@@ -94,7 +102,9 @@ class FramebufferView(QWidget):
     """Paints the guest screen.  ``display`` is a callable returning the current
     :class:`DisplayState` (``host.display``).  Key events go to :attr:`key_handler`
     (a callable ``QKeyEvent -> bool`` that says whether it consumed them) while
-    :attr:`captures_keys` is True; a mouse click emits :attr:`clicked`."""
+    :attr:`captures_keys` is True; mouse events go to :attr:`mouse_handler` (``QMouseEvent
+    -> bool``) while :attr:`captures_mouse` is True, else a left click emits
+    :attr:`clicked`."""
 
     clicked = Signal()
     frame_changed = Signal()
@@ -105,13 +115,17 @@ class FramebufferView(QWidget):
         self._display = display
         self.key_handler = None
         self.captures_keys = False
+        self.mouse_handler = None
+        self.captures_mouse = False
         self.scale_mode = ScaleMode.X1
         self.integer_scaling = False
         self.image: QImage | None = None
         self._rgb = b""  # keeps the QImage's pixel buffer alive
         self._signature: tuple | None = None
+        self._cache: dict[tuple, tuple[bytes, QImage]] = {}  # blink phases -> frame
         self.state: DisplayState | None = None
-        self.frames = 0  # frames rendered (changed frames only)
+        self.frames = 0  # frames rendered (changed frames only, blink-cache hits excluded)
+        self.content_changes = 0  # frames that differ in more than the blink phases
         self.render_ms = 0.0  # last refresh that rendered: display() + render + QImage
         self.paint_ms = 0.0  # last paintEvent
         self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
@@ -120,22 +134,45 @@ class FramebufferView(QWidget):
         self.setMinimumSize(MIN_FIT_SIZE)
 
     # ------------------------------------------------------------------ frames
-    def refresh(self, now: float | None = None) -> bool:
-        """Render the current frame if it differs from the last one; True if it did."""
+    def refresh(self, now: float | None = None, ask: bool = True) -> bool:
+        """Render the current frame if it differs from the last one; True if it did.
+
+        With ``ask`` False the last display state's registers are reused and only its
+        (live) video memory is compared, which spares the host a request; a change there
+        asks for fresh registers before rendering.  Frames that differ only in the blink
+        phases come from a small cache instead of being rendered again."""
         start = time.perf_counter()
-        state = self._display()
         blink_on, cursor_on = blink_phases(time.monotonic() if now is None else now)
-        signature = frame_signature(state, blink_on, cursor_on)
+        reuse = not ask and self.state is not None and self._signature is not None
+        try:
+            state = self.state if reuse else self._display()
+            signature = frame_signature(state, blink_on, cursor_on)
+        except ValueError:  # the host released the video memory view: ask again
+            reuse = False
+            state = self._display()
+            signature = frame_signature(state, blink_on, cursor_on)
         if signature == self._signature:
             return False
+        content = _content_of(signature)
+        if reuse and content != _content_of(self._signature):
+            state = self._display()  # the picture changed: the registers may have too
+            signature = frame_signature(state, blink_on, cursor_on)
+            content = _content_of(signature)
+        if self._signature is None or content != _content_of(self._signature):
+            self._cache.clear()
+            self.content_changes += 1
         old_size = self.frame_size()
-        width, height, rgb = render(state, font_for(state), blink_on=blink_on,
-                                    cursor_on=cursor_on)
-        self._rgb = rgb
-        self.image = QImage(rgb, width, height, width * 3, QImage.Format.Format_RGB888)
+        phases = signature[_PHASES]
+        cached = self._cache.get(phases)
+        if cached is None:
+            width, height, rgb = render(state, font_for(state), blink_on=blink_on,
+                                        cursor_on=cursor_on)
+            image = QImage(rgb, width, height, width * 3, QImage.Format.Format_RGB888)
+            cached = self._cache[phases] = (rgb, image)
+            self.frames += 1
+        self._rgb, self.image = cached
         self._signature = signature
         self.state = state
-        self.frames += 1
         self.render_ms = (time.perf_counter() - start) * 1000
         if self.frame_size() != old_size:
             self._update_size_hint()
@@ -196,10 +233,30 @@ class FramebufferView(QWidget):
         self.paint_ms = (time.perf_counter() - start) * 1000
 
     # ------------------------------------------------------------------ input
+    def _mouse(self, event: QMouseEvent) -> bool:
+        if self.captures_mouse and self.mouse_handler is not None and self.mouse_handler(event):
+            event.accept()
+            return True
+        return False
+
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        if self._mouse(event):
+            return
         if event.button() == Qt.MouseButton.LeftButton:
             self.clicked.emit()
         super().mousePressEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        if not self._mouse(event):
+            super().mouseReleaseEvent(event)
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        if not self._mouse(event):
+            super().mouseDoubleClickEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        if not self._mouse(event):
+            super().mouseMoveEvent(event)
 
     def event(self, event) -> bool:
         kind = event.type()

@@ -3,7 +3,8 @@
 Owns: :class:`ConsoleWindow`, which polls a host (``ThreadHost`` or any object with the
 same interface: ``send``, ``poll_events``, ``display``, ``power_off``, ``alive``, ``state``)
 from a GUI-thread timer at up to 60 Hz, draws the framebuffer through
-:class:`FramebufferView`, feeds captured keys to the guest through :class:`GuestKeyboard`,
+:class:`FramebufferView`, feeds captured keys to the guest through :class:`GuestKeyboard`
+and, captured with them, the pointer through :class:`GuestMouse` (PS/2 mouse),
 and offers the Machine, Input and View menus (pause/resume, reset, power off, screenshot,
 log; Ctrl+Alt+Del and friends, typing the clipboard; scaling, full screen, the COM1
 terminal).  Closing the window powers the VM off (after asking, unless ``confirm=False``).
@@ -34,11 +35,15 @@ from vmgui.ui.console.framebuffer import FramebufferView, ScaleMode, font_for
 from vmgui.ui.console.keyboard import GuestKeyboard
 from vmgui.ui.console.keymap import KeyTranslator
 from vmgui.ui.console.logview import LogDialog, RecentLogHandler
+from vmgui.ui.console.mouse import GuestMouse
 from vmgui.ui.console.serial_dock import SerialDock
 
 log = logging.getLogger(__name__)
 
 FRAME_INTERVAL_MS = 16  # ~60 Hz polling; unchanged frames cost a VRAM compare only
+IDLE_INTERVAL_MS = 33  # quiet screen: ~30 Hz polling (blink phases last 133 ms)
+IDLE_ASK_EVERY = 3  # quiet screen: a fresh display state every 3rd tick (~10 Hz)
+ACTIVE_S = 1.0  # after input or a changed frame: 60 Hz, a fresh display state every tick
 LOGGER_NAME = "vmgui"
 _COLOURS = {DisplayKind.CGA2: 2, DisplayKind.CGA4: 4, DisplayKind.PLANAR16: 16,
             DisplayKind.VGA256: 256}
@@ -68,10 +73,15 @@ class ConsoleWindow(QMainWindow):
         self._closed = False
         self._saved_scale = ScaleMode.X1
         self.translator = KeyTranslator(QGuiApplication.platformName())
-        self.keyboard = GuestKeyboard(host.send, self.translator, host_key, host_key_side, self)
+        self._active_until = 0.0
+        self._ticks = 0
+        self.keyboard = GuestKeyboard(self._send_input, self.translator, host_key,
+                                      host_key_side, self)
         self.keyboard.grab_changed.connect(self._on_grab_changed)
         self.view = FramebufferView(host.display, self)
         self.view.key_handler = self.keyboard.key_event
+        self.mouse = GuestMouse(self._send_input, self.view)
+        self.view.mouse_handler = self.mouse.mouse_event
         self.view.clicked.connect(lambda: self.set_keyboard_grab(True))
         self.view.frame_changed.connect(self._update_mode_label)
         self.view.size_hint_changed.connect(self._fit_window_to_view)
@@ -165,10 +175,34 @@ class ConsoleWindow(QMainWindow):
 
     # ------------------------------------------------------------------ polling
     def tick(self) -> None:
-        """One timer step: drain host events, redraw if the frame changed."""
+        """One timer step: drain host events, redraw if the frame changed.  While the
+        screen is quiet the host is asked for a new display state (registers: cursor,
+        mode, palette) only every :data:`IDLE_ASK_EVERY` ticks; in between the view
+        compares video memory alone."""
         for event in self.host.poll_events():
             self._on_event(event)
-        self.view.refresh()
+        self._ticks += 1
+        now = time.monotonic()
+        active = now < self._active_until
+        before = self.view.content_changes
+        try:
+            self.view.refresh(ask=active or self._ticks % IDLE_ASK_EVERY == 0)
+        except RuntimeError:  # a VM process that has not drawn a screen yet
+            return
+        if self.view.content_changes != before:
+            self._active_until = now + ACTIVE_S
+            active = True
+        self._set_interval(FRAME_INTERVAL_MS if active else IDLE_INTERVAL_MS)
+
+    def _set_interval(self, ms: int) -> None:
+        if self.timer.interval() != ms and not self._closed:
+            self.timer.start(ms)
+
+    def _send_input(self, command: ev.Command) -> None:
+        """Keys and mouse movements: the screen will likely change, so poll closely."""
+        self._active_until = time.monotonic() + ACTIVE_S
+        self._set_interval(FRAME_INTERVAL_MS)
+        self.host.send(command)
 
     def _on_event(self, event: ev.Event) -> None:
         if isinstance(event, ev.StateChanged):
@@ -228,13 +262,16 @@ class ConsoleWindow(QMainWindow):
 
     def _on_grab_changed(self, grabbed: bool) -> None:
         self.view.captures_keys = grabbed
+        self.view.captures_mouse = grabbed
         if grabbed:
             self.view.setFocus(Qt.FocusReason.MouseFocusReason)
             self.view.grabKeyboard()
-            text = self.tr("Keyboard captured: press {0} to release").format(self.host_key_name())
+            text = self.tr("Keyboard and mouse captured: press {0} to release").format(
+                self.host_key_name())
         else:
             self.view.releaseKeyboard()
-            text = self.tr("Click the screen to capture the keyboard")
+            text = self.tr("Click the screen to capture the keyboard and mouse")
+        self.mouse.set_captured(grabbed)
         self.grab_label.setText(text)
 
     def host_key_name(self) -> str:
