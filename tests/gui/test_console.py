@@ -191,3 +191,34 @@ def _lines(host):
         return host.text_lines()
     except RuntimeError:
         return []
+
+
+def test_save_state_on_close_then_resume(qtbot, test_guests, tmp_path):
+    """Close -> Save state writes the machine; a new machine loaded from it shows the
+    same screen."""
+    from vmgui.core import events as ev
+    from vmgui.core import snapshot
+    from vmgui.core.machine import Machine, MachineConfig
+    from vmgui.host.process import ProcessHost
+    from vmgui.ui.console.window import ConsoleWindow
+
+    config = MachineConfig(floppies=(test_guests / "echo.img",), read_only=True)
+    state = tmp_path / "saved.state"
+    host = ProcessHost(config)
+    window = ConsoleWindow(host, "echo", confirm=False, saved_state=state)
+    qtbot.addWidget(window)
+    window.show()
+    host.start()
+    qtbot.waitUntil(lambda: "READY" in "\n".join(_lines(host)), timeout=15000)
+    host.send(ev.KeyScancodes(b"\x10"))  # 'q' make
+    host.send(ev.KeyScancodes(b"\x90"))
+    qtbot.waitUntil(lambda: "1071" in "\n".join(_lines(host)), timeout=10000)
+    assert window.save_state_and_power_off()
+    assert state.is_file() and not host.alive
+    machine = Machine(config)
+    try:
+        machine.power_on()
+        snapshot.load(machine, state)
+        assert "1071" in "\n".join(machine.text_lines())
+    finally:
+        machine.close()

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QImage, QKeySequence
-from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QWidget
+from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QMessageBox, QWidget
 
 from vmgui.core import events as ev
 from vmgui.core import keys
@@ -64,9 +64,11 @@ class ConsoleWindow(QMainWindow):
 
     def __init__(self, host, title: str, *, screenshots_dir: Path | None = None,
                  host_key: int = Qt.Key.Key_Control, host_key_side: str = "right",
-                 confirm: bool = True, parent: QWidget | None = None) -> None:
+                 confirm: bool = True, parent: QWidget | None = None,
+                 saved_state: Path | None = None) -> None:
         super().__init__(parent)
         self.host = host
+        self.saved_state = saved_state  # where "Save state" on closing writes the machine
         self.title = title
         self.confirm = confirm
         self.screenshots_dir = Path(screenshots_dir or default_screenshots_dir())
@@ -320,6 +322,11 @@ class ConsoleWindow(QMainWindow):
         if self._ask(self.tr("Reset the virtual machine? Unsaved work in the guest is lost.")):
             self.host.send(ev.Reset())
 
+    def _warn(self, message: str) -> None:
+        log.warning("%s: %s", self.title, message)
+        if self.confirm:
+            QMessageBox.warning(self, self.title, message)
+
     def _ask(self, question: str) -> bool:
         if not self.confirm:
             return True
@@ -395,11 +402,55 @@ class ConsoleWindow(QMainWindow):
         if self._closed:
             event.accept()
             return
-        if self.host.alive and not self._ask(self.tr("Power off the virtual machine?")):
+        if self.host.alive and self.saved_state is not None and self.confirm:
+            choice = self._ask_close()
+            if choice is None:
+                event.ignore()
+                return
+            if choice == "save" and not self.save_state_and_power_off():
+                event.ignore()
+                return
+        elif self.host.alive and not self._ask(self.tr("Power off the virtual machine?")):
             event.ignore()
             return
         self.shut_down()
         event.accept()
+
+    def _ask_close(self) -> str | None:
+        """VirtualBox's close question: save the machine state, power off, or cancel."""
+        box = QMessageBox(QMessageBox.Icon.Question, self.tr("Close virtual machine"),
+                          self.tr("Save the machine state (resume it exactly there next "
+                                  "time), or power it off?"), parent=self)
+        save = box.addButton(self.tr("&Save state"), QMessageBox.ButtonRole.AcceptRole)
+        off = box.addButton(self.tr("&Power off"), QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(save)
+        box.exec()
+        clicked = box.clickedButton()
+        return "save" if clicked is save else "off" if clicked is off else None
+
+    def save_state_and_power_off(self, timeout: float = 15.0) -> bool:
+        """Write the machine state to :attr:`saved_state`, then power off.  False (and a
+        message) if saving failed: the machine keeps running and nothing is lost."""
+        import time as _time
+
+        path = str(self.saved_state)
+        self.host.send(ev.SaveState(path))
+        deadline = _time.monotonic() + timeout
+        while _time.monotonic() < deadline:
+            for event in self.host.poll_events():
+                self._on_event(event)
+                if isinstance(event, ev.StateSaved) and event.path == path:
+                    if event.error is None:
+                        self.shut_down()
+                        return True
+                    self._warn(self.tr("Could not save the machine state: {0}").format(
+                        event.error))
+                    return False
+            QApplication.processEvents()
+            _time.sleep(0.01)
+        self._warn(self.tr("Saving the machine state did not finish in time."))
+        return False
 
     def shut_down(self) -> None:
         """Power the VM off and stop polling (no questions)."""
