@@ -475,6 +475,7 @@ class Machine:
         limit = self.config.cpu_limit_percent
         if 0 < limit < 100 and not isinstance(self.clock, VirtualClock):
             pause = busy_s * (100 - limit) / limit
+            self._wake.clear()  # a stale wake-up must not cut the pause short
             if pause > 0 and not self._commands:
                 self._wake.wait(min(pause, MAX_WAIT_S))
                 self._wake.clear()
