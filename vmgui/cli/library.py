@@ -56,6 +56,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the library sub-commands to the ``vmgui`` parser's sub-parsers."""
     p = sub.add_parser("list", help="list the VMs in the library",
                        description="List the library's VMs; inaccessible ones with the reason.")
+    p.add_argument("--running", action="store_true",
+                   help="mark the VMs that are running (their control socket answers)")
     p.set_defaults(handler=list_command)
     p = sub.add_parser("create", help="create a VM in the library",
                        description="Create a VM. Exit status: 0 done, 2 bad input.")
@@ -79,6 +81,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--keep-files", action="store_true",
                    help="only remove the VM from the library; keep all its files")
     p.set_defaults(handler=delete_command)
+    p = sub.add_parser("clone", help="make a full copy of a VM",
+                       description="Copy a VM under a new name: its folder's files and the "
+                                   "hard disks attached from elsewhere are copied; floppy "
+                                   "images from elsewhere are shared. Refused while it runs.")
+    p.add_argument("name", help="the VM to copy")
+    p.add_argument("new", help="the copy's name")
+    p.add_argument("--snapshot", metavar="SNAP",
+                   help="copy the VM as it was at this snapshot (disks flattened)")
+    p.set_defaults(handler=clone_command)
 
 
 # ---------------------------------------------------------------------- commands
@@ -113,6 +124,10 @@ def delete_command(args: argparse.Namespace) -> int:
     return _guarded("delete", _delete, args)
 
 
+def clone_command(args: argparse.Namespace) -> int:
+    return _guarded("clone", _clone, args)
+
+
 def describe_entry(entry: VmEntry) -> str:
     """One line about a VM for ``vmgui list`` (without its name)."""
     cfg = entry.config
@@ -134,7 +149,34 @@ def _list(args: argparse.Namespace, library: Library) -> None:
         return
     width = max(len(e.name) for e in entries)
     for entry in entries:
-        print(f"{entry.name:<{width}}  {describe_entry(entry)}")
+        mark = ""
+        if getattr(args, "running", False):
+            status = _running_status(entry)
+            mark = "[not running]  " if status is None else \
+                f"[{status.get('state', 'running')}, pid {status.get('pid')}]  "
+        print(f"{entry.name:<{width}}  {mark}{describe_entry(entry)}")
+
+
+def _running_status(entry: VmEntry) -> dict | None:
+    from vmgui.cli.control import running_status
+
+    return running_status(entry) if entry.accessible else None
+
+
+def _clone(args: argparse.Namespace, library: Library) -> None:
+    entry = library.get(args.name)
+    if _running_status(entry) is not None:
+        raise CliError(f"{entry.name} is running; power it off before cloning it")
+    from vmgui.config import snapshots  # VMs with snapshots get flattened disks
+
+    try:
+        if getattr(args, "snapshot", None) or snapshots.Snapshots(entry.folder).snapshots:
+            copy_entry = snapshots.clone_vm(library, entry.name, args.new, args.snapshot)
+        else:
+            copy_entry = library.clone(entry.name, args.new)
+    except snapshots.SnapshotError as exc:
+        raise CliError(str(exc)) from exc
+    print(f"Cloned VM {entry.name!r} to {copy_entry.name!r} in {copy_entry.folder}")
 
 
 def _existing_image(option: str, path: Path) -> Attachment:

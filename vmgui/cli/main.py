@@ -10,7 +10,7 @@ import argparse
 import logging
 import sys
 
-from vmgui.cli import library, run, script
+from vmgui.cli import control, library, run, script, snapshot
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,6 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_arguments(run_parser)
     library.register(sub)
     script.register(sub)
+    snapshot.register(sub)
+    control.register(sub)
     return parser
 
 

@@ -9,6 +9,9 @@ screen description (mode, palette, cursor) is asked for over the pipe.  A child 
 (killed, or a crash inside the engine) takes nothing else down: the parent notices within
 a poll and reports the VM as aborted with the last lines of its log.
 
+With a ``control_socket`` the child also listens there for ``vmgui control`` (served on
+threads of the child, next to the machine: :mod:`vmgui.host.control`).
+
 Thread rules: the controlling side uses a ProcessHost from one thread; a reader thread
 inside it owns the receiving end of the pipe.
 """
@@ -70,11 +73,12 @@ class _PipeLogHandler(logging.Handler):
 
 
 def _child_main(conn, config: MachineConfig, drives: dict[int, DriveSpec | None],
-                shm_name: str) -> None:
+                shm_name: str, control_socket: str | None = None) -> None:
     """Entry point of the VM process."""
     import threading as _threading
 
     from vmgui.core.machine import Machine
+    from vmgui.host.control import MachineHost, start_server
     from vmgui.storage.image import DiskImage, DiskImageError
 
     lock = _threading.Lock()
@@ -91,17 +95,27 @@ def _child_main(conn, config: MachineConfig, drives: dict[int, DriveSpec | None]
     try:
         opened = {n: (DiskImage.open(s[0], kind=s[1], read_only=s[2]) if s else None)
                   for n, s in drives.items()}
-        machine = Machine(config, on_event=send, drives=opened, vram=shm.buf)
+        control = MachineHost()
+
+        def on_event(event) -> None:
+            control.on_event(event)
+            send(event)
+
+        machine = Machine(config, on_event=on_event, drives=opened, vram=shm.buf)
+        control.attach(machine)
     except (DiskImageError, ValueError, OSError) as exc:
         send(_StartFailed(str(exc)))
         conn.close()
         os._exit(0)
+    server = start_server(control, Path(control_socket) if control_socket else None)
     thread = _threading.Thread(target=machine.run, name="vmgui-cpu", daemon=True)
     thread.start()
     send(_Ready())
     try:
         _serve(conn, machine, send, thread)
     finally:
+        if server is not None:
+            server.remove_socket()
         machine.send(ev.PowerOff())
         thread.join(10)  # run() closes the disk images (flushing them) and the engine
     # Leave without tearing down: the engine's mappings and the VGA model still export
@@ -130,10 +144,12 @@ def _serve(conn, machine, send, thread) -> None:
 
 class ProcessHost:
     """A machine in its own process.  ``drives`` maps drive numbers (0, 1, 0x80, 0x81) to
-    (path, kind, read_only); ``None`` takes them from ``config``."""
+    (path, kind, read_only); ``None`` takes them from ``config``.  With ``control_socket``
+    the VM process serves the control protocol there (see :mod:`vmgui.host.control`)."""
 
     def __init__(self, config: MachineConfig,
-                 drives: dict[int, DriveSpec | None] | None = None) -> None:
+                 drives: dict[int, DriveSpec | None] | None = None, *,
+                 control_socket: Path | None = None) -> None:
         if drives is None:
             drives = {i: (str(p), "floppy", config.read_only) if p else None
                       for i, p in enumerate(config.floppies[:2])}
@@ -147,7 +163,8 @@ class ProcessHost:
         self._conn = parent
         ctx = mp.get_context("spawn")
         self._process = ctx.Process(target=_child_main, name="vmgui-vm", daemon=True,
-                                    args=(child, config, drives, self._shm.name))
+                                    args=(child, config, drives, self._shm.name,
+                                          str(control_socket) if control_socket else None))
         self._events: queue.Queue[ev.Event] = queue.Queue()
         self._replies: queue.Queue[DisplayState] = queue.Queue()
         self._send_lock = threading.Lock()

@@ -1,0 +1,273 @@
+"""``vmgui start`` and ``vmgui control``: start library VMs and drive running ones.
+
+Owns: ``vmgui start NAME [--headless]`` (headless: a detached VM process,
+:mod:`vmgui.host.vmprocess`, logging to ``<vm folder>/logs/vm.log``; otherwise a console
+window on a VM process, without the manager) and ``vmgui control NAME VERB ...``, which
+talks to the VM's control socket (:mod:`vmgui.host.control`) whoever started it, the
+manager or ``vmgui start``.  Exit status: 0 done, 2 bad usage, unknown VM, VM not running
+(or, for start, already running or unable to start), 3 a wait timed out, 4 the guest
+crashed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from vmgui.config.library import Library, LibraryError, VmEntry
+from vmgui.host.control import Connection, NotRunning, probe, socket_path
+
+EXIT_OK, EXIT_USAGE, EXIT_TIMEOUT, EXIT_CRASH = 0, 2, 3, 4
+START_TIMEOUT_S = 60.0
+POWEROFF_TIMEOUT_S = 30.0
+LOG_FILE = "vm.log"
+
+VERBS = {  # verb -> (argument name or None, help)
+    "status": (None, "print the run state and the VM process's pid"),
+    "pause": (None, "pause the VM"),
+    "resume": (None, "resume a paused VM"),
+    "reset": (None, "reset the VM (like the reset button)"),
+    "poweroff": (None, "power the VM off; returns when its process has ended"),
+    "screenshot": ("FILE", "save the screen as a PNG at native resolution"),
+    "type": ("TEXT", "type TEXT as key presses (\\n is Enter, \\t Tab)"),
+    "keys": ("KEYS", "press a key or combination, e.g. enter, f1, ctrl+alt+del"),
+    "wait-text": ("TEXT", "wait until TEXT appears on the text screen"),
+    "text": (None, "print the text screen"),
+    "savestate": ("FILE", "save the machine's complete state to FILE"),
+}
+
+
+class _Usage(Exception):
+    pass
+
+
+def unescape(text: str) -> str:
+    """``\\n`` Enter, ``\\t`` Tab, ``\\\\`` a backslash (as ``vmgui run --type``)."""
+    table = {"n": "\n", "t": "\t", "\\": "\\", "b": "\b", "r": "\r"}
+    out, i = [], 0
+    while i < len(text):
+        if text[i] == "\\" and i + 1 < len(text) and text[i + 1] in table:
+            out.append(table[text[i + 1]])
+            i += 2
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "start", help="start a library VM (headless: in the background)",
+        description="Start a library VM. With --headless it runs in a background process "
+                    "(output in <vm folder>/logs/vm.log) driven by `vmgui control`; "
+                    "otherwise in a console window. Exit status: 0 started (headless) or "
+                    "powered off (window), 2 unknown VM, already running or cannot start.")
+    p.add_argument("name", help="the library VM")
+    p.add_argument("--headless", action="store_true",
+                   help="run in a detached background process, no window")
+    p.set_defaults(handler=start_command)
+
+    p = sub.add_parser(
+        "control", help="drive a running VM through its control socket",
+        description="Send a command to a running VM (started by the manager or by `vmgui "
+                    "start`). Exit status: 0 done, 2 bad usage or the VM is not running, "
+                    "3 a wait timed out, 4 the guest crashed.")
+    p.add_argument("name", help="the running library VM")
+    verbs = p.add_subparsers(dest="verb", metavar="VERB", required=True)
+    for verb, (arg, text) in VERBS.items():
+        vp = verbs.add_parser(verb, help=text, description=text)
+        if arg is not None:
+            vp.add_argument("arg", metavar=arg)
+        if verb == "wait-text":
+            vp.add_argument("--timeout", type=float, default=30.0, metavar="S",
+                            help="give up after S seconds (default 30): exit status 3")
+    p.set_defaults(handler=control_command)
+
+
+def _entry(verb: str, name: str) -> VmEntry | None:
+    library = Library()
+    try:
+        return library.get(name)
+    except KeyError:
+        print(f"vmgui {verb}: no VM called {name!r} in {library.root}", file=sys.stderr)
+    except LibraryError as exc:
+        print(f"vmgui {verb}: {exc}", file=sys.stderr)
+    return None
+
+
+def running_status(entry: VmEntry) -> dict | None:
+    """The VM's control status, or None when it is not running."""
+    try:
+        return probe(socket_path(entry.folder), timeout=2.0)
+    except (NotRunning, PermissionError):
+        return None
+
+
+# ---------------------------------------------------------------------- start
+
+def start_command(args: argparse.Namespace) -> int:
+    entry = _entry("start", args.name)
+    if entry is None:
+        return EXIT_USAGE
+    if entry.config is None:
+        print(f"vmgui start: VM {entry.name!r} is inaccessible: {entry.error}", file=sys.stderr)
+        return EXIT_USAGE
+    status = running_status(entry)
+    if status is not None:
+        print(f"vmgui start: {entry.name} is already running (pid {status.get('pid')})",
+              file=sys.stderr)
+        return EXIT_USAGE
+    if args.headless:
+        return _start_headless(entry)
+    return _start_window(entry)
+
+
+def _log_tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def _start_headless(entry: VmEntry) -> int:
+    logs = entry.folder / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    log_path = logs / LOG_FILE
+    cmd = [sys.executable, "-m", "vmgui.host.vmprocess", "--vm", entry.name,
+           "--home", str(entry.folder.parent)]
+    with open(log_path, "ab") as log_file:
+        log_file.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} vmgui start "
+                       f"{entry.name} --headless\n".encode())
+        log_file.flush()
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log_file,
+                                stderr=subprocess.STDOUT, start_new_session=True,
+                                cwd=entry.folder, close_fds=True)
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            print(f"vmgui start: {entry.name} did not start (exit {proc.returncode}); "
+                  f"{log_path}:\n{_log_tail(log_path)}", file=sys.stderr)
+            return EXIT_USAGE
+        status = running_status(entry)
+        if status is not None and status.get("pid") == proc.pid:
+            print(f"{entry.name} started (pid {proc.pid})")
+            return EXIT_OK
+        time.sleep(0.01)
+    proc.terminate()
+    print(f"vmgui start: {entry.name}: no control socket after {START_TIMEOUT_S:g} s; "
+          f"stopped it. {log_path}:\n{_log_tail(log_path)}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _start_window(entry: VmEntry) -> int:
+    try:
+        from PySide6.QtCore import QTimer
+        from PySide6.QtWidgets import QApplication
+
+        from vmgui.ui.console import ConsoleWindow
+    except ImportError as exc:
+        print(f"vmgui start: no console window available ({exc}); use --headless",
+              file=sys.stderr)
+        return EXIT_USAGE
+    from vmgui.host.process import ProcessHost
+    from vmgui.storage.image import DiskImageError
+
+    config = entry.config
+    try:
+        drives = config.open_drives(entry.folder)  # report a bad image before starting
+    except (DiskImageError, OSError, ValueError) as exc:
+        print(f"vmgui start: {entry.name}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    specs = {n: (str(img.path), img.kind, img.read_only) if img is not None else None
+             for n, img in drives.items()}
+    for image in drives.values():
+        if image is not None:
+            image.close()
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    host = ProcessHost(config.to_machine_config(entry.folder), specs,
+                       control_socket=socket_path(entry.folder))
+    window = ConsoleWindow(host, entry.name, screenshots_dir=entry.folder / "screenshots")
+    window.powered_off.connect(app.quit)
+    watch = QTimer(window)
+    watch.setInterval(250)
+    watch.timeout.connect(lambda: None if host.alive else window.shut_down())
+    window.show()
+    host.start()
+    watch.start()
+    app.exec()
+    window.shut_down()
+    host.power_off()
+    if host.start_error:
+        print(f"vmgui start: {entry.name}: {host.start_error}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------- control
+
+def _request(args: argparse.Namespace) -> dict:
+    verb = args.verb
+    req: dict = {"cmd": verb}
+    if verb in ("screenshot", "savestate"):
+        req["path"] = os.path.abspath(args.arg)
+    elif verb == "type":
+        req["text"] = unescape(args.arg)
+    elif verb == "keys":
+        req["keys"] = args.arg
+    elif verb == "wait-text":
+        if args.timeout < 0:
+            raise _Usage(f"--timeout {args.timeout:g}: must not be negative")
+        req["text"], req["timeout"] = unescape(args.arg), args.timeout
+    return req
+
+
+def control_command(args: argparse.Namespace) -> int:
+    entry = _entry("control", args.name)
+    if entry is None:
+        return EXIT_USAGE
+    try:
+        req = _request(args)
+    except _Usage as exc:
+        print(f"vmgui control: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    path = socket_path(entry.folder)
+    try:
+        with Connection(path) as conn:
+            reply = conn.request(req, None)
+            if args.verb == "poweroff" and reply.get("ok"):
+                if not conn.wait_closed(POWEROFF_TIMEOUT_S):
+                    print(f"vmgui control: {entry.name} did not end within "
+                          f"{POWEROFF_TIMEOUT_S:g} s", file=sys.stderr)
+    except NotRunning:
+        print(f"vmgui control: {entry.name} is not running (no control socket)",
+              file=sys.stderr)
+        return EXIT_USAGE
+    except PermissionError as exc:
+        print(f"vmgui control: {path}: {exc.strerror}", file=sys.stderr)
+        return EXIT_USAGE
+    except (OSError, ValueError) as exc:
+        print(f"vmgui control: {entry.name}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return _report(entry.name, args.verb, reply)
+
+
+def _report(name: str, verb: str, reply: dict) -> int:
+    if not reply.get("ok"):
+        reason = reply.get("reason")
+        print(f"vmgui control: {name}: {reply.get('error', 'failed')}", file=sys.stderr)
+        return {"timeout": EXIT_TIMEOUT, "crashed": EXIT_CRASH}.get(reason, EXIT_USAGE)
+    if verb == "status":
+        print(f"{name}: {reply['state']} (pid {reply['pid']}, up {reply['uptime']:.1f} s)")
+        crash = reply.get("crash")
+        if crash:
+            print(f"guest crashed: {crash['reason']}\n{crash['report']}", file=sys.stderr)
+            return EXIT_CRASH
+    elif verb == "text":
+        print(reply["text"])
+    elif verb in ("screenshot", "savestate"):
+        print(reply["path"])
+    return EXIT_OK

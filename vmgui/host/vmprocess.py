@@ -1,0 +1,143 @@
+"""A headless VM process: one library VM, driven through its control socket.
+
+Owns: ``python -m vmgui.host.vmprocess --vm NAME [--home ROOT]`` (what ``vmgui start NAME
+--headless`` launches detached, output to ``<vm folder>/logs/vm.log``): it opens the VM's
+images, runs the machine on an emulation thread, serves ``<vm folder>/control.sock``
+(:mod:`vmgui.host.control`), appends COM1 output to the VM's serial log file when its
+serial port is set to ``file``, and exits when the machine powers off (by ``vmgui control
+NAME poweroff``, SIGTERM or SIGINT).  Exit status: 0 powered off, 2 the VM cannot start
+(unknown, inaccessible, bad image, or already running).
+
+Thread rules: the main thread waits and handles signals; the machine runs on its own
+thread; the control server on its own threads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from vmgui.config.library import Library, LibraryError
+from vmgui.config.schema import ConfigError
+from vmgui.core import events as ev
+from vmgui.host.control import ControlError, ControlServer, MachineHost, socket_path
+from vmgui.storage.image import DiskImageError
+
+log = logging.getLogger("vmgui.host.vmprocess")
+
+
+def _serial_writer(path: Path | None):
+    if path is None:
+        return lambda event: None
+
+    def write(event) -> None:
+        if isinstance(event, ev.SerialOutput) and event.port == 0:
+            try:
+                with open(path, "ab") as fh:
+                    fh.write(event.data)
+            except OSError as exc:
+                log.warning("%s: cannot write the COM1 log (%s)", path, exc.strerror)
+    return write
+
+
+def run_vm(name: str, root: Path | None = None) -> int:
+    library = Library(root)
+    try:
+        entry = library.get(name)
+    except KeyError:
+        print(f"vmprocess: no VM called {name!r} in {library.root}", file=sys.stderr)
+        return 2
+    except LibraryError as exc:
+        print(f"vmprocess: {exc}", file=sys.stderr)
+        return 2
+    config = entry.config
+    if config is None:
+        print(f"vmprocess: VM {entry.name!r} is inaccessible: {entry.error}", file=sys.stderr)
+        return 2
+    host = MachineHost()
+    server = ControlServer(host, socket_path(entry.folder), name=entry.name)
+    try:  # images first (no locks: opening does not change them), to fail before listening
+        drives = config.open_drives(entry.folder)
+        machine_config = config.to_machine_config(entry.folder)
+    except (DiskImageError, ConfigError, OSError, ValueError) as exc:
+        print(f"vmprocess: {entry.name}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        # listen before building the machine: `vmgui start` can return while the machine
+        # is still being built (requests other than status wait for it)
+        server.start()
+    except ControlError as exc:
+        for image in drives.values():
+            if image is not None:
+                image.close()
+        print(f"vmprocess: {exc}", file=sys.stderr)
+        return 2
+    serial_log = None
+    if config.serial.mode == "file":
+        serial_log = Path(config.serial.path).expanduser()
+        if not serial_log.is_absolute():
+            serial_log = entry.folder / serial_log
+    serial = _serial_writer(serial_log)
+
+    def on_event(event) -> None:
+        host.on_event(event)
+        serial(event)
+        if isinstance(event, ev.GuestCrashed):
+            log.error("guest crashed: %s\n%s", event.reason, event.report)
+        elif isinstance(event, ev.StateChanged):
+            log.info("%s: %s", entry.name, event.state.value)
+
+    from vmgui.core.machine import Machine  # the heavy import: after listening
+
+    try:
+        machine = Machine(machine_config, on_event=on_event, drives=drives)
+    except Exception as exc:
+        for image in drives.values():
+            if image is not None:
+                image.close()
+        server.close()
+        print(f"vmprocess: {entry.name}: cannot build the machine: {exc}", file=sys.stderr)
+        return 2
+    host.attach(machine)
+    thread = threading.Thread(target=machine.run, name="vmgui-cpu", daemon=True)
+
+    def stop(signum, _frame) -> None:
+        log.info("signal %d: powering off", signum)
+        machine.send(ev.PowerOff())
+
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        with contextlib.suppress(ValueError, OSError):
+            signal.signal(signum, stop)
+    thread.start()
+    log.info("VM %r running (pid in the control status)", entry.name)
+    try:
+        while thread.is_alive():
+            thread.join(0.5)
+    finally:
+        server.close()
+    log.info("VM %r powered off", entry.name)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m vmgui.host.vmprocess",
+                                     description="Run one library VM headless, controlled "
+                                                 "through its control socket.")
+    parser.add_argument("--vm", required=True, metavar="NAME", help="the library VM to run")
+    parser.add_argument("--home", type=Path, metavar="ROOT",
+                        help="the library folder (default: VMGUI_HOME or the user's)")
+    parser.add_argument("--log-level", default="INFO",
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return run_vm(args.vm, args.home)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
