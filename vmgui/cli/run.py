@@ -3,7 +3,10 @@
 Owns: the command line of the headless runner, attaching a bare image by its size, the
 ordered steps (--wait-text, --type, --key, --sleep, --screenshot, --dump-text), and the
 exit status contract: 0 all steps done, 2 bad usage or input, 3 a wait timed out (the
-screen text goes to stderr), 4 the guest crashed.
+screen text goes to stderr), 4 the guest crashed.  For library VMs also the saved state
+(``docs/snapshots.md``): a ``saved.state`` is resumed at start (then deleted, as VirtualBox
+does; kept in try-out mode), ``--save-state`` writes one and powers off; and try-out mode
+(``--tryout`` or the VM's ``tryout`` flag), whose disk changes go to throw-away overlays.
 """
 
 from __future__ import annotations
@@ -11,7 +14,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import shutil
 import sys
+import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -22,12 +27,16 @@ from vmgui.automation.session import (
     Session,
 )
 from vmgui.config.library import Library, LibraryError, VmEntry
-from vmgui.core import keys
+from vmgui.config.snapshots import saved_state_path
+from vmgui.core import events as ev
+from vmgui.core import keys, snapshot
 from vmgui.core.machine import MachineConfig
 from vmgui.core.memory import MAX_EXTENDED_MB
+from vmgui.core.statefile import StateFileError
 from vmgui.host.lockstep import LockstepHost
 from vmgui.host.thread import ThreadHost
 from vmgui.storage.image import FLOPPY_FORMATS, DiskImage, DiskImageError
+from vmgui.storage.overlay import Overlay, is_overlay
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +95,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="reproducible run: guest time comes from executed code, not the host "
                         "clock, the RTC starts at 2000-01-01 12:00, waits and time-outs count "
                         "guest seconds; the same steps give byte-identical screenshots")
+    p.add_argument("--tryout", action="store_true",
+                   help="try-out mode: disk writes go to temporary overlays that are thrown "
+                        "away at power-off; the images themselves are not written")
+    p.add_argument("--save-state", action="store_true",
+                   help="library VMs: after the steps, save the machine state to the VM's "
+                        "saved.state and power off; the next start resumes from it")
     steps = p.add_argument_group("steps (run in the order given)")
     steps.add_argument("--timeout", action=_StepAction, metavar="S",
                        help="time limit in seconds for the following waits (default 30)")
@@ -153,8 +168,8 @@ def _library_vm(image: Path | None) -> VmEntry | None:
         return None
 
 
-def _library_config(args: argparse.Namespace,
-                    entry: VmEntry) -> tuple[MachineConfig, dict[int, DiskImage | None]]:
+def _library_config(args: argparse.Namespace, entry: VmEntry, tryout_dir: Path | None = None,
+                    ) -> tuple[MachineConfig, dict[int, DiskImage | None]]:
     if entry.config is None:
         raise RunError(f"VM {entry.name!r} is inaccessible: {entry.error}", EXIT_USAGE)
     if args.floppy or args.hdd:
@@ -165,16 +180,30 @@ def _library_config(args: argparse.Namespace,
                      boot_order=_boot_order(args, base.boot_order),
                      read_only=base.read_only or args.read_only)
     try:
-        drives = entry.config.open_drives(entry.folder, read_only=args.read_only)
+        drives = entry.config.open_drives(entry.folder, read_only=args.read_only,
+                                          tryout_dir=tryout_dir)
     except DiskImageError as exc:
         raise RunError(f"VM {entry.name!r}: {exc}", EXIT_USAGE) from exc
     return config, drives
 
 
-def build_config(args: argparse.Namespace) -> tuple[MachineConfig, dict[int, DiskImage | None]]:
+def _open_image(path: Path, kind: str, read_only: bool, tryout_dir: Path | None) -> DiskImage:
+    """Open a bare image (or overlay); in try-out mode through a new throw-away overlay."""
+    if tryout_dir is not None and not read_only:
+        top = tryout_dir / f"tryout-{len(list(tryout_dir.iterdir()))}.cow"
+        Overlay.create(top, path).close()
+        path = top
+    opener = DiskImage.open_overlay if is_overlay(path) else DiskImage.open
+    return opener(path, kind=kind, read_only=read_only)
+
+
+def build_config(args: argparse.Namespace, tryout_dir: Path | None = None,
+                 ) -> tuple[MachineConfig, dict[int, DiskImage | None]]:
+    """Machine config and open drives; ``tryout_dir`` set: writable disks go through
+    throw-away overlays made there."""
     entry = _library_vm(args.image)
     if entry is not None:
-        return _library_config(args, entry)
+        return _library_config(args, entry, tryout_dir)
     if args.image is not None and not args.image.exists():
         raise RunError(f"{args.image}: no such file, nor a VM in the library "
                        f"{Library().root} (see 'vmgui list')", EXIT_USAGE)
@@ -189,9 +218,9 @@ def build_config(args: argparse.Namespace) -> tuple[MachineConfig, dict[int, Dis
     drives: dict[int, DiskImage | None] = {}
     try:
         for i, path in enumerate(floppies[:2]):
-            drives[i] = DiskImage.open(path, kind="floppy", read_only=args.read_only)
+            drives[i] = _open_image(path, "floppy", args.read_only, tryout_dir)
         for i, path in enumerate(hdds[:2]):
-            drives[0x80 + i] = DiskImage.open(path, kind="hdd", read_only=args.read_only)
+            drives[0x80 + i] = _open_image(path, "hdd", args.read_only, tryout_dir)
     except DiskImageError as exc:
         for image in drives.values():
             if image is not None:
@@ -258,12 +287,41 @@ def validate_steps(steps: list[Step]) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     steps: list[Step] = getattr(args, "steps", None) or []
+    entry = _library_vm(args.image)
+    tryout = bool(getattr(args, "tryout", False)) or bool(
+        entry is not None and entry.config is not None and entry.config.tryout)
+    tryout_dir = Path(tempfile.mkdtemp(prefix="vmgui-tryout-")) if tryout else None
+    try:
+        return _run(args, steps, entry, tryout_dir)
+    finally:
+        if tryout_dir is not None:
+            shutil.rmtree(tryout_dir, ignore_errors=True)
+            print("vmgui run: try-out mode: the changes to the disks were discarded",
+                  file=sys.stderr)
+
+
+def _run(args: argparse.Namespace, steps: list[Step], entry: VmEntry | None,
+         tryout_dir: Path | None) -> int:
+    save_to = resume_from = None
     try:
         validate_steps(steps)
-        config, drives = build_config(args)
+        if getattr(args, "save_state", False):
+            if entry is None:
+                raise RunError("--save-state needs a library VM (the state is saved in its "
+                               "folder)", EXIT_USAGE)
+            if tryout_dir is not None:
+                raise RunError("--save-state cannot be used in try-out mode (the disks the "
+                               "state belongs to are thrown away)", EXIT_USAGE)
+            save_to = saved_state_path(entry.folder)
+        if entry is not None and saved_state_path(entry.folder).is_file():
+            resume_from = saved_state_path(entry.folder)
+        config, drives = build_config(args, tryout_dir)
     except RunError as exc:
         print(f"vmgui run: {exc}", file=sys.stderr)
         return exc.status
+    except DiskImageError as exc:
+        print(f"vmgui run: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     if args.deterministic:
         config = dataclasses.replace(config, deterministic=True)
     try:
@@ -276,9 +334,13 @@ def run_command(args: argparse.Namespace) -> int:
     host.start()
     runner = Runner(host, args.serial)
     try:
+        if resume_from is not None:
+            resume(host, resume_from, keep=tryout_dir is not None)
         for step in steps:
             runner.run_step(step)
-        if not steps:
+        if save_to is not None:
+            save_state(host, save_to)
+        elif not steps:
             _run_until_interrupted(runner)
         runner.pump()
     except RunError as exc:
@@ -288,6 +350,62 @@ def run_command(args: argparse.Namespace) -> int:
         host.power_off()
         runner.session.flush_serial()
     return EXIT_OK
+
+
+def _wait_event(host, kind: type, path: Path, timeout: float = 60.0):
+    """Run the host until the StateSaved/StateLoaded event for ``path`` arrives."""
+    deadline = host.now() + timeout
+    while True:
+        for event in host.poll_events():
+            if isinstance(event, kind) and event.path == str(path):
+                return event
+        if host.crash is not None:
+            raise RunError(f"guest crashed: {host.crash.reason}\n{host.crash.report}",
+                           EXIT_CRASH)
+        if host.now() > deadline:
+            raise RunError(f"{path}: no answer from the machine after {timeout:g} s",
+                           EXIT_TIMEOUT)
+        host.wait(0.001)
+
+
+def resume(host, path: Path, keep: bool = False) -> bool:
+    """Continue a started host from the saved state ``path``, then delete the file (as
+    VirtualBox does) unless ``keep``.  A LockstepHost loads it directly on this thread
+    (no guest time passes, so the first screenshot equals the one saved); other hosts
+    get a LoadState command and are waited for.  An unusable file is kept and reported
+    on stderr, and the VM starts fresh.  Returns True when resumed."""
+    try:
+        if isinstance(host, LockstepHost):
+            try:
+                snapshot.load(host.machine, path)
+                error = None
+            except (StateFileError, snapshot.RestoreError, OSError) as exc:
+                error = str(exc)
+        else:
+            host.send(ev.LoadState(str(path)))
+            error = _wait_event(host, ev.StateLoaded, path).error
+    except RunError as exc:
+        error = str(exc)
+    if error is not None:
+        print(f"vmgui run: cannot resume the saved state {path}: {error}; starting the VM "
+              "afresh (the file is kept; 'vmgui snapshot NAME discard-state' deletes it)",
+              file=sys.stderr)
+        return False
+    log.info("resumed from %s", path)
+    if not keep:
+        path.unlink(missing_ok=True)
+    return True
+
+
+def save_state(host, path: Path) -> None:
+    """Save the machine's state to ``path`` (atomically) and wait until it is written;
+    the caller powers off afterwards."""
+    host.send(ev.SaveState(str(path)))
+    event = _wait_event(host, ev.StateSaved, path)
+    if event.error is not None:
+        raise RunError(f"saving the state to {path} failed: {event.error}", EXIT_USAGE)
+    print(f"vmgui run: state saved to {path}; the next start resumes from it",
+          file=sys.stderr)
 
 
 def _run_until_interrupted(runner: Runner) -> None:

@@ -1,0 +1,260 @@
+"""Export a library VM to one archive file and import it back, verified.
+
+Owns: the archive layout (a tar file): ``manifest.json`` first (format, VM name, and for
+every other member its size and sha256), then the VM folder's files -- ``vm.toml``, its
+disks and overlay chains, ``saved.state``, ``snapshots/`` (tree, layers, state files,
+thumbnails) -- and, under ``external/``, images attached from outside the folder (their
+overlays are pointed at the imported copies).  Logs and screenshots are left out.
+
+Import never writes into the library before every checksum matched: the archive is
+unpacked into a temporary folder outside the library, every member is checked against
+the manifest (no missing, extra, linked or escaping member), then the folder is copied
+next to the library's VMs under a hidden name and renamed into place in one step.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import shutil
+import tarfile
+import tempfile
+from pathlib import Path, PurePosixPath
+
+from vmgui.config.library import CONFIG_FILE, Library, LibraryError, VmEntry, _dump, read_config
+from vmgui.config.schema import ConfigError, VmConfig
+from vmgui.config.snapshots import SLOTS, Snapshots, get_slot
+from vmgui.storage import overlay as ov
+
+MANIFEST = "manifest.json"
+FORMAT = "vmgui-vm-export"
+VERSION = 1
+EXTERNAL = "external"
+SKIP_FOLDERS = ("logs", "screenshots")
+
+
+class ArchiveError(Exception):
+    """An archive cannot be written or is refused on import; the message says why."""
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _vm_files(folder: Path) -> list[str]:
+    out = []
+    for root, dirs, files in os.walk(folder):
+        rel_root = Path(root).relative_to(folder)
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".")
+                         and not (rel_root == Path(".") and d in SKIP_FOLDERS))
+        for name in sorted(files):
+            if not name.startswith(".") and not name.endswith(".tmp"):
+                out.append((rel_root / name).as_posix())
+    return out
+
+
+def _externals(folder: Path, config: VmConfig) -> dict[str, Path]:
+    """Archive name -> file, for images (and raw bases of snapshot layers) outside the
+    VM folder."""
+    paths: list[Path] = []
+    for slot in SLOTS:
+        att = get_slot(config, slot)
+        if att is not None:
+            paths.append(att.resolve(folder))
+    snaps = Snapshots(folder)
+    paths += [snaps.resolve(p) for s in snaps.snapshots for p in s.disks.values()]
+    out: dict[str, Path] = {}
+    seen: set[Path] = set()
+    for path in paths:
+        path = Path(os.path.abspath(path))
+        if path in seen or path.is_relative_to(os.path.abspath(folder)):
+            continue
+        seen.add(path)
+        out[f"{EXTERNAL}/{len(out)}-{path.name}"] = path
+    return out
+
+
+def export_vm(library: Library, name: str, target: Path) -> Path:
+    """Write VM ``name`` (powered off) to the tar file ``target`` (atomically)."""
+    entry = library.get(name)
+    if entry.config is None:
+        raise ArchiveError(f"cannot export VM {entry.name!r}: {entry.error}")
+    folder, target = entry.folder, Path(target)
+    members = {rel: folder / rel for rel in _vm_files(folder)}
+    externals = _externals(folder, entry.config)
+    members.update(externals)
+    config = copy.deepcopy(entry.config)
+    for arc, path in externals.items():
+        for slot in SLOTS:
+            att = get_slot(config, slot)
+            if att is not None and Path(os.path.abspath(att.resolve(folder))) == path:
+                att.path = arc
+    config_bytes = _dump(config)
+    manifest = {"format": FORMAT, "version": VERSION, "name": entry.name,
+                "external": {arc: str(path) for arc, path in externals.items()},
+                "files": {}}
+    for rel, path in members.items():
+        if rel == CONFIG_FILE:
+            manifest["files"][rel] = {"size": len(config_bytes),
+                                      "sha256": hashlib.sha256(config_bytes).hexdigest()}
+        else:
+            manifest["files"][rel] = {"size": path.stat().st_size, "sha256": _sha256(path)}
+    tmp = target.with_name(f".{target.name}.tmp")
+    try:
+        with tarfile.open(tmp, "w") as tar:
+            _add_bytes(tar, MANIFEST, json.dumps(manifest, indent=1).encode())
+            for rel, path in members.items():
+                if rel == CONFIG_FILE:
+                    _add_bytes(tar, rel, config_bytes)
+                else:
+                    tar.add(path, arcname=rel, recursive=False)
+        os.replace(tmp, target)
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise ArchiveError(f"{target}: cannot write ({exc.strerror or exc})") from exc
+        raise
+    return target
+
+
+def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    import io
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mode = 0o644
+    tar.addfile(info, io.BytesIO(data))
+
+
+def _safe_name(name: str) -> bool:
+    p = PurePosixPath(name)
+    return bool(name) and not p.is_absolute() and ".." not in p.parts and "\\" not in name
+
+
+def _read_manifest(tar: tarfile.TarFile, source: Path) -> dict:
+    try:
+        member = tar.getmember(MANIFEST)
+        raw = tar.extractfile(member).read()
+        manifest = json.loads(raw)
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise ArchiveError(f"{source}: damaged archive ({exc}); nothing imported") from exc
+    except (KeyError, AttributeError, ValueError) as exc:
+        raise ArchiveError(f"{source}: not a vmgui VM archive (no readable "
+                           f"{MANIFEST})") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise ArchiveError(f"{source}: not a vmgui VM archive")
+    if not isinstance(manifest.get("version"), int) or manifest["version"] > VERSION:
+        raise ArchiveError(f"{source}: archive version {manifest.get('version')!r} is newer "
+                           f"than this vmgui reads ({VERSION})")
+    if not isinstance(manifest.get("files"), dict) or CONFIG_FILE not in manifest["files"]:
+        raise ArchiveError(f"{source}: the manifest lists no {CONFIG_FILE}")
+    return manifest
+
+
+def _unpack_verified(source: Path, dest: Path) -> dict:
+    """Unpack ``source`` into ``dest`` and check every member against the manifest."""
+    try:
+        tar = tarfile.open(source, "r:*")
+    except (OSError, tarfile.TarError) as exc:
+        raise ArchiveError(f"{source}: cannot read the archive ({exc})") from exc
+    with tar:
+        manifest = _read_manifest(tar, source)
+        files: dict = manifest["files"]
+        seen = set()
+        try:
+            for member in tar:
+                if member.name == MANIFEST:
+                    continue
+                if not member.isfile() or not _safe_name(member.name):
+                    raise ArchiveError(f"{source}: member {member.name!r} is not a plain "
+                                       "file inside the VM folder; refused")
+                if member.name not in files:
+                    raise ArchiveError(f"{source}: member {member.name!r} is not in the "
+                                       "manifest; refused")
+                target = dest / member.name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                digest = hashlib.sha256()
+                with tar.extractfile(member) as fin, open(target, "wb") as fout:
+                    while chunk := fin.read(1 << 20):
+                        digest.update(chunk)
+                        fout.write(chunk)
+                want = files[member.name]
+                if digest.hexdigest() != want.get("sha256") or member.size != want.get("size"):
+                    raise ArchiveError(f"{source}: {member.name} does not match its checksum "
+                                       "in the manifest (damaged archive); nothing imported")
+                seen.add(member.name)
+        except (OSError, tarfile.TarError, EOFError) as exc:
+            raise ArchiveError(f"{source}: damaged archive ({exc}); nothing imported") from exc
+    missing = sorted(set(files) - seen)
+    if missing:
+        raise ArchiveError(f"{source}: {', '.join(missing[:3])} missing from the archive "
+                           "(truncated?); nothing imported")
+    return manifest
+
+
+def _fix_external_bases(folder: Path, manifest: dict) -> None:
+    """Overlays whose base was an external image now use the imported copy."""
+    moved = {os.path.abspath(orig): folder / arc
+             for arc, orig in manifest.get("external", {}).items()}
+    if not moved:
+        return
+    for path in folder.rglob("*.cow"):
+        if not ov.is_overlay(path):
+            continue
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            header = ov._read_header(str(path), fd)
+        finally:
+            os.close(fd)
+        base = Path(header.base_path)
+        if base.is_absolute() and os.path.abspath(base) in moved:
+            ov.rebase(path, moved[os.path.abspath(base)])
+    tree = Snapshots(folder)
+    changed = False
+    for snap in tree.snapshots:
+        for slot, stored in snap.disks.items():
+            if Path(stored).is_absolute() and os.path.abspath(stored) in moved:
+                snap.disks[slot] = moved[os.path.abspath(stored)].relative_to(folder).as_posix()
+                changed = True
+    if changed:
+        tree._write()
+
+
+def import_vm(library: Library, source: Path, new_name: str | None = None) -> VmEntry:
+    """Add the VM in archive ``source`` to ``library`` (as ``new_name`` if given).
+
+    Refuses (ArchiveError / LibraryError, library untouched) a damaged archive, any
+    checksum mismatch, or a name already in the library."""
+    source = Path(source)
+    with tempfile.TemporaryDirectory(prefix="vmgui-import-") as tmpdir:
+        staging = Path(tmpdir) / "vm"
+        staging.mkdir()
+        manifest = _unpack_verified(source, staging)
+        name = new_name or str(manifest.get("name", ""))
+        library._check_new_name(name)
+        staging = staging.rename(staging.with_name(name))
+        try:
+            config = read_config(staging / CONFIG_FILE)
+        except ConfigError as exc:
+            raise ArchiveError(f"{source}: {exc}") from exc
+        config.name = name
+        (staging / CONFIG_FILE).write_bytes(_dump(config))
+        try:
+            _fix_external_bases(staging, manifest)
+        except (OSError, ov.OverlayError) as exc:
+            raise ArchiveError(f"{source}: cannot re-link external images ({exc})") from exc
+        tmp = library._make_temp_folder(".import-")
+        try:
+            shutil.copytree(staging, tmp, dirs_exist_ok=True)
+        except BaseException as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if isinstance(exc, OSError):
+                raise LibraryError(f"cannot import into {library.root}: {exc}") from exc
+            raise
+    folder = library._move_into_place(tmp, name)
+    return VmEntry(name, folder, config, None)

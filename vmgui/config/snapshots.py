@@ -1,0 +1,519 @@
+"""A VM's snapshot tree, its saved state and flattened copies of its disks.
+
+Owns: ``<folder>/snapshots/snapshots.toml`` (the tree: id, name, description, created,
+parent, frozen disk layer per drive slot, state file, thumbnail; and the current-state
+pointer), :class:`Snapshots` (take / restore / delete / list for a powered-off VM),
+``<folder>/saved.state`` (:func:`saved_state_path`), :func:`flatten` (an overlay chain
+to a raw image) and :func:`clone_vm` (a full, flattened copy, optionally at a snapshot).
+
+Disks follow snapshots through copy-on-write overlays (``docs/overlay-format.md``); the
+rules (who points at what, merge direction on delete, crash ordering) are in
+``docs/snapshots.md``.  ``vm.toml`` always names the *current* top layer of each drive,
+so a VM runs the same way with or without snapshots.
+
+Thread rules: one caller at a time, VM powered off (nothing here locks the files).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import datetime as dt
+import logging
+import os
+import secrets
+import shutil
+import tomllib
+import uuid as uuid_mod
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import tomli_w
+
+from vmgui.config.library import (
+    CONFIG_FILE,
+    Library,
+    LibraryError,
+    VmEntry,
+    _dump,
+    atomic_write,
+    read_config,
+)
+from vmgui.config.schema import Attachment, VmConfig
+from vmgui.storage import overlay as ov
+
+log = logging.getLogger(__name__)
+
+SNAPSHOT_DIR = "snapshots"
+TREE_FILE = "snapshots.toml"
+SAVED_STATE = "saved.state"
+FORMAT_VERSION = 1
+SLOTS = ("floppy_a", "floppy_b", "hdd0", "hdd1")
+COPY_CHUNK = 1 << 20
+
+
+class SnapshotError(Exception):
+    """A snapshot operation cannot be done; the message says why (nothing was changed)."""
+
+
+def saved_state_path(folder: Path) -> Path:
+    """Where a VM's saved state ("save the state and power off") lives."""
+    return Path(folder) / SAVED_STATE
+
+
+@dataclass
+class Snapshot:
+    id: str
+    name: str
+    description: str = ""
+    created: str = ""
+    parent: str = ""  # "" = a root
+    disks: dict[str, str] = field(default_factory=dict)  # slot -> frozen layer (folder-rel.)
+    state: str = ""  # folder-relative machine state file, "" if taken powered off
+    thumbnail: str = ""  # folder-relative PNG, "" if none
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "name": self.name, "description": self.description,
+                "created": self.created, "parent": self.parent, "disks": dict(self.disks),
+                "state": self.state, "thumbnail": self.thumbnail}
+
+
+@dataclass
+class TreeNode:
+    snapshot: Snapshot
+    depth: int
+    is_current: bool
+
+
+# ---------------------------------------------------------------------- slots
+def get_slot(config: VmConfig, slot: str) -> Attachment | None:
+    if slot.startswith("hdd"):
+        i = int(slot[3:])
+        return config.hard_disks[i] if i < len(config.hard_disks) else None
+    return getattr(config, slot)
+
+
+def set_slot(config: VmConfig, slot: str, path: str) -> None:
+    att = get_slot(config, slot)
+    if att is not None:
+        att.path = path
+    elif slot.startswith("hdd"):
+        while len(config.hard_disks) <= int(slot[3:]):
+            config.hard_disks.append(Attachment(path))
+    else:
+        setattr(config, slot, Attachment(path))
+
+
+def writable_slots(config: VmConfig) -> list[tuple[str, Attachment]]:
+    """The drive slots that follow snapshots: every attached, writable image."""
+    out = []
+    for slot in SLOTS:
+        att = get_slot(config, slot)
+        if att is not None and not att.read_only:
+            out.append((slot, att))
+    return out
+
+
+def _copy_atomic(src: Path, dst: Path) -> None:
+    tmp = dst.with_name(f".{dst.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        shutil.copyfile(src, tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, dst)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+# ---------------------------------------------------------------------- the tree
+class Snapshots:
+    """The snapshot tree of the VM in ``folder`` (powered off)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self.dir = self.folder / SNAPSHOT_DIR
+        self.path = self.dir / TREE_FILE
+        self.snapshots: list[Snapshot] = []
+        self.current_id = ""
+        self._load()
+
+    # ------------------------------------------------------------------ file
+    def _load(self) -> None:
+        if not self.path.exists():
+            return
+        try:
+            data = tomllib.loads(self.path.read_text("utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise SnapshotError(f"{self.path}: cannot read ({exc})") from exc
+        version = data.get("version", 0)
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            raise SnapshotError(f"{self.path}: format version {version!r} is newer than "
+                                f"this vmgui reads ({FORMAT_VERSION})")
+        try:
+            self.current_id = str(data.get("current", ""))
+            for d in data.get("snapshot", []):
+                self.snapshots.append(Snapshot(
+                    id=str(d["id"]), name=str(d["name"]),
+                    description=str(d.get("description", "")),
+                    created=str(d.get("created", "")), parent=str(d.get("parent", "")),
+                    disks={str(k): str(v) for k, v in dict(d.get("disks", {})).items()},
+                    state=str(d.get("state", "")), thumbnail=str(d.get("thumbnail", ""))))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SnapshotError(f"{self.path}: damaged entry ({exc!r})") from exc
+
+    def _write(self) -> None:
+        self.dir.mkdir(exist_ok=True)
+        data = {"version": FORMAT_VERSION, "current": self.current_id,
+                "snapshot": [s.to_dict() for s in self.snapshots]}
+        atomic_write(self.path, tomli_w.dumps(data).encode("utf-8"))
+
+    def _config(self) -> VmConfig:
+        return read_config(self.folder / CONFIG_FILE)
+
+    def _save_config(self, config: VmConfig) -> None:
+        Library(self.folder.parent).save(config, self.folder)
+
+    def _rel(self, path: Path) -> str:
+        """``path`` relative to the VM folder (posix) when inside it, else absolute."""
+        try:
+            return Path(os.path.abspath(path)).relative_to(
+                os.path.abspath(self.folder)).as_posix()
+        except ValueError:
+            return str(os.path.abspath(path))
+
+    def resolve(self, stored: str) -> Path:
+        p = Path(stored)
+        return p if p.is_absolute() else self.folder / p
+
+    def _new_layer(self, slot: str, base: Path) -> Path:
+        # in the VM folder itself, beside its disks: an overlay stores its base's path
+        # relative only when the base is in its folder or below (docs/overlay-format.md),
+        # so the VM folder can then be renamed, moved or archived whole
+        path = self.folder / f"{secrets.token_hex(8)}-{slot}.cow"
+        ov.Overlay.create(path, base).close()
+        return path
+
+    # ------------------------------------------------------------------ reading
+    @property
+    def current(self) -> Snapshot | None:
+        """The snapshot the current state grows from (None: no snapshots)."""
+        return self._by_id(self.current_id) if self.current_id else None
+
+    def _by_id(self, sid: str) -> Snapshot | None:
+        return next((s for s in self.snapshots if s.id == sid), None)
+
+    def get(self, id_or_name: str) -> Snapshot:
+        """By id, id prefix (4+ characters) or name (case-insensitive)."""
+        key = str(id_or_name)
+        for match in (lambda s: s.id == key, lambda s: s.name == key,
+                      lambda s: s.name.casefold() == key.casefold(),
+                      lambda s: len(key) >= 4 and s.id.startswith(key)):
+            found = [s for s in self.snapshots if match(s)]
+            if len(found) == 1:
+                return found[0]
+            if len(found) > 1:
+                raise SnapshotError(f"{key!r} names {len(found)} snapshots; use an id")
+        raise SnapshotError(f"no snapshot {key!r} (see 'vmgui snapshot NAME list')")
+
+    def children(self, snap: Snapshot | None) -> list[Snapshot]:
+        pid = snap.id if snap else ""
+        return [s for s in self.snapshots if s.parent == pid]
+
+    def list(self) -> list[TreeNode]:
+        """The tree depth-first (oldest child first), the current snapshot marked."""
+        out: list[TreeNode] = []
+
+        def walk(parent: Snapshot | None, depth: int) -> None:
+            for s in sorted(self.children(parent), key=lambda s: s.created):
+                out.append(TreeNode(s, depth, s.id == self.current_id))
+                walk(s, depth + 1)
+
+        walk(None, 0)
+        return out
+
+    def in_use(self) -> set[Path]:
+        """Every layer file a snapshot references (resolved)."""
+        return {Path(os.path.abspath(self.resolve(p)))
+                for s in self.snapshots for p in s.disks.values()}
+
+    # ------------------------------------------------------------------ take
+    def take(self, name: str, description: str = "", *, state_from: Path | None = None,
+             thumbnail: Path | None = None, state_file: Path | None = None) -> Snapshot:
+        """Freeze the current disk layers under a new snapshot and put an empty overlay
+        on top of each writable drive (``vm.toml`` then names those).  The machine state
+        comes from ``state_from`` (``state_file`` is the same), else from the VM's
+        ``saved.state`` if it has one, else the snapshot is of a powered-off machine."""
+        name = name.strip()
+        if not name:
+            raise SnapshotError("a snapshot needs a name")
+        if any(s.name.casefold() == name.casefold() for s in self.snapshots):
+            raise SnapshotError(f"a snapshot called {name!r} already exists")
+        state_from = state_from or state_file
+        if state_from is None and saved_state_path(self.folder).exists():
+            state_from = saved_state_path(self.folder)
+        for label, src in (("state file", state_from), ("thumbnail", thumbnail)):
+            if src is not None and not Path(src).is_file():
+                raise SnapshotError(f"{label} {src}: no such file")
+        config = self._config()
+        snap = Snapshot(id=str(uuid_mod.uuid4()), name=name, description=description,
+                        created=_now(), parent=self.current_id)
+        new_config = copy.deepcopy(config)
+        made: list[Path] = []
+        config_written = False
+        try:
+            for slot, att in writable_slots(config):
+                top = att.resolve(self.folder)
+                layer = self._new_layer(slot, top)
+                made.append(layer)
+                snap.disks[slot] = self._rel(top)
+                set_slot(new_config, slot, self._rel(layer))
+            if state_from is not None:
+                target = self.dir / f"{snap.id}.state"
+                _copy_atomic(Path(state_from), target)
+                made.append(target)
+                snap.state = self._rel(target)
+            if thumbnail is not None:
+                target = self.dir / f"{snap.id}.png"
+                _copy_atomic(Path(thumbnail), target)
+                made.append(target)
+                snap.thumbnail = self._rel(target)
+            self._save_config(new_config)
+            config_written = True
+            self.snapshots.append(snap)
+            self.current_id = snap.id
+            self._write()
+        except BaseException:
+            self._undo(config if config_written else None, made, snap)
+            raise
+        log.info("%s: took snapshot %r (%s)", self.folder.name, name, snap.id)
+        return snap
+
+    def _undo(self, config: VmConfig | None, made: list[Path], snap: Snapshot) -> None:
+        """Roll back a failed take/restore: the old vm.toml, the tree, new files."""
+        if config is not None:
+            with contextlib.suppress(Exception):
+                self._save_config(config)
+        if snap in self.snapshots:
+            self.snapshots.remove(snap)
+        self.snapshots.clear()
+        self.current_id = ""
+        with contextlib.suppress(SnapshotError):
+            self._load()
+        for path in made:
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+    # ------------------------------------------------------------------ restore
+    def restore(self, id_or_name: str) -> Snapshot:
+        """Go back to a snapshot: each of its frozen layers gets a new empty overlay that
+        ``vm.toml`` then names; the old top layers (changes since the last snapshot) are
+        discarded.  Its machine state, if any, becomes the VM's ``saved.state`` (else a
+        saved state of the discarded current state is deleted)."""
+        snap = self.get(id_or_name)
+        for slot, stored in snap.disks.items():
+            if not self.resolve(stored).is_file():
+                raise SnapshotError(f"snapshot {snap.name!r}: its {slot} layer "
+                                    f"{self.resolve(stored)} is missing")
+        if snap.state and not self.resolve(snap.state).is_file():
+            raise SnapshotError(f"snapshot {snap.name!r}: its state file is missing")
+        config = self._config()
+        new_config = copy.deepcopy(config)
+        old_tops = [get_slot(config, slot) for slot in snap.disks]
+        made: list[Path] = []
+        saved = saved_state_path(self.folder)
+        staged = saved.with_name(f".{saved.name}.restore.tmp")
+        config_written = False
+        try:
+            for slot, stored in snap.disks.items():
+                layer = self._new_layer(slot, self.resolve(stored))
+                made.append(layer)
+                set_slot(new_config, slot, self._rel(layer))
+            if snap.state:
+                _copy_atomic(self.resolve(snap.state), staged)
+                made.append(staged)
+            self._save_config(new_config)
+            config_written = True
+            self.current_id = snap.id
+            self._write()
+        except BaseException:
+            self._undo(config if config_written else None, made, Snapshot("", ""))
+            raise
+        if snap.state:
+            os.replace(staged, saved)
+        else:
+            saved.unlink(missing_ok=True)
+        self._discard_unused([a.resolve(self.folder) for a in old_tops if a is not None])
+        log.info("%s: restored snapshot %r", self.folder.name, snap.name)
+        return snap
+
+    def _discard_unused(self, paths: list[Path]) -> None:
+        """Delete layer files in the VM folder that nothing references any more."""
+        used = self.in_use()
+        with contextlib.suppress(Exception):
+            config = self._config()
+            used |= {Path(os.path.abspath(a.resolve(self.folder)))
+                     for _s, a in writable_slots(config)}
+        for path in paths:
+            path = Path(os.path.abspath(path))
+            if (path in used or path.parent != Path(os.path.abspath(self.folder))
+                    or not ov.is_overlay(path)):
+                continue
+            try:
+                ov.discard(path)
+            except (OSError, ov.OverlayError) as exc:
+                log.warning("could not delete unused layer %s: %s", path, exc)
+
+    # ------------------------------------------------------------------ delete
+    def delete(self, id_or_name: str) -> None:
+        """Remove a snapshot, keeping every other snapshot's and the current state's disk
+        contents: its only child layer (a child snapshot's, or the current state's) is
+        merged down into its frozen layer, which then serves the child.  A snapshot with
+        more than one child (counting the current state) is refused, as in VirtualBox."""
+        snap = self.get(id_or_name)
+        kids = self.children(snap)
+        is_current = self.current_id == snap.id
+        if len(kids) + is_current > 1:
+            names = [repr(k.name) for k in kids] + (["the current state"] if is_current else [])
+            raise SnapshotError(f"snapshot {snap.name!r} has {len(names)} children "
+                                f"({', '.join(names)}); delete or restore past all but one "
+                                "of them first")
+        config = self._config()
+        new_config = copy.deepcopy(config)
+        doomed: list[Path] = []
+        for slot, stored in snap.disks.items():
+            layer = self.resolve(stored)
+            if kids:
+                child_path = kids[0].disks.get(slot)
+                if child_path is None:
+                    continue
+                dependent = self.resolve(child_path)
+                grand = [self.resolve(g.disks[slot]) for g in self.children(kids[0])
+                         if slot in g.disks]
+                if self.current_id == kids[0].id and get_slot(config, slot) is not None:
+                    grand.append(get_slot(config, slot).resolve(self.folder))
+            elif is_current:
+                att = get_slot(config, slot)
+                if att is None:
+                    continue
+                dependent, grand = att.resolve(self.folder), []
+            else:  # a leaf: its layer only served itself
+                doomed.append(layer)
+                continue
+            ov.merge_into_base(dependent, remove=False)
+            for g in grand:
+                ov.rebase(g, layer)
+            if kids:
+                kids[0].disks[slot] = stored
+            else:
+                set_slot(new_config, slot, stored)
+            doomed.append(dependent)
+        if not kids and is_current:
+            self._save_config(new_config)
+        for kid in kids:
+            kid.parent = snap.parent
+        if is_current:
+            self.current_id = snap.parent
+        self.snapshots.remove(snap)
+        self._write()
+        self._discard_unused(doomed)
+        for extra in (snap.state, snap.thumbnail):
+            if extra:
+                self.resolve(extra).unlink(missing_ok=True)
+        log.info("%s: deleted snapshot %r", self.folder.name, snap.name)
+
+    # ------------------------------------------------------------------ reading disks
+    def layers(self, id_or_name: str | None = None) -> dict[str, Path]:
+        """Slot -> top layer of a snapshot (None: the current state's)."""
+        if id_or_name is None:
+            return {slot: att.resolve(self.folder) for slot, att in
+                    writable_slots(self._config())}
+        snap = self.get(id_or_name)
+        return {slot: self.resolve(p) for slot, p in snap.disks.items()}
+
+
+# ---------------------------------------------------------------------- flat copies
+def read_disk(path: Path) -> bytes:
+    """The whole virtual disk an image or overlay chain shows (small disks; tests)."""
+    if ov.is_overlay(path):
+        with ov.Overlay.open(path, read_only=True) as o:
+            return o.read(0, o.size)
+    return Path(path).read_bytes()
+
+
+def flatten(src: Path, dst: Path) -> None:
+    """Write the disk ``src`` (a raw image or an overlay chain) as a raw image ``dst``
+    (sparse where zero; refuses to overwrite)."""
+    src, dst = Path(src), Path(dst)
+    if not ov.is_overlay(src):
+        from vmgui.storage.media import copy_sparse
+        copy_sparse(src, dst)
+        return
+    with ov.Overlay.open(src, read_only=True) as o, open(dst, "xb") as out:
+        zero = bytes(COPY_CHUNK)
+        for off in range(0, o.size, COPY_CHUNK):
+            chunk = o.read(off, min(COPY_CHUNK, o.size - off))
+            if chunk == zero[: len(chunk)]:
+                out.seek(len(chunk), os.SEEK_CUR)
+            else:
+                out.write(chunk)
+        out.truncate(o.size)
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def _bottom_name(path: Path) -> str:
+    """The file name of the raw image at the bottom of a chain (what a flat copy is
+    called)."""
+    if ov.is_overlay(path):
+        with ov.Overlay.open(path, read_only=True) as o:
+            return o.chain()[-1].name
+    return path.name
+
+
+def clone_vm(library: Library, name: str, new_name: str,
+             snapshot: str | None = None) -> VmEntry:
+    """A full copy of VM ``name`` as ``new_name`` (new uuid, no snapshots), each writable
+    disk flattened at ``snapshot`` (default: the current state) into the new folder; the
+    saved state of that point comes along.  Read-only media stay shared."""
+    entry = library.get(name)
+    if entry.config is None:
+        raise LibraryError(f"cannot clone VM {entry.name!r}: {entry.error}")
+    library._check_new_name(new_name)
+    snaps = Snapshots(entry.folder)
+    layers = snaps.layers(snapshot)
+    state = saved_state_path(entry.folder)
+    if snapshot is not None:
+        snap = snaps.get(snapshot)
+        state = snaps.resolve(snap.state) if snap.state else None
+    config = copy.deepcopy(entry.config)
+    config.name, config.uuid = new_name, VmConfig(new_name).uuid
+    tmp = library._make_temp_folder(".clone-")
+    try:
+        used: set[str] = set()
+        for slot, top in layers.items():
+            base = _bottom_name(top)
+            stem, suffix, n = Path(base).stem, Path(base).suffix, 1
+            while base.casefold() in used:
+                base, n = f"{stem}-{n}{suffix}", n + 1
+            used.add(base.casefold())
+            flatten(top, tmp / base)
+            set_slot(config, slot, base)
+        for slot in SLOTS:  # read-only media: absolute path to the shared file
+            att = get_slot(config, slot)
+            if att is not None and att.read_only:
+                att.path = str(os.path.abspath(att.resolve(entry.folder)))
+        if state is not None and state.is_file():
+            shutil.copyfile(state, tmp / SAVED_STATE)
+        atomic_write(tmp / CONFIG_FILE, _dump(config))
+    except BaseException as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError | ov.OverlayError):
+            raise LibraryError(f"cannot clone VM {entry.name!r}: {exc}") from exc
+        raise
+    folder = library._move_into_place(tmp, new_name)
+    return VmEntry(new_name, folder, config, None)
