@@ -353,3 +353,51 @@ def test_serial_tcp_server_on_loopback(library, make_manager, qtbot, tmp_path):
         qtbot.waitUntil(got_banner, timeout=8000)
     finally:
         client.close()
+
+
+def test_save_state_then_start_resumes_there(library, make_manager, qtbot, tmp_path):
+    from vmgui.config.snapshots import saved_state_path
+
+    image = tmp_path / "echo.img"
+    shutil.copy(Path(__file__).resolve().parents[1] / "guests" / "echo.img", image)
+    library.create(VmConfig("Saver", floppy_a=Attachment(str(image), read_only=True)))
+    window = make_manager()
+    vm = window.start_vm("Saver")
+    qtbot.waitUntil(lambda: "READY" in "\n".join(_screen_lines(vm.host)), timeout=10000)
+    from vmgui.core import keys
+
+    for event in keys.text("q"):
+        vm.host.send(ev.KeyScancodes(event))
+    qtbot.waitUntil(lambda: "1071" in "\n".join(_screen_lines(vm.host)), timeout=10000)
+    folder = library.get("Saver").folder
+    assert vm.console.save_state_and_power_off()
+    assert saved_state_path(folder).is_file()
+    qtbot.waitUntil(lambda: not window.runner.is_running("Saver"), timeout=5000)
+    again = window.start_vm("Saver")
+    qtbot.waitUntil(lambda: "1071" in "\n".join(_screen_lines(again.host)), timeout=10000)
+    qtbot.waitUntil(lambda: not saved_state_path(folder).exists(), timeout=5000)
+
+
+def test_tryout_vm_runs_on_throwaway_overlays(library, make_manager, qtbot, tmp_path):
+    import hashlib
+
+    image = tmp_path / "demo.img"
+    shutil.copy(DEMO_IMAGE, image)
+    digest = hashlib.sha256(image.read_bytes()).hexdigest()
+    library.create(VmConfig("Tryer", floppy_a=Attachment(str(image)), tryout=True))
+    window = make_manager()
+    vm = window.start_vm("Tryer")
+    wait_running(qtbot, vm.host)
+    assert vm.tryout_dir is not None and any(vm.tryout_dir.glob("*.cow"))
+    tryout_dir = vm.tryout_dir
+    window.power_off_vm("Tryer")
+    qtbot.waitUntil(lambda: not tryout_dir.exists(), timeout=5000)
+    assert hashlib.sha256(image.read_bytes()).hexdigest() == digest
+
+
+def _screen_lines(host):
+    host.poll_events()
+    try:
+        return host.text_lines()
+    except RuntimeError:
+        return []

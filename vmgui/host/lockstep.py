@@ -13,19 +13,17 @@ import dataclasses
 from vmgui.core import events as ev
 from vmgui.core.machine import Machine, MachineConfig
 from vmgui.devices.display import DisplayState
+from vmgui.host.base import EventRecord
 from vmgui.storage.image import DiskImage
 
 
-class LockstepHost:
+class LockstepHost(EventRecord):
     def __init__(self, config: MachineConfig,
                  drives: dict[int, DiskImage | None] | None = None) -> None:
         self._events: list[ev.Event] = []
         self.machine = Machine(dataclasses.replace(config, deterministic=True),
                                on_event=self._events.append, drives=drives)
-        self.serial = bytearray()
-        self.debug = bytearray()
-        self.crash: ev.GuestCrashed | None = None
-        self.state = ev.RunState.CREATED
+        self._init_record()
         self._off = False
 
     def start(self) -> None:
@@ -46,14 +44,7 @@ class LockstepHost:
     def poll_events(self) -> list[ev.Event]:
         out, self._events[:] = list(self._events), []
         for event in out:
-            if isinstance(event, ev.StateChanged):
-                self.state = event.state
-            elif isinstance(event, ev.GuestCrashed):
-                self.crash = event
-            elif isinstance(event, ev.SerialOutput):
-                self.serial += event.data
-            elif isinstance(event, ev.DebugOutput):
-                self.debug += event.data
+            self._apply(event)
         return out
 
     def display(self) -> DisplayState:

@@ -34,6 +34,7 @@ from vmgui.core.machine import MachineConfig
 from vmgui.core.memory import VGA_SIZE
 from vmgui.devices.display import DisplayState
 from vmgui.devices.render import text_lines
+from vmgui.host.base import EventRecord
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ def _child_main(conn, config: MachineConfig, drives: dict[int, DriveSpec | None]
 
     from vmgui.core.machine import Machine
     from vmgui.host.control import MachineHost, start_server
-    from vmgui.storage.image import DiskImage, DiskImageError
+    from vmgui.storage.image import DiskImageError
 
     lock = _threading.Lock()
 
@@ -93,7 +94,7 @@ def _child_main(conn, config: MachineConfig, drives: dict[int, DriveSpec | None]
     logging.getLogger("vmgui").setLevel(logging.INFO)
     shm = SharedMemory(name=shm_name)
     try:
-        opened = {n: (DiskImage.open(s[0], kind=s[1], read_only=s[2]) if s else None)
+        opened = {n: (_open_drive(*s) if s else None)
                   for n, s in drives.items()}
         control = MachineHost()
 
@@ -142,7 +143,17 @@ def _serve(conn, machine, send, thread) -> None:
                 return
 
 
-class ProcessHost:
+def _open_drive(path: str, kind: str, read_only: bool):
+    """A raw image, or the top of a copy-on-write overlay chain (snapshots, try-out)."""
+    from vmgui.storage.image import DiskImage
+    from vmgui.storage.overlay import is_overlay
+
+    if is_overlay(Path(path)):
+        return DiskImage.open_overlay(path, kind=kind, read_only=read_only)
+    return DiskImage.open(path, kind=kind, read_only=read_only)
+
+
+class ProcessHost(EventRecord):
     """A machine in its own process.  ``drives`` maps drive numbers (0, 1, 0x80, 0x81) to
     (path, kind, read_only); ``None`` takes them from ``config``.  With ``control_socket``
     the VM process serves the control protocol there (see :mod:`vmgui.host.control`)."""
@@ -169,10 +180,7 @@ class ProcessHost:
         self._replies: queue.Queue[DisplayState] = queue.Queue()
         self._send_lock = threading.Lock()
         self.log_tail: deque[str] = deque(maxlen=LOG_TAIL)
-        self.serial = bytearray()
-        self.debug = bytearray()
-        self.crash: ev.GuestCrashed | None = None
-        self.state = ev.RunState.CREATED
+        self._init_record()
         self.start_error: str | None = None
         self._reader = threading.Thread(target=self._read, name="vmgui-vm-pipe", daemon=True)
         self._last_display: DisplayState | None = None
@@ -265,16 +273,6 @@ class ProcessHost:
         how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit {code}"
         tail = "\n".join(list(self.log_tail)[-10:]) or "(no log lines)"
         return ev.GuestCrashed(f"the VM process died ({how})", f"last log lines:\n{tail}")
-
-    def _apply(self, event: ev.Event) -> None:
-        if isinstance(event, ev.StateChanged):
-            self.state = event.state
-        elif isinstance(event, ev.GuestCrashed):
-            self.crash = event
-        elif isinstance(event, ev.SerialOutput):
-            self.serial += event.data
-        elif isinstance(event, ev.DebugOutput):
-            self.debug += event.data
 
     def display(self) -> DisplayState:
         """The screen: registers asked over the pipe, video memory from shared memory.

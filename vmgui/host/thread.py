@@ -18,19 +18,17 @@ import time
 from vmgui.core import events as ev
 from vmgui.core.machine import Machine, MachineConfig
 from vmgui.devices.display import DisplayState
+from vmgui.host.base import EventRecord
 from vmgui.storage.image import DiskImage
 
 
-class ThreadHost:
+class ThreadHost(EventRecord):
     def __init__(self, config: MachineConfig,
                  drives: dict[int, DiskImage | None] | None = None) -> None:
         self._events: queue.Queue[ev.Event] = queue.Queue()
         self.machine = Machine(config, on_event=self._events.put, drives=drives)
         self._thread = threading.Thread(target=self._run, name="vmgui-cpu", daemon=True)
-        self.serial = bytearray()
-        self.debug = bytearray()
-        self.crash: ev.GuestCrashed | None = None
-        self.state = ev.RunState.CREATED
+        self._init_record()
         self.error: BaseException | None = None
 
     def _run(self) -> None:
@@ -67,14 +65,7 @@ class ThreadHost:
                 event = self._events.get_nowait()
             except queue.Empty:
                 return out
-            if isinstance(event, ev.StateChanged):
-                self.state = event.state
-            elif isinstance(event, ev.GuestCrashed):
-                self.crash = event
-            elif isinstance(event, ev.SerialOutput):
-                self.serial += event.data
-            elif isinstance(event, ev.DebugOutput):
-                self.debug += event.data
+            self._apply(event)
             out.append(event)
 
     def display(self) -> DisplayState:

@@ -20,6 +20,8 @@ and never drains events itself, except for the fallback console, which has no po
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,7 +30,9 @@ from PySide6.QtGui import QCloseEvent, QImage, QPixmap
 from PySide6.QtWidgets import QLabel, QMainWindow, QWidget
 
 from vmgui.config.library import VmEntry
+from vmgui.config.snapshots import saved_state_path
 from vmgui.core import events as ev
+from vmgui.host.control import SOCKET_NAME
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +77,8 @@ class RunningVm:
     own_poll: bool = field(default=False)
     writable: frozenset[Path] = frozenset()  # images this VM opened for writing
     serial_tcp: object = None  # SerialTcpBridge when COM1 is a TCP server
+    resuming: Path | None = None  # saved state being loaded into the VM
+    tryout_dir: Path | None = None  # throw-away disk overlays, deleted at power-off
 
     @property
     def state(self) -> ev.RunState:
@@ -127,7 +133,7 @@ class FallbackConsole(QMainWindow):
 
 
 def _make_console(host, title: str, confirm: bool, screenshots_dir: Path | None,
-                  scale: str) -> tuple[QMainWindow, bool]:
+                  scale: str, saved_state: Path | None = None) -> tuple[QMainWindow, bool]:
     """(console window, True when it is the fallback)."""
     try:
         from vmgui.ui.console import ConsoleWindow, ScaleMode
@@ -135,7 +141,8 @@ def _make_console(host, title: str, confirm: bool, screenshots_dir: Path | None,
         log.warning("the console window is not available; using a minimal screen view",
                     exc_info=True)
         return FallbackConsole(host, title), True
-    console = ConsoleWindow(host, title, screenshots_dir=screenshots_dir, confirm=confirm)
+    console = ConsoleWindow(host, title, screenshots_dir=screenshots_dir, confirm=confirm,
+                            saved_state=saved_state)
     try:
         console.set_scale_mode(ScaleMode(scale))
     except (ValueError, AttributeError):
@@ -196,8 +203,12 @@ class VmRunner(QObject):
         self._discard(entry.name)
         config = entry.config
         try:
-            drives = config.open_drives(entry.folder)
+            tryout_dir = Path(tempfile.mkdtemp(prefix="vmgui-tryout-")) if config.tryout \
+                else None
+            drives = config.open_drives(entry.folder, tryout_dir=tryout_dir)
         except (OSError, ValueError) as exc:
+            if tryout_dir is not None:
+                shutil.rmtree(tryout_dir, ignore_errors=True)
             raise RunError(str(exc)) from exc
         writable = {Path(img.path).resolve() for img in drives.values()
                     if img is not None and not img.read_only}
@@ -210,7 +221,8 @@ class VmRunner(QObject):
             raise RunError(self.tr("{0} is already in use by the running VM {1}; two VMs "
                                    "writing one disk image would corrupt it").format(path, other))
         try:
-            host = self._new_host(config.to_machine_config(entry.folder), drives)
+            host = self._new_host(config.to_machine_config(entry.folder), drives,
+                                  entry.folder / SOCKET_NAME)
         except Exception as exc:
             raise RunError(str(exc)) from exc
         finally:
@@ -218,8 +230,10 @@ class VmRunner(QObject):
                 for image in drives.values():
                     if image is not None:
                         image.close()
+        state_file = saved_state_path(entry.folder)
         console, fallback = _make_console(host, entry.name, self.confirm,
-                                          self.screenshots_dir, config.display_scale)
+                                          self.screenshots_dir, config.display_scale,
+                                          None if config.tryout else state_file)
         serial_log = None
         if config.serial.mode == "file":
             serial_log = Path(config.serial.path).expanduser()
@@ -236,25 +250,31 @@ class VmRunner(QObject):
                 console.deleteLater()
                 raise RunError(str(exc)) from exc
         vm = RunningVm(entry.name, entry.folder, host, console, serial_log=serial_log,
-                       own_poll=fallback, writable=frozenset(writable), serial_tcp=bridge)
+                       own_poll=fallback, writable=frozenset(writable), serial_tcp=bridge,
+                       tryout_dir=tryout_dir)
         self._vms[entry.name] = vm
         console.powered_off.connect(lambda name=entry.name: self._on_console_done(name))
         console.show()
         host.start()
+        if state_file.is_file() and not config.tryout:
+            # resume where "Save state" left it; the file goes once the load succeeded
+            host.send(ev.LoadState(str(state_file)))
+            vm.resuming = state_file
         log.info("started VM %r", entry.name)
         self.changed.emit(entry.name)
         return vm
 
-    def _new_host(self, machine_config, drives):
-        """A VM process by default (crash isolation, no GIL shared between VMs): the
-        images were opened here only to report a bad one before anything starts."""
+    def _new_host(self, machine_config, drives, control_socket: Path | None = None):
+        """A VM process by default (crash isolation, no GIL shared between VMs), serving
+        ``vmgui control`` on ``control_socket``: the images were opened here only to
+        report a bad one before anything starts."""
         if self._host_factory is not None:
             return self._host_factory(machine_config, drives)
         from vmgui.host.process import ProcessHost
 
         specs = {n: (str(img.path), img.kind, img.read_only) if img is not None else None
                  for n, img in drives.items()}
-        return ProcessHost(machine_config, specs)
+        return ProcessHost(machine_config, specs, control_socket=control_socket)
 
     def toggle_pause(self, name: str) -> None:
         vm = self._vms.get(name)
@@ -297,6 +317,9 @@ class VmRunner(QObject):
         self._flush_serial(vm)
         if vm.serial_tcp is not None:
             vm.serial_tcp.close()
+        if vm.tryout_dir is not None:
+            shutil.rmtree(vm.tryout_dir, ignore_errors=True)
+            log.info("%s: try-out mode, disk changes discarded", vm.name)
         vm.console.hide()
         vm.console.deleteLater()
 
@@ -314,6 +337,7 @@ class VmRunner(QObject):
             if vm.own_poll and vm.host.alive:
                 vm.host.poll_events()
             self._flush_serial(vm)
+            self._check_resume(vm)
             state = vm.state
             if state != vm.last_state:
                 vm.last_state = state
@@ -322,6 +346,21 @@ class VmRunner(QObject):
                 vm.screen = screen_image(vm.host)
         if thumbnails and self._vms:
             self.screens_updated.emit()
+
+    def _check_resume(self, vm: RunningVm) -> None:
+        if vm.resuming is None:
+            return
+        for result in getattr(vm.host, "state_files", ()):
+            if isinstance(result, ev.StateLoaded) and result.path == str(vm.resuming):
+                if result.error is None:
+                    vm.resuming.unlink(missing_ok=True)  # resumed: as VirtualBox does
+                    log.info("%s resumed from its saved state", vm.name)
+                else:
+                    log.warning("%s: saved state not loaded (%s); it booted afresh and the "
+                                "file is kept", vm.name, result.error)
+                vm.resuming = None
+                self.changed.emit(vm.name)
+                return
 
     def _flush_serial(self, vm: RunningVm) -> None:
         if vm.serial_tcp is not None:
