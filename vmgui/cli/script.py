@@ -11,9 +11,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from vmgui.automation import scenario
-from vmgui.automation.session import AutomationTimeout, GuestCrashedError
-
 
 def register(sub) -> None:
     parser = sub.add_parser("script", help="run a scenario file: a VM and steps in TOML",
@@ -26,6 +23,9 @@ def register(sub) -> None:
 
 
 def run_script(args: argparse.Namespace) -> int:
+    from vmgui.automation import scenario  # heavy (machine, numpy): only when used
+    from vmgui.automation.session import AutomationTimeout, GuestCrashedError
+
     try:
         loaded = scenario.load(args.file)
     except scenario.ScenarioError as exc:
