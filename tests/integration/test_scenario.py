@@ -112,3 +112,17 @@ def test_find_needle_with_region_and_threshold():
     from vmgui.automation.session import Region
 
     assert find_needle(screen, needle, 0.99, Region(0, 0, 50, 100)) is None
+
+
+@pytest.mark.slow
+def test_committed_docs_shots_are_what_the_scenario_makes(shared_guests, tmp_path):
+    """docs/shots/ (used by the README) is regenerable: running the scenario again gives
+    the committed files byte for byte."""
+    committed = json.loads((ROOT / "docs" / "shots" / "manifest.json").read_text())
+    result = vmgui_script(SCENARIO, "--out", tmp_path)
+    assert result.returncode == 0, result.stderr
+    fresh = json.loads((tmp_path / "manifest.json").read_text())
+    assert [i["sha256"] for i in fresh["images"]] == [i["sha256"] for i in committed["images"]]
+    for item in committed["images"]:
+        assert (ROOT / "docs" / "shots" / item["file"]).read_bytes() == \
+            (tmp_path / item["file"]).read_bytes()
