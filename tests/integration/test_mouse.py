@@ -8,50 +8,26 @@ negative, bits 0-2 left/right/middle; Y counts upwards (MouseInput's dy counts d
 
 from __future__ import annotations
 
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
+from tests.running import Running as BaseRunning
 from vmgui.core import events as ev
 from vmgui.core.machine import Machine, MachineConfig
 
 
-class Running:
-    """A machine on its own thread, collecting events."""
+class Running(BaseRunning):
+    """A machine running tests/guests/mouse.img, with its packets as printed on COM1."""
 
     def __init__(self, image: Path, **config) -> None:
-        self.events: list[ev.Event] = []
-        self.machine = Machine(MachineConfig(floppies=(image,), read_only=True, **config),
-                               on_event=self.events.append)
-        self.thread = threading.Thread(target=self.machine.run, daemon=True)
-
-    def __enter__(self) -> Running:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.machine.send(ev.PowerOff())
-        self.thread.join(5)
-        assert not self.thread.is_alive()
-
-    def serial(self) -> str:
-        data = b"".join(e.data for e in list(self.events) if isinstance(e, ev.SerialOutput))
-        return data.decode("ascii", "replace")
+        super().__init__(image, read_only=True, **config)
 
     def packets(self) -> list[str]:
         text = self.serial()
         if "MOUSE READY" not in text:
             return []
         return [line for line in text.split("MOUSE READY", 1)[1].split("\r\n") if line]
-
-    def wait_for(self, predicate, timeout: float = 5.0) -> None:
-        end = time.monotonic() + timeout
-        while not predicate():
-            if time.monotonic() > end:
-                raise AssertionError(f"timed out; serial: {self.serial()!r}")
-            time.sleep(0.01)
 
 
 @pytest.fixture

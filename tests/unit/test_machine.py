@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.running import Running
 from vmgui.core import events as ev
 from vmgui.core.machine import Machine, MachineConfig
 
@@ -16,35 +16,6 @@ def boot_image(tmp_path: Path, code: bytes) -> Path:
     path = tmp_path / "guest.img"
     path.write_bytes(code + bytes(510 - len(code)) + b"\x55\xaa")
     return path
-
-
-class Running:
-    """A machine on its own thread, collecting events."""
-
-    def __init__(self, image: Path, **config) -> None:
-        self.events: list[ev.Event] = []
-        self.machine = Machine(MachineConfig(floppies=(image,), **config),
-                               on_event=self.events.append)
-        self.thread = threading.Thread(target=self.machine.run, daemon=True)
-
-    def __enter__(self) -> Running:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.machine.send(ev.PowerOff())
-        self.thread.join(5)
-        assert not self.thread.is_alive()
-
-    def debug_text(self) -> bytes:
-        return b"".join(e.data for e in list(self.events) if isinstance(e, ev.DebugOutput))
-
-    def wait_for(self, predicate, timeout: float = 5.0) -> None:
-        end = time.monotonic() + timeout
-        while not predicate():
-            if time.monotonic() > end:
-                raise AssertionError(f"timed out; events: {self.events[-5:]}")
-            time.sleep(0.01)
 
 
 OUT_E9 = b"\xe6\xe9"
