@@ -99,7 +99,9 @@ class DetailsPane(QScrollArea):
         if entry is None:
             self.title.setText(self.tr("No virtual machine selected"))
             return
-        self.title.setText(entry.name)
+        tryout = entry.config is not None and entry.config.tryout
+        self.title.setText(self.tr("{0} (try-out)").format(entry.name) if tryout
+                           else entry.name)
         self.fields["state"].setText(state_text)
         if entry.config is None:
             self.error.setText(self.tr("<b>This virtual machine is inaccessible.</b><br>"

@@ -15,6 +15,10 @@ when it cannot be imported a minimal framebuffer window (:class:`FallbackConsole
 Thread rule: GUI thread only.  The console window drains the host's events (and so keeps
 ``host.state`` current); the runner reads ``host.state``/``alive``/``crash``/``serial``
 and never drains events itself, except for the fallback console, which has no poller.
+
+Try-out VMs (``tryout = true``): the console title says "(try-out)"; at power-off
+:attr:`VmRunner.tryout_ended` (if set) is called with the :class:`RunningVm` while its
+overlays still exist (to keep them), then the folder is deleted.
 """
 
 from __future__ import annotations
@@ -164,6 +168,7 @@ class VmRunner(QObject):
         self.screenshots_dir = screenshots_dir
         self._host_factory = host_factory
         self._vms: dict[str, RunningVm] = {}
+        self.tryout_ended = None  # callable(RunningVm), before a try-out's overlays go
         self._ticks = 0
         self.timer = QTimer(self)
         self.timer.setInterval(STATE_INTERVAL_MS)
@@ -231,7 +236,8 @@ class VmRunner(QObject):
                     if image is not None:
                         image.close()
         state_file = saved_state_path(entry.folder)
-        console, fallback = _make_console(host, entry.name, self.confirm,
+        title = self.tr("{0} (try-out)").format(entry.name) if config.tryout else entry.name
+        console, fallback = _make_console(host, title, self.confirm,
                                           self.screenshots_dir, config.display_scale,
                                           None if config.tryout else state_file)
         serial_log = None
@@ -318,6 +324,11 @@ class VmRunner(QObject):
         if vm.serial_tcp is not None:
             vm.serial_tcp.close()
         if vm.tryout_dir is not None:
+            if self.tryout_ended is not None:
+                try:
+                    self.tryout_ended(vm)
+                except Exception:  # noqa: BLE001 - the overlays must still go
+                    log.exception("%s: handling the end of try-out mode failed", vm.name)
             shutil.rmtree(vm.tryout_dir, ignore_errors=True)
             log.info("%s: try-out mode, disk changes discarded", vm.name)
         vm.console.hide()

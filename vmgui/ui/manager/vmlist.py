@@ -33,6 +33,7 @@ STATE_ROLE = Qt.ItemDataRole.UserRole + 2  # RunState, or None when not started
 SCREEN_ROLE = Qt.ItemDataRole.UserRole + 3  # QImage or None
 STATE_TEXT_ROLE = Qt.ItemDataRole.UserRole + 4
 STATE_ICON_ROLE = Qt.ItemDataRole.UserRole + 5
+TRYOUT_ROLE = Qt.ItemDataRole.UserRole + 6  # True: disk changes are thrown away
 
 THUMB = QSize(96, 72)  # 4:3, as a CRT shows every mode
 MARGIN = 6
@@ -48,6 +49,11 @@ def state_icon_name(entry: VmEntry, state: ev.RunState | None) -> str:
     if state is ev.RunState.PAUSED:
         return "state-paused"
     return "state-off"
+
+
+def tryout_label(name: str) -> str:
+    """``Name (try-out)``: how lists and titles show a VM in try-out mode."""
+    return QApplication.translate("VmListModel", "{0} (try-out)").format(name)
 
 
 class VmListModel(QAbstractListModel):
@@ -106,7 +112,11 @@ class VmListModel(QAbstractListModel):
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
             return entry.name
         if role == Qt.ItemDataRole.AccessibleTextRole:
-            return f"{entry.name}, {self.state_text(entry, state)}"
+            name = tryout_label(entry.name) if entry.config is not None \
+                and entry.config.tryout else entry.name
+            return f"{name}, {self.state_text(entry, state)}"
+        if role == TRYOUT_ROLE:
+            return entry.config is not None and entry.config.tryout
         if role == Qt.ItemDataRole.ToolTipRole:
             return entry.error if entry.config is None else str(entry.folder)
         if role == ENTRY_ROLE:
@@ -182,7 +192,11 @@ class VmItemDelegate(QStyledItemDelegate):
         top = text_rect.top() + (text_rect.height() - 2 * line - MARGIN) // 2
         painter.setFont(name_font)
         painter.setPen(option.palette.color(group, text_role))
-        name = painter.fontMetrics().elidedText(index.data() or "", Qt.TextElideMode.ElideRight,
+        name = index.data() or ""
+        entry: VmEntry = index.data(ENTRY_ROLE)
+        if entry is not None and entry.config is not None and entry.config.tryout:
+            name = tryout_label(name)
+        name = painter.fontMetrics().elidedText(name, Qt.TextElideMode.ElideRight,
                                                 text_rect.width())
         painter.drawText(QRect(left, top, text_rect.width(), line + 4),
                          Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, name)
@@ -190,7 +204,6 @@ class VmItemDelegate(QStyledItemDelegate):
         state_icon: QIcon = index.data(STATE_ICON_ROLE)
         icon_rect = QRect(left, top + line + MARGIN, 16, 16)
         state_icon.paint(painter, icon_rect)
-        entry: VmEntry = index.data(ENTRY_ROLE)
         colour = option.palette.color(group, text_role)
         if entry is not None and entry.config is None and not selected:
             colour = QColor("#c01c28")

@@ -1,10 +1,12 @@
 """The manager's main window: the VM list, the details pane, toolbar, menus, drops.
 
-Owns: :class:`ManagerWindow` -- the actions on VMs (New, Add, Settings, Start, Pause/Resume,
-Reset, Power off, Clone, Remove, Show in file manager, Quit) with their shortcuts, menus and
-toolbar; enabling them from the selected VM's state; the search box; dropping image files
-or VM folders onto the window; creating the Demo VM on first start; asking what to do with
-running VMs on quit.  Running VMs are :class:`~vmgui.ui.manager.running.VmRunner`'s.
+Owns: :class:`ManagerWindow` -- the actions on VMs (New, Add, Import, Export, Settings,
+Start, Pause/Resume, Reset, Power off, Take snapshot, Clone, Remove, Show in file manager,
+Quit) with their shortcuts, menus and toolbar; the Details and Snapshots tabs
+(:class:`~vmgui.ui.manager.snapshots_pane.SnapshotsPane`); enabling the actions from the
+selected VM's state; the search box; dropping image files or VM folders onto the window;
+creating the Demo VM on first start; asking what to do with running VMs on quit.  Running
+VMs are :class:`~vmgui.ui.manager.running.VmRunner`'s.
 
 ``confirm=False`` (tests) skips every question, taking the default answer given to the
 method (``remove_vm(keep_files=...)``, power off all on quit) and reports errors in the
@@ -34,13 +36,13 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QInputDialog,
     QLineEdit,
     QListView,
     QMainWindow,
     QMenu,
     QMessageBox,
     QSplitter,
+    QTabWidget,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -50,10 +52,11 @@ from vmgui.config.library import Library, LibraryError, VmEntry
 from vmgui.config.schema import ConfigError
 from vmgui.core import events as ev
 from vmgui.storage.image import DiskImageError
-from vmgui.ui.manager import library_ops
+from vmgui.ui.manager import library_ops, transfer
 from vmgui.ui.manager.details import DetailsPane
 from vmgui.ui.manager.icons import DEMO_IMAGE, FALLBACKS, app_icon, icon
-from vmgui.ui.manager.running import RunError, VmRunner
+from vmgui.ui.manager.running import RunError, RunningVm, VmRunner
+from vmgui.ui.manager.snapshots_pane import SnapshotsPane, tryout_ended
 from vmgui.ui.manager.vmlist import ENTRY_ROLE, VmFilterModel, VmItemDelegate, VmListModel
 
 log = logging.getLogger(__name__)
@@ -76,6 +79,8 @@ class ManagerWindow(QMainWindow):
         self.runner = runner or VmRunner(self, confirm=confirm, screenshots_dir=screenshots_dir)
         self.runner.changed.connect(self._on_vm_changed)
         self.runner.screens_updated.connect(self._on_screens_updated)
+        self.runner.tryout_ended = self._on_tryout_ended
+        self.keep_tryout_default = False  # confirm=False: keep a try-out's disk changes?
         self.wizard = None
         self.settings_dialog = None
         self.setWindowTitle(self.tr("vmgui Virtual Machine Manager"))
@@ -119,16 +124,22 @@ class ManagerWindow(QMainWindow):
         layout.addWidget(self.search)
         layout.addWidget(self.list)
         self.details = DetailsPane(self)
+        self.snapshots = SnapshotsPane(self)
+        self.tabs = QTabWidget(self)
+        self.tabs.setAccessibleName(self.tr("Virtual machine tools"))
+        self.tabs.addTab(self.details, self.tr("&Details"))
+        self.tabs.addTab(self.snapshots, self.tr("S&napshots"))
+        self.tabs.currentChanged.connect(lambda _i: self._on_selection())
         splitter = QSplitter(self)
         splitter.addWidget(left)
-        splitter.addWidget(self.details)
+        splitter.addWidget(self.tabs)
         splitter.setStretchFactor(0, 2)
         splitter.setStretchFactor(1, 3)
         splitter.setSizes([380, 580])
         splitter.setChildrenCollapsible(False)
         self.setCentralWidget(splitter)
         self.setTabOrder(self.search, self.list)
-        self.setTabOrder(self.list, self.details)
+        self.setTabOrder(self.list, self.tabs)
 
     def _action(self, key: str, text: str, slot, shortcut=None, tip: str = "") -> QAction:
         action = QAction(icon(key) if key in FALLBACKS else QIcon(), text, self)
@@ -159,11 +170,22 @@ class ManagerWindow(QMainWindow):
         self._action("poweroff", tr("Power &off"), self.power_off_vm, "Ctrl+H",
                      tr("Power off the selected virtual machine"))
         self._action("clone", tr("&Clone…"), self.clone_vm, "Ctrl+O",
-                     tr("Make a full copy of the selected virtual machine"))
+                     tr("Make a full copy of the selected virtual machine, from its current "
+                        "state or a snapshot"))
         self._action("remove", tr("Re&move…"), self.remove_vm, "Del",
                      tr("Remove the selected virtual machine"))
         self._action("folder", tr("Show in &file manager"), self.show_in_file_manager,
                      "Ctrl+Shift+F", tr("Open the virtual machine's folder"))
+        self._action("import", tr("&Import…"), self.import_vm, "Ctrl+I",
+                     tr("Add a virtual machine from an exported archive (.tar)"))
+        self._action("export", tr("&Export…"), self.export_vm, "Ctrl+E",
+                     tr("Write the selected virtual machine to an archive (.tar)"))
+        self._action("show_details", tr("&Details"), lambda: self.show_tab(0), "Ctrl+1",
+                     tr("Show the selected virtual machine's details"))
+        self._action("show_snapshots", tr("&Snapshots"), lambda: self.show_tab(1), "Ctrl+2",
+                     tr("Show the selected virtual machine's snapshots"))
+        self._action("snapshot", tr("Take S&napshot…"), self.take_snapshot, "Ctrl+Shift+T",
+                     tr("Take a snapshot of the selected virtual machine"))
         self._action("media", tr("Virtual &Media…"), self.show_media, "Ctrl+D",
                      tr("The disk images the virtual machines use"))
         self._action("refresh", tr("&Refresh"), self.reload, "F5",
@@ -179,10 +201,12 @@ class ManagerWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
-        groups = ((self.tr("&File"), ("new", "add", None, "media", "refresh", None, "quit")),
+        groups = ((self.tr("&File"), ("new", "add", None, "import", "export", None, "media",
+                                      "refresh", None, "quit")),
                   (self.tr("&Machine"), ("settings", None, "start", "pause", "reset",
-                                         "poweroff", None, "clone", "remove", None, "folder")),
-                  (self.tr("&View"), ("find",)),
+                                         "poweroff", None, "snapshot", "clone", "remove", None,
+                                         "folder")),
+                  (self.tr("&View"), ("show_details", "show_snapshots", None, "find")),
                   (self.tr("&Help"), ("about",)))
         for title, keys in groups:
             menu = bar.addMenu(title)
@@ -265,6 +289,8 @@ class ManagerWindow(QMainWindow):
             self._check_still_there(entry)
         state = self.runner.state(entry.name) if entry is not None else None
         self.details.show_entry(entry, self.model.state_text(entry, state) if entry else "")
+        if self.tabs.currentWidget() is self.snapshots:  # reads snapshots.toml: on demand
+            self.snapshots.show_entry(entry)
         self._update_preview()
         self._update_actions()
 
@@ -282,7 +308,9 @@ class ManagerWindow(QMainWindow):
             a[key].setEnabled(running)
         a["pause"].setText(self.tr("Res&ume") if paused else self.tr("&Pause"))
         a["pause"].setIcon(icon("start" if paused else "pause"))
-        a["clone"].setEnabled(ok and not running)
+        a["clone"].setEnabled(ok)
+        a["snapshot"].setEnabled(ok)
+        a["export"].setEnabled(ok and not running)
         a["remove"].setEnabled(entry is not None and not running)
         a["folder"].setEnabled(entry is not None)
 
@@ -442,26 +470,44 @@ class ManagerWindow(QMainWindow):
                                       QMessageBox.StandardButton.No)
         return answer == QMessageBox.StandardButton.Yes
 
-    def clone_vm(self, name: str | None = None, new_name: str | None = None) -> VmEntry | None:
+    def clone_vm(self, name: str | None = None, new_name: str | None = None,
+                 snapshot: str | None = None) -> VmEntry | None:
+        """Clone a VM (default: the selected one) from its current state or ``snapshot``;
+        ``new_name`` None asks (the name and the source)."""
         entry = self._target(name)
         if entry is None or entry.config is None:
             return None
-        if new_name is None:
-            suggested = library_ops.free_name(self.library, self.tr("{0} Clone")
-                                              .format(entry.name))
-            new_name, ok = QInputDialog.getText(
-                self, self.tr("Clone {0}").format(entry.name),
-                self.tr("Name of the copy (disks in the VM folder are copied):"),
-                QLineEdit.EchoMode.Normal, suggested)
-            if not ok:
-                return None
-        try:
-            clone = self.library.clone(entry.name, new_name.strip())
-        except USER_ERRORS as exc:
-            self._error(self.tr("Cannot clone {0}").format(entry.name), str(exc))
-            return None
-        self.reload(select=clone.name)
+        clone = transfer.clone(self, entry, new_name, snapshot)
+        if clone is not None:
+            self.reload(select=clone.name)
         return clone
+
+    def export_vm(self, name: str | None = None, target: Path | None = None) -> Path | None:
+        """Export a VM (default: the selected one) to the tar ``target`` (None: ask)."""
+        entry = self._target(name)
+        if entry is None or entry.config is None:
+            return None
+        return transfer.export(self, entry, target)
+
+    def import_vm(self, source: Path | None = None,
+                  new_name: str | None = None) -> VmEntry | None:
+        """Import an archive (None: ask which); a name in use asks for another."""
+        entry = transfer.import_archive(self, source, new_name)
+        if entry is not None:
+            self.reload(select=entry.name)
+        return entry
+
+    def show_tab(self, index: int) -> None:
+        self.tabs.setCurrentIndex(index)
+        self.tabs.currentWidget().setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    def take_snapshot(self, name: str | None = None, description: str | None = None):
+        """Take a snapshot of the selected VM (the Snapshots tab's Take)."""
+        self.show_tab(1)
+        return self.snapshots.take_snapshot(name, description)
+
+    def _on_tryout_ended(self, vm: RunningVm) -> None:
+        tryout_ended(self, vm)
 
     def remove_vm(self, name: str | None = None, keep_files: bool | None = None) -> bool:
         """Remove a VM; ``keep_files`` None asks (Remove only / Delete files / Cancel)."""

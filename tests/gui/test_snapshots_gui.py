@@ -1,0 +1,207 @@
+"""The manager's Snapshots tab, try-out labels, export/import and clone, driven like a user
+would (``confirm=False``: no dialogs; names are given or defaulted)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from PySide6.QtCore import Qt
+
+from vmgui.config.library import Library
+from vmgui.config.schema import Attachment, VmConfig
+from vmgui.config.snapshots import Snapshots, read_disk, saved_state_path
+from vmgui.core import events as ev
+from vmgui.storage import overlay as ov
+from vmgui.ui.manager import ManagerWindow
+from vmgui.ui.manager.icons import DEMO_IMAGE
+from vmgui.ui.manager.snapshots_pane import tryout_ended
+from vmgui.ui.manager.vmlist import TRYOUT_ROLE
+
+DISK = 256 * 1024
+
+
+@pytest.fixture
+def library(tmp_path, monkeypatch) -> Library:
+    monkeypatch.setenv("VMGUI_HOME", str(tmp_path / "home"))
+    return Library()
+
+
+@pytest.fixture
+def manager(qtbot, tmp_path, library):
+    window = ManagerWindow(library, confirm=False, create_demo=False,
+                           screenshots_dir=tmp_path / "shots")
+    qtbot.addWidget(window)
+    window.show()
+    yield window
+    window.runner.power_off_all()
+
+
+def disk_vm(library: Library, name: str, tryout: bool = False) -> Path:
+    entry = library.create(VmConfig(name, hard_disks=[Attachment("disk.img")], tryout=tryout))
+    (entry.folder / "disk.img").write_bytes(bytes(DISK))
+    return entry.folder
+
+
+def write_current(folder: Path, offset: int, data: bytes) -> None:
+    with ov.Overlay.open(Snapshots(folder).layers()["hdd0"]) as o:
+        o.write(offset, data)
+
+
+def current_disk(folder: Path) -> bytes:
+    return read_disk(Snapshots(folder).layers()["hdd0"])
+
+
+def wait_running(qtbot, host) -> None:
+    def running() -> bool:
+        host.poll_events()
+        return host.state is ev.RunState.RUNNING
+
+    qtbot.waitUntil(running, timeout=8000)
+
+
+def test_take_restore_delete_clone_from_the_pane(library, manager):
+    folder = disk_vm(library, "Box")
+    manager.reload(select="Box")
+    manager.actions["show_snapshots"].trigger()
+    pane = manager.snapshots
+    assert manager.tabs.currentWidget() is pane
+    assert pane.item_texts() == [(0, "Current State")]
+    assert not pane.actions["restore"].isEnabled()  # Current State selected
+    first = manager.take_snapshot("First", "clean disk")
+    write_current(folder, 0, b"ONE!")
+    pane.take_snapshot("Second")
+    write_current(folder, 512, b"TWO!")
+    assert pane.item_texts() == [(0, "First"), (1, "Second"), (2, "Current State")]
+    assert pane.selected_id() == ""
+    # selecting a snapshot shows its details and enables its actions
+    pane.tree.setCurrentItem(pane.tree.topLevelItem(0))
+    assert pane.selected_id() == first.id
+    assert "clean disk" in pane.info.text()
+    assert pane.actions["restore"].isEnabled() and pane.actions["delete"].isEnabled()
+    assert pane.restore_snapshot()
+    assert current_disk(folder) == bytes(DISK)
+    assert pane.item_texts() == [(0, "First"), (1, "Second"), (1, "Current State")]
+    # delete Second (a leaf): First and the current state keep their disks
+    assert pane.delete_snapshot(Snapshots(folder).get("Second").id)
+    assert pane.item_texts() == [(0, "First"), (1, "Current State")]
+    # clone at First: a flat copy with First's disk
+    write_current(folder, 0, b"LATE")
+    clone = pane.clone_snapshot(first.id, "Box at First")
+    assert clone is not None and manager.selected_name() == "Box at First"
+    assert (clone.folder / "disk.img").read_bytes() == bytes(DISK)
+    assert Snapshots(clone.folder).snapshots == []
+
+
+def test_live_snapshot_of_a_running_vm_resumes_after_restore(library, manager, qtbot):
+    library.create(VmConfig("Live", memory_mb=16, boot_order=["a"],
+                            floppy_a=Attachment(str(DEMO_IMAGE), read_only=True)))
+    manager.reload(select="Live")
+    manager.show_tab(1)
+    vm = manager.start_vm("Live")
+    wait_running(qtbot, vm.host)
+    qtbot.waitUntil(lambda: any("vmgui demo" in line for line in vm.host.text_lines()),
+                    timeout=8000)
+    pane = manager.snapshots
+    assert not pane.actions["restore"].isEnabled()
+    assert "Power off" in pane.actions["restore"].toolTip()
+    snap = pane.take_snapshot("Running", "demo menu")
+    assert snap is not None and snap.state and snap.thumbnail, manager.last_error
+    assert pane.last_pause_s is not None and pane.last_pause_s < 5
+    folder = library.get("Live").folder
+    assert (folder / snap.thumbnail).stat().st_size > 0
+    pane.tree.setCurrentItem(pane.tree.topLevelItem(0))
+    assert pane.thumbnail.pixmap() is not None and not pane.thumbnail.pixmap().isNull()
+    assert not pane.restore_snapshot()  # refused while it runs
+    manager.power_off_vm("Live")
+    assert not saved_state_path(folder).exists()
+    assert pane.actions["restore"].isEnabled()
+    assert pane.restore_snapshot(snap.id)
+    assert saved_state_path(folder).is_file()
+    vm = manager.start_vm("Live")
+    state_path = str(saved_state_path(folder))
+
+    def loaded() -> ev.StateLoaded | None:
+        vm.host.poll_events()
+        return next((r for r in vm.host.state_files if isinstance(r, ev.StateLoaded)
+                     and r.path == state_path), None)
+
+    qtbot.waitUntil(lambda: loaded() is not None, timeout=8000)
+    assert loaded().error is None
+    assert any("vmgui demo" in line for line in vm.host.text_lines())
+    qtbot.waitUntil(lambda: not saved_state_path(folder).exists(), timeout=3000)
+
+
+def test_running_vm_with_writable_disk_refuses_a_snapshot(library, manager, qtbot):
+    folder = disk_vm(library, "Disky")
+    config = library.get("Disky").config
+    config.floppy_a = Attachment(str(DEMO_IMAGE), read_only=True)
+    config.boot_order = ["a", "c"]
+    library.save(config, folder)
+    manager.reload(select="Disky")
+    vm = manager.start_vm("Disky")
+    wait_running(qtbot, vm.host)
+    assert manager.take_snapshot("Nope") is None
+    assert "Power off the VM to snapshot its disks" in manager.last_error
+    assert Snapshots(folder).snapshots == []
+
+
+def test_export_then_import_through_the_menu_functions(library, manager, tmp_path):
+    folder = disk_vm(library, "Travel")
+    Snapshots(folder).take("S1")
+    write_current(folder, 0, b"DATA")
+    manager.reload(select="Travel")
+    assert manager.actions["export"].isEnabled()
+    archive = manager.export_vm("Travel", tmp_path / "travel.tar")
+    assert archive is not None and archive.is_file()
+    imported = manager.import_vm(archive)  # the name is taken: a free one is chosen
+    assert imported is not None and imported.name == "Travel 2"
+    assert manager.selected_name() == "Travel 2"
+    assert current_disk(imported.folder)[:4] == b"DATA"
+    assert [s.name for s in Snapshots(imported.folder).snapshots] == ["S1"]
+    named = manager.import_vm(archive, "Elsewhere")
+    assert named is not None and named.name == "Elsewhere"
+
+
+def test_clone_from_the_current_state_with_snapshots(library, manager):
+    folder = disk_vm(library, "Src")
+    Snapshots(folder).take("S1")
+    write_current(folder, 0, b"NOW!")
+    manager.reload(select="Src")
+    clone = manager.clone_vm("Src", "Src now")
+    assert clone is not None
+    assert (clone.folder / "disk.img").read_bytes()[:4] == b"NOW!"
+
+
+def test_tryout_label_and_discard_message(library, manager, qtbot):
+    library.create(VmConfig("Trial", tryout=True, boot_order=["a"],
+                            floppy_a=Attachment(str(DEMO_IMAGE), read_only=True)))
+    manager.reload(select="Trial")
+    index = manager.list.currentIndex()
+    assert index.data(TRYOUT_ROLE) is True
+    assert "(try-out)" in index.data(Qt.ItemDataRole.AccessibleTextRole)
+    assert manager.details.title.text() == "Trial (try-out)"
+    vm = manager.start_vm("Trial")
+    assert "(try-out)" in vm.console.windowTitle()
+    wait_running(qtbot, vm.host)
+    manager.power_off_vm("Trial")
+    assert "discarded" in manager.statusBar().currentMessage()
+
+
+def test_tryout_changes_kept_as_a_snapshot(library, manager, tmp_path):
+    folder = disk_vm(library, "Keep", tryout=True)
+    session = tmp_path / "session"
+    session.mkdir()
+    with ov.Overlay.create(session / "tryout-80.cow", folder / "disk.img") as o:
+        o.write(0, b"KEPT")
+    manager.keep_tryout_default = True
+    tryout_ended(manager, SimpleNamespace(name="Keep", folder=folder, tryout_dir=session))
+    assert "kept as snapshot" in manager.statusBar().currentMessage()
+    snaps = Snapshots(folder)
+    assert [n.snapshot.name.split(" ")[0] for n in snaps.list()] == ["Before", "Try-out"]
+    before, after = (n.snapshot for n in snaps.list())
+    assert read_disk(snaps.resolve(before.disks["hdd0"])) == bytes(DISK)
+    assert read_disk(snaps.resolve(after.disks["hdd0"]))[:4] == b"KEPT"
+    assert current_disk(folder)[:4] == b"KEPT"
+    assert (folder / "disk.img").read_bytes() == bytes(DISK)
