@@ -50,7 +50,7 @@ from vmgui.storage.image import DiskImage
 log = logging.getLogger(__name__)
 
 IDLE_POLL_BLOCKS = 100  # an empty key poll within this many blocks of the last is "tight"
-IDLE_POLL_COUNT = 8  # this many tight polls in a row: the guest is idle (DOS: ~42 blocks apart)
+IDLE_POLL_COUNT = 4  # this many tight polls in a row: the guest is idle (DOS: ~42 blocks apart)
 MAX_WAIT_S = 0.25
 KEY_BUFFER_HIGH_WATER = 8  # typed keys wait while the BDA buffer holds this many
 DETERMINISTIC_EPOCH = datetime(2000, 1, 1, 12, 0, 0)
@@ -364,7 +364,7 @@ class Machine:
         esp = v[Reg.ESP]
         sp = (esp - 6) & 0xFFFF
         frame = (v[Reg.EIP] & 0xFFFF) | (v[Reg.CS] << 16) | ((flags & 0xFFFF) << 32)
-        self.memory.write((v[Reg.SS] << 4) + sp, frame.to_bytes(6, "little"))
+        self.memory.write_data((v[Reg.SS] << 4) + sp, frame.to_bytes(6, "little"))
         regs.write(Reg.ESP, (esp & 0xFFFF0000) | sp)
         regs.write(Reg.EFLAGS, flags & ~(Flag.IF | Flag.TF))
         target = self.memory.read_u32(vector * 4)

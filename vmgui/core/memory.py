@@ -104,6 +104,17 @@ class GuestMemory(MemoryMixin):
                 f"write of {len(data)} bytes at {addr:#x} beyond memory ({self.size:#x})")
         self.engine.mem_write(addr, bytes(data))
 
+    def write_data(self, addr: int, data: bytes) -> None:
+        """Write bytes that are data, not code (an interrupt frame on the guest's stack):
+        straight into RAM, without dropping translated code on that page.  DOS keeps its
+        stack beside its code, and flushing that code on every timer tick made the idle
+        loop retranslate itself 18 times a second."""
+        end = addr + len(data)
+        if 0 <= addr and end <= VGA_BASE:
+            self.ram[addr:end] = data
+        else:
+            self.write(addr, data)
+
     def write_u8(self, addr: int, value: int) -> None:
         if addr < NO_CODE_BELOW:
             self.ram[addr] = value & 0xFF
