@@ -222,3 +222,11 @@ def test_save_state_on_close_then_resume(qtbot, test_guests, tmp_path):
         assert "1071" in "\n".join(machine.text_lines())
     finally:
         machine.close()
+
+
+def test_status_bar_shows_guest_speed_and_disk_activity(make_console, shared_guests, qtbot):
+    window = make_console(shared_guests / "freedos722.img")
+    # FreeDOS reads its floppy while booting: A: lights up, and the guest runs
+    qtbot.waitUntil(lambda: "A:●" in window.disk_label.text(), timeout=10000)
+    qtbot.waitUntil(lambda: "blocks/s" in window.speed_label.text(), timeout=5000)
+    assert float(window.speed_label.text().split()[0]) >= 0.0

@@ -115,6 +115,8 @@ class DiskService:
 
     def __init__(self, drives: Mapping[int, DiskImage | None], *,
                  dpt_address: tuple[int, int] = DEFAULT_DPT_ADDRESS) -> None:
+        self.transfers: dict[str, int] = {}
+        """Sector transfers per image path (for activity lights; only ever grows)."""
         self._drives: dict[int, DiskImage | None] = {}
         for number, image in drives.items():
             self._check_number(number, image)
@@ -308,6 +310,7 @@ class DiskService:
                   addr: int) -> int:
         """Move ``count`` sectors between the image and guest memory; returns a status.
         No 64K DMA-boundary check: see the module header."""
+        self.transfers[str(image.path)] = self.transfers.get(str(image.path), 0) + 1
         try:
             if op == "read":
                 call.mem.write(addr, image.read_sectors(lba, count))

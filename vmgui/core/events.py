@@ -119,4 +119,16 @@ class StateLoaded:
     error: str | None  # None: loaded
 
 
-Event = StateChanged | GuestCrashed | SerialOutput | DebugOutput | StateSaved | StateLoaded
+@dataclass(frozen=True)
+class Stats:
+    """Sent about twice a second while running: translation blocks the guest executed and
+    the disk transfers per drive letter in the last ``interval_s`` (status bar: speed and
+    activity lights)."""
+
+    interval_s: float
+    blocks: int
+    disk_transfers: tuple[tuple[str, int], ...]  # ("A", 3), ("C", 0) ...
+
+
+Event = (StateChanged | GuestCrashed | SerialOutput | DebugOutput | StateSaved | StateLoaded
+         | Stats)

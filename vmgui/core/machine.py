@@ -54,6 +54,7 @@ IDLE_POLL_COUNT = 4  # this many tight polls in a row: the guest is idle (DOS: ~
 MAX_WAIT_S = 0.25
 KEY_BUFFER_HIGH_WATER = 8  # typed keys wait while the BDA buffer holds this many
 DETERMINISTIC_EPOCH = datetime(2000, 1, 1, 12, 0, 0)
+STATS_INTERVAL_S = 0.5
 BIOS_CALL_NS = 5_000  # deterministic mode: guest time one BIOS call takes
 PORT_ACCESS_NS = 1_000  # deterministic mode: guest time one port access takes
 EXCEPTION_NAMES = {0: "divide error", 1: "debug", 3: "breakpoint", 4: "overflow",
@@ -134,6 +135,9 @@ class Machine:
             self.clock = HostClock()
         self._horizon_ns: int | None = None  # advance(): stop the engine at this guest time
         self._armed_ns: int | None = None
+        self._stats_at = time.monotonic()
+        self._stats_blocks = 0
+        self._stats_disk: dict[int, int] = {}
         self._charge = self._charge_virtual if self.config.deterministic else _no_charge
         self.bus = IoBus()
         self.pic = Pic8259Pair(self.bus)
@@ -466,7 +470,25 @@ class Machine:
         self._disarm()
         self._after_run(err)
         self._throttle(time.perf_counter() - started)
+        self._maybe_stats()
         return True
+
+    def _maybe_stats(self) -> None:
+        """Publish a Stats event every STATS_INTERVAL_S of host time."""
+        now = time.monotonic()
+        if now - self._stats_at < STATS_INTERVAL_S:
+            return
+        blocks = self.engine.stop_ctl.blocks
+        letters = {0x00: "A", 0x01: "B", 0x80: "C", 0x81: "D"}
+        transfers = self.bios.disk.transfers
+        counts = []
+        for number, image in sorted(self.drives.items()):
+            if image is not None:
+                total = transfers.get(str(image.path), 0)
+                counts.append((letters.get(number, "?"), total - self._stats_disk.get(number, 0)))
+                self._stats_disk[number] = total
+        self._emit(ev.Stats(now - self._stats_at, blocks - self._stats_blocks, tuple(counts)))
+        self._stats_at, self._stats_blocks = now, blocks
 
     def _throttle(self, busy_s: float) -> None:
         """Execution cap (like VirtualBox's): after running for ``busy_s``, idle long

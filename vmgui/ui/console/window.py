@@ -170,7 +170,14 @@ class ConsoleWindow(QMainWindow):
         self.state_label = QLabel(self)
         self.mode_label = QLabel(self)
         self.grab_label = QLabel(self)
-        for label in (self.state_label, self.mode_label, self.grab_label):
+        self.speed_label = QLabel(self)
+        self.speed_label.setToolTip(self.tr("Guest speed: translation blocks (short runs of "
+                                            "instructions) executed per second"))
+        self.disk_label = QLabel(self)
+        self.disk_label.setToolTip(self.tr("Disk activity: a drive is lit while the guest "
+                                           "reads or writes it"))
+        for label in (self.state_label, self.mode_label, self.speed_label, self.disk_label,
+                      self.grab_label):
             bar.addPermanentWidget(label)
         self._update_state_label()
         self._on_grab_changed(False)
@@ -217,6 +224,16 @@ class ConsoleWindow(QMainWindow):
             self.serial.append_output(event.data)
         elif isinstance(event, ev.GuestCrashed):
             self._on_crash(event)
+        elif isinstance(event, ev.Stats):
+            self._on_stats(event)
+
+    def _on_stats(self, stats: ev.Stats) -> None:
+        rate = stats.blocks / stats.interval_s if stats.interval_s > 0 else 0.0
+        self.speed_label.setText(self.tr("{0:.1f} M blocks/s").format(rate / 1e6))
+        lights = [f"{letter}:{'●' if count else '○'}" for letter, count in stats.disk_transfers]
+        self.disk_label.setText(" ".join(lights))
+        self.disk_label.setAccessibleName(self.tr("Disk activity {0}").format(" ".join(
+            f"{letter} {'busy' if count else 'idle'}" for letter, count in stats.disk_transfers)))
 
     def _on_crash(self, crash: ev.GuestCrashed) -> None:
         log.error("guest crashed: %s\n%s", crash.reason, crash.report)
