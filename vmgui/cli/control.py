@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+from vmgui.cli.run import unescape
 from vmgui.config.library import Library, LibraryError, VmEntry
 from vmgui.host.control import Connection, NotRunning, probe, socket_path
 
@@ -43,20 +44,6 @@ VERBS = {  # verb -> (argument name or None, help)
 
 class _Usage(Exception):
     pass
-
-
-def unescape(text: str) -> str:
-    """``\\n`` Enter, ``\\t`` Tab, ``\\\\`` a backslash (as ``vmgui run --type``)."""
-    table = {"n": "\n", "t": "\t", "\\": "\\", "b": "\b", "r": "\r"}
-    out, i = [], 0
-    while i < len(text):
-        if text[i] == "\\" and i + 1 < len(text) and text[i + 1] in table:
-            out.append(table[text[i + 1]])
-            i += 2
-        else:
-            out.append(text[i])
-            i += 1
-    return "".join(out)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

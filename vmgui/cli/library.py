@@ -95,14 +95,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 # ---------------------------------------------------------------------- commands
 
 def _guarded(verb: str, body: Callable[[argparse.Namespace, Library], None],
-             args: argparse.Namespace) -> int:
+             args: argparse.Namespace, errors: tuple[type[Exception], ...] = ()) -> int:
+    """Run a library command: an unknown VM or any of the expected errors (plus
+    ``errors``) becomes a one-line message and exit 2, never a traceback."""
     try:
         body(args, Library())
     except KeyError as exc:
         print(f"vmgui {verb}: no VM called {exc.args[0]!r} in {Library().root}",
               file=sys.stderr)
         return EXIT_USAGE
-    except (CliError, ConfigError, LibraryError, DiskImageError) as exc:
+    except (CliError, ConfigError, LibraryError, DiskImageError, *errors) as exc:
         print(f"vmgui {verb}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     return EXIT_OK

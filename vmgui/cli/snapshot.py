@@ -10,14 +10,12 @@ damaged or clashing archive).  ``vmgui clone --snapshot`` lives with ``clone`` i
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from vmgui.cli import library as library_cli
 from vmgui.config import archive, snapshots
-from vmgui.config.library import Library, LibraryError, VmEntry
-from vmgui.config.schema import ConfigError
-from vmgui.storage.image import DiskImageError
+from vmgui.config.library import Library, VmEntry
 
 EXIT_OK, EXIT_USAGE = 0, 2
 
@@ -63,17 +61,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _guarded(verb: str, body: Callable[[argparse.Namespace, Library], None],
              args: argparse.Namespace) -> int:
-    try:
-        body(args, Library())
-    except KeyError as exc:
-        print(f"vmgui {verb}: no VM called {exc.args[0]!r} in {Library().root}",
-              file=sys.stderr)
-        return EXIT_USAGE
-    except (CliError, ConfigError, LibraryError, DiskImageError, snapshots.SnapshotError,
-            archive.ArchiveError, OSError) as exc:
-        print(f"vmgui {verb}: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    return EXIT_OK
+    return library_cli._guarded(verb, body, args, (snapshots.SnapshotError,
+                                                   archive.ArchiveError, OSError))
 
 
 def _powered_off(entry: VmEntry, doing: str) -> None:
