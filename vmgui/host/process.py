@@ -185,6 +185,7 @@ class ProcessHost(EventRecord):
         self._reader = threading.Thread(target=self._read, name="vmgui-vm-pipe", daemon=True)
         self._last_display: DisplayState | None = None
         self._closed = False
+        self._ready = threading.Event()  # the VM process built its machine
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -240,7 +241,9 @@ class ProcessHost(EventRecord):
             elif isinstance(message, _StartFailed):
                 self.start_error = message.message
                 self._events.put(ev.GuestCrashed("the VM could not start", message.message))
-            elif not isinstance(message, _Ready):
+            elif isinstance(message, _Ready):
+                self._ready.set()
+            else:
                 self._events.put(message)
 
     def send(self, command: ev.Command) -> None:
@@ -277,7 +280,7 @@ class ProcessHost(EventRecord):
     def display(self) -> DisplayState:
         """The screen: registers asked over the pipe, video memory from shared memory.
         After the process has gone, the last known state (memory as it was left)."""
-        if not self._closed and self._process.is_alive():
+        if not self._closed and self._ready.is_set() and self._process.is_alive():
             with contextlib.suppress(queue.Empty):
                 while True:  # drop answers to earlier requests that timed out
                     self._replies.get_nowait()
@@ -288,6 +291,8 @@ class ProcessHost(EventRecord):
             except queue.Empty:
                 pass
         if self._last_display is None:
+            # not started yet (a VM process takes ~0.3 s to come up): answer at once
+            # instead of blocking the GUI that asks
             raise RuntimeError("the VM has not drawn a screen yet")
         return self._last_display
 
