@@ -133,7 +133,9 @@ def test_live_snapshot_of_a_running_vm_resumes_after_restore(library, manager, q
     qtbot.waitUntil(lambda: not saved_state_path(folder).exists(), timeout=3000)
 
 
-def test_running_vm_with_writable_disk_refuses_a_snapshot(library, manager, qtbot):
+def test_live_snapshot_freezes_the_disks_of_a_running_vm(library, manager, qtbot):
+    """A running VM with a writable disk: in the same pause as its machine state the VM
+    freezes the disk and continues on a new copy-on-write layer it creates itself."""
     folder = disk_vm(library, "Disky")
     config = library.get("Disky").config
     config.floppy_a = Attachment(str(DEMO_IMAGE), read_only=True)
@@ -142,9 +144,23 @@ def test_running_vm_with_writable_disk_refuses_a_snapshot(library, manager, qtbo
     manager.reload(select="Disky")
     vm = manager.start_vm("Disky")
     wait_running(qtbot, vm.host)
-    assert manager.take_snapshot("Nope") is None
-    assert "Power off the VM to snapshot its disks" in manager.last_error
-    assert Snapshots(folder).snapshots == []
+    first = manager.take_snapshot("Live one")
+    assert first is not None, manager.last_error
+    second = manager.take_snapshot("Live two")
+    assert second is not None, manager.last_error
+    snaps = Snapshots(folder)
+    assert [s.name for s in snaps.snapshots] == ["Live one", "Live two"]
+    assert first.disks["hdd0"] == "disk.img" and first.state  # frozen raw disk + RAM
+    top = snaps.layers()["hdd0"]
+    assert ov.is_overlay(top) and vm.writable == frozenset({top.resolve()})
+    with ov.Overlay.open(top, read_only=True) as layer:  # a chain of two new layers
+        assert len(layer.chain()) == 3
+    manager.power_off_vm("Disky")
+    qtbot.waitUntil(lambda: not manager.runner.is_running("Disky"), timeout=5000)
+    manager.reload(select="Disky")
+    assert manager.snapshots.restore_snapshot(first.id), manager.last_error
+    again = manager.start_vm("Disky")
+    wait_running(qtbot, again.host)
 
 
 def test_export_then_import_through_the_menu_functions(library, manager, tmp_path):

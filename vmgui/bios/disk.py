@@ -164,6 +164,14 @@ class DiskService:
             self._changed.add(number)
         return old
 
+    def replace(self, number: int, image: DiskImage) -> DiskImage | None:
+        """Swap the image behind a drive without the guest noticing (same contents: a
+        snapshot moving the drive onto a new copy-on-write layer); no change line."""
+        self._check_number(number, image)
+        old = self._drives.get(number)
+        self._drives[number] = image
+        return old
+
     def eject(self, number: int) -> DiskImage | None:
         """Remove media (a floppy slot stays, empty); returns the image (not closed)."""
         if number < HDD_BASE:

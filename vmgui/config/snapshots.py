@@ -242,8 +242,15 @@ class Snapshots:
                 for s in self.snapshots for p in s.disks.values()}
 
     # ------------------------------------------------------------------ take
+    def new_layer_paths(self) -> dict[str, Path]:
+        """Names for the layers a running VM creates itself when a live snapshot freezes
+        its disks (slot -> path); pass them to :meth:`take` as ``created_layers``."""
+        return {slot: self.folder / f"{secrets.token_hex(8)}-{slot}.cow"
+                for slot, _att in writable_slots(self._config())}
+
     def take(self, name: str, description: str = "", *, state_from: Path | None = None,
-             thumbnail: Path | None = None, state_file: Path | None = None) -> Snapshot:
+             thumbnail: Path | None = None, state_file: Path | None = None,
+             created_layers: dict[str, Path] | None = None) -> Snapshot:
         """Freeze the current disk layers under a new snapshot and put an empty overlay
         on top of each writable drive (``vm.toml`` then names those).  The machine state
         comes from ``state_from`` (``state_file`` is the same), else from the VM's
@@ -268,7 +275,15 @@ class Snapshots:
         try:
             for slot, att in writable_slots(config):
                 top = att.resolve(self.folder)
-                layer = self._new_layer(slot, top)
+                if created_layers is not None:
+                    # a running VM already froze ``top`` and continues on this layer
+                    layer = created_layers[slot]
+                    with ov.Overlay.open(layer, read_only=True) as check:
+                        below = Path(check.chain()[1]).resolve()
+                    if below != top.resolve():
+                        raise SnapshotError(f"{layer.name} is not a layer over {top.name}")
+                else:
+                    layer = self._new_layer(slot, top)
                 made.append(layer)
                 snap.disks[slot] = self._rel(top)
                 set_slot(new_config, slot, self._rel(layer))

@@ -65,9 +65,14 @@ class PowerOff:
 
 @dataclass(frozen=True)
 class SaveState:
-    """Write the machine's complete state to ``path`` (it keeps running afterwards)."""
+    """Write the machine's complete state to ``path`` (it keeps running afterwards).
+
+    ``new_layers`` (drive number, overlay path) makes it a live snapshot with disks: in the
+    same pause, each listed drive's current image is frozen and a new copy-on-write
+    overlay is created at that path on top of it and takes the drive's writes."""
 
     path: str
+    new_layers: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass(frozen=True)

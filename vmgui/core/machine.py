@@ -615,7 +615,7 @@ class Machine:
                 self.clock.resume()
                 self._set_state(ev.RunState.RUNNING)
             elif isinstance(cmd, ev.SaveState):
-                self._save_state(cmd.path)
+                self._save_state(cmd.path, cmd.new_layers)
             elif isinstance(cmd, ev.LoadState):
                 self._load_state(cmd.path)
             elif isinstance(cmd, ev.Reset):
@@ -624,17 +624,36 @@ class Machine:
                     self._set_state(ev.RunState.RUNNING)
         return True
 
-    def _save_state(self, path: str) -> None:
-        """On the emulation thread, between engine runs: a consistent snapshot."""
+    def _save_state(self, path: str, new_layers: tuple[tuple[int, str], ...] = ()) -> None:
+        """On the emulation thread, between engine runs: a consistent snapshot (machine
+        state and, with ``new_layers``, the disks frozen at the same instant)."""
         from vmgui.core import snapshot  # snapshot imports this module
 
         try:
             snapshot.save(self, path)
+            for number, layer in new_layers:
+                self._switch_to_layer(number, layer)
         except Exception as exc:  # noqa: BLE001 - report it, keep running
             log.exception("saving state to %s", path)
             self._emit(ev.StateSaved(path, str(exc)))
             return
         self._emit(ev.StateSaved(path, None))
+
+    def _switch_to_layer(self, number: int, layer: str) -> None:
+        """Freeze drive ``number``'s image and continue on a new overlay over it."""
+        from vmgui.storage.image import DiskImage
+        from vmgui.storage.overlay import Overlay
+
+        old = self.drives.get(number)
+        if old is None or old.read_only:
+            raise ValueError(f"drive {number:02X}h has no writable image to snapshot")
+        old.flush()
+        Overlay.create(layer, old.path).close()
+        new = DiskImage.open_overlay(layer, kind=old.kind, read_only=False)
+        self.bios.disk.replace(number, new)
+        self.drives[number] = new
+        old.close()
+        log.info("drive %02Xh continues on %s", number, layer)
 
     def _load_state(self, path: str) -> None:
         from vmgui.core import snapshot

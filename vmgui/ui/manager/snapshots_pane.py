@@ -8,11 +8,12 @@ file, through its host) and :func:`tryout_ended` (a try-out VM powered off: its 
 changes are discarded, or kept as snapshots if the user says so).  The rules of the tree
 are ``vmgui.config.snapshots``'s (``docs/snapshots.md``), as in VirtualBox's snapshot view.
 
-Running VMs: a snapshot freezes disk layers by swapping overlays under the VM, which
-would pull them from under a VM process that has them open for writing.  So a running
-VM gets a snapshot (machine state + thumbnail) only when it has no writable disk; else
-Take says "Power off the VM to snapshot its disks".  Restore and Delete need it powered
-off; Clone from a snapshot reads frozen layers only and works while it runs.
+Running VMs: Take sends the VM a SaveState carrying the paths of new disk layers; in
+one pause the VM saves its machine state, freezes each writable disk and continues on a
+new copy-on-write layer it creates itself, so RAM and disks are frozen at the same
+instant.  Then the tree records the snapshot with those layers.  Try-out VMs are refused
+(their changes are kept or discarded at power-off).  Restore and Delete need the VM
+powered off, as in VirtualBox; Clone from a snapshot reads frozen layers only.
 
 ``manager.confirm`` False (tests): no questions, errors in the status bar.
 
@@ -66,7 +67,7 @@ class LiveSnapshotError(Exception):
 
 
 def save_live_state(host, path: Path, timeout: float = SAVE_TIMEOUT_S,
-                    on_event=None) -> float:
+                    on_event=None, new_layers: tuple[tuple[int, str], ...] = ()) -> float:
     """Have a running VM write its machine state to ``path``; returns the seconds from
     sending ``SaveState`` to its ``StateSaved`` (the guest is held for about that long).
     Polls ``host.poll_events()`` (passing each event to ``on_event``, e.g. the console's
@@ -75,7 +76,7 @@ def save_live_state(host, path: Path, timeout: float = SAVE_TIMEOUT_S,
     target = str(path)
     seen = len(host.state_files)
     start = time.perf_counter()
-    host.send(ev.SaveState(target))
+    host.send(ev.SaveState(target, new_layers))
     deadline = time.monotonic() + timeout
     while True:
         for result in host.state_files[seen:]:
@@ -367,21 +368,29 @@ class SnapshotsPane(QWidget):
         return snap
 
     def _take_live(self, snaps: snap_mod.Snapshots, vm, name: str, description: str):
-        config = snap_mod.read_config(self.entry.folder / snap_mod.CONFIG_FILE)
-        if snap_mod.writable_slots(config) or vm.writable or vm.tryout_dir is not None:
+        if vm.tryout_dir is not None:
             self._fail(self.tr("Cannot take a snapshot of {0}").format(self.entry.name),
-                       self.tr("Power off the VM to snapshot its disks: {0} has writable "
-                               "disks, and a running VM's disk layers cannot be swapped "
-                               "under it.").format(self.entry.name))
+                       self.tr("{0} runs in try-out mode: its changes are thrown away at "
+                               "power-off (you can keep them as a snapshot then).").format(
+                           self.entry.name))
             return None
+        # The VM freezes its writable disks in the same pause as its machine state and
+        # goes on writing to new layers it creates at these paths.
+        layers = snaps.new_layer_paths()
+        numbers = {slot: number for number, slot in snap_mod.DRIVE_SLOTS.items()}
+        new_layers = tuple((numbers[slot], str(path)) for slot, path in layers.items())
         token = secrets.token_hex(6)
         with tempfile.TemporaryDirectory(prefix="vmgui-snapshot-") as tmp:
             state = Path(tmp) / f"{token}.state"
             on_event = getattr(vm.console, "_on_event", None)
-            self.last_pause_s = save_live_state(vm.host, state, on_event=on_event)
+            self.last_pause_s = save_live_state(vm.host, state, on_event=on_event,
+                                                new_layers=new_layers)
             log.info("%s: live state saved in %.1f ms", vm.name, self.last_pause_s * 1000)
             thumb = self._thumbnail(vm, Path(tmp) / f"{token}.png")
-            return snaps.take(name, description, state_from=state, thumbnail=thumb)
+            snap = snaps.take(name, description, state_from=state, thumbnail=thumb,
+                              created_layers=layers)
+        vm.writable = frozenset(p.resolve() for p in layers.values())
+        return snap
 
     @staticmethod
     def _thumbnail(vm, path: Path) -> Path | None:
