@@ -43,7 +43,8 @@ def test_timer_ticks_reach_the_bda_while_halted(tmp_path):
         first = mem.read_u32(0x46C)
         time.sleep(0.5)
         ticks = mem.read_u32(0x46C) - first
-        assert 6 <= ticks <= 12, f"{ticks} ticks in 0.5 s (18.2 Hz expected)"
+        # 9 expected; a loaded host coalesces late ticks (the PIT counts them as lost)
+        assert 3 <= ticks <= 12, f"{ticks} ticks in 0.5 s (18.2 Hz expected)"
 
 
 def test_debug_port_and_power_off(tmp_path):
