@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,20 @@ def run_gui(argv: list[str]) -> int:
     return 0
 
 
+def no_display_reason(environ=None) -> str | None:
+    """Why the manager cannot open a window here (Linux without X11/Wayland and no Qt
+    platform chosen), or None.  Qt would otherwise abort the process."""
+    env = os.environ if environ is None else environ
+    if not sys.platform.startswith("linux") or env.get("QT_QPA_PLATFORM"):
+        return None
+    if env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"):
+        return None
+    return ("no display to open the manager window on (neither DISPLAY nor WAYLAND_DISPLAY "
+            "is set).  On a machine without a screen use the command line, e.g. "
+            "'vmgui run IMAGE --wait-text ... --screenshot shot.png' (see 'vmgui --help'), "
+            "or set QT_QPA_PLATFORM=offscreen.")
+
+
 def main(argv: list[str] | None = None) -> int:
     """``vmgui`` entry point: the manager without arguments, else the CLI."""
     args = sys.argv[1:] if argv is None else list(argv)
@@ -56,6 +71,10 @@ def main(argv: list[str] | None = None) -> int:
         from vmgui.cli.main import main as cli_main
 
         return cli_main(args)
+    reason = no_display_reason()
+    if reason is not None:
+        print(f"vmgui: {reason}", file=sys.stderr)
+        return 2
     return run_gui(sys.argv[:1] or [APP_NAME])
 
 

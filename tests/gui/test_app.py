@@ -211,3 +211,16 @@ def test_real_app_boots_the_demo_from_the_manager_under_xvfb(tmp_path):
         out = os.environ.get("VMGUI_SCREENSHOT_OUT")
         if out:
             shutil.copyfile(shot, out)
+
+
+def test_no_display_gives_a_message_instead_of_a_qt_abort(monkeypatch, capsys):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.setattr(app, "run_gui", lambda argv: pytest.fail("must not start Qt"))
+    monkeypatch.setattr(sys, "argv", ["vmgui"])
+    assert app.main() == 2
+    assert "no display" in capsys.readouterr().err
+    assert app.no_display_reason({"DISPLAY": ":0"}) is None
+    assert app.no_display_reason({"QT_QPA_PLATFORM": "offscreen"}) is None
