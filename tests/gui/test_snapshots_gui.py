@@ -104,8 +104,7 @@ def test_live_snapshot_of_a_running_vm_resumes_after_restore(library, manager, q
     qtbot.waitUntil(lambda: any("vmgui demo" in line for line in vm.host.text_lines()),
                     timeout=8000)
     pane = manager.snapshots
-    assert not pane.actions["restore"].isEnabled()
-    assert "Power off" in pane.actions["restore"].toolTip()
+    assert not pane.actions["restore"].isEnabled()  # nothing selected yet
     snap = pane.take_snapshot("Running", "demo menu")
     assert snap is not None and snap.state and snap.thumbnail, manager.last_error
     assert pane.last_pause_s is not None and pane.last_pause_s < 5
@@ -113,7 +112,6 @@ def test_live_snapshot_of_a_running_vm_resumes_after_restore(library, manager, q
     assert (folder / snap.thumbnail).stat().st_size > 0
     pane.tree.setCurrentItem(pane.tree.topLevelItem(0))
     assert pane.thumbnail.pixmap() is not None and not pane.thumbnail.pixmap().isNull()
-    assert not pane.restore_snapshot()  # refused while it runs
     manager.power_off_vm("Live")
     assert not saved_state_path(folder).exists()
     assert pane.actions["restore"].isEnabled()
@@ -221,3 +219,29 @@ def test_tryout_changes_kept_as_a_snapshot(library, manager, tmp_path):
     assert read_disk(snaps.resolve(after.disks["hdd0"]))[:4] == b"KEPT"
     assert current_disk(folder)[:4] == b"KEPT"
     assert (folder / "disk.img").read_bytes() == bytes(DISK)
+
+
+def test_restore_and_delete_on_a_running_vm(library, manager, qtbot):
+    """Restore powers a running VM off, restores and starts it again; delete saves it,
+    merges and resumes it."""
+    folder = disk_vm(library, "Busy")
+    config = library.get("Busy").config
+    config.floppy_a = Attachment(str(DEMO_IMAGE), read_only=True)
+    config.boot_order = ["a", "c"]
+    library.save(config, folder)
+    manager.reload(select="Busy")
+    vm = manager.start_vm("Busy")
+    wait_running(qtbot, vm.host)
+    first = manager.take_snapshot("One")
+    second = manager.take_snapshot("Two")
+    assert first is not None and second is not None, manager.last_error
+    manager.reload(select="Busy")
+    assert manager.snapshots.delete_snapshot(first.id), manager.last_error
+    assert [s.name for s in Snapshots(folder).snapshots] == ["Two"]
+    again = manager.runner.get("Busy")
+    assert again is not None and again.host is not vm.host  # saved, merged, resumed
+    wait_running(qtbot, again.host)
+    assert manager.snapshots.restore_snapshot(second.id), manager.last_error
+    restored = manager.runner.get("Busy")
+    assert restored is not None and restored.host is not again.host
+    wait_running(qtbot, restored.host)

@@ -12,8 +12,9 @@ Running VMs: Take sends the VM a SaveState carrying the paths of new disk layers
 one pause the VM saves its machine state, freezes each writable disk and continues on a
 new copy-on-write layer it creates itself, so RAM and disks are frozen at the same
 instant.  Then the tree records the snapshot with those layers.  Try-out VMs are refused
-(their changes are kept or discarded at power-off).  Restore and Delete need the VM
-powered off, as in VirtualBox; Clone from a snapshot reads frozen layers only.
+(their changes are kept or discarded at power-off).  Restore on a running VM powers it
+off, restores and starts it again (from the snapshot's state when it has one); Delete
+saves its state, powers it off, merges and resumes it.  Clone reads frozen layers only.
 
 ``manager.confirm`` False (tests): no questions, errors in the status bar.
 
@@ -306,15 +307,18 @@ class SnapshotsPane(QWidget):
         a = self.actions
         a["take"].setEnabled(ok)
         for key, verb in (("restore", self.tr("restore")), ("delete", self.tr("delete"))):
-            a[key].setEnabled(ok and on_snapshot and not running)
-            if running:
-                a[key].setToolTip(self.tr("Power off the VM to {0} snapshots").format(verb))
-            elif not on_snapshot:
+            a[key].setEnabled(ok and on_snapshot)
+            if not on_snapshot:
                 a[key].setToolTip(self.tr("Select a snapshot to {0} it").format(verb))
-        if not running:
-            a["restore"].setToolTip(self.tr("Go back to the selected snapshot"))
-            a["delete"].setToolTip(self.tr("Delete the selected snapshot (the disks of "
-                                           "the others are kept)"))
+        if on_snapshot:
+            a["restore"].setToolTip(
+                self.tr("Go back to the selected snapshot (a running VM is powered off "
+                        "and started again from it)") if running else
+                self.tr("Go back to the selected snapshot"))
+            a["delete"].setToolTip(
+                self.tr("Delete the selected snapshot (a running VM is saved, and resumed "
+                        "after the merge)") if running else
+                self.tr("Delete the selected snapshot (the disks of the others are kept)"))
         a["clone"].setEnabled(ok and on_snapshot)
 
     def _on_activated(self) -> None:
@@ -421,27 +425,57 @@ class SnapshotsPane(QWidget):
             self._fail(self.tr("Snapshots"), exc)
             return None
 
-    def _refuse_running(self, verb: str) -> bool:
-        if self._running_vm() is None:
+    def _stop_running(self, keep_state: bool) -> bool | None:
+        """Before restoring or deleting on a running VM: power it off (after saving its
+        state when ``keep_state``, so that it resumes where it was).  Returns True when
+        it must be started again afterwards, False when it was not running, None when
+        the user declined or the state could not be saved (nothing changed then)."""
+        vm = self._running_vm()
+        if vm is None:
             return False
-        self._fail(self.tr("Cannot {0} a snapshot").format(verb),
-                   self.tr("Power off {0} first").format(self.entry.name))
+        name = self.entry.name
+        if vm.tryout_dir is not None:
+            self._fail(self.tr("Snapshots"), self.tr("{0} runs in try-out mode: power it off "
+                                                     "first").format(name))
+            return None
+        question = (self.tr("{0} is saved, powered off while the snapshot is merged, and "
+                            "resumed.  Continue?") if keep_state else
+                    self.tr("Restoring powers {0} off first: its current state is lost.  "
+                            "Continue?")).format(name)
+        if not self._confirm(question):
+            return None
+        if keep_state:
+            try:
+                save_live_state(vm.host, snap_mod.saved_state_path(self.entry.folder),
+                                on_event=getattr(vm.console, "_on_event", None))
+            except LiveSnapshotError as exc:
+                self._fail(self.tr("Cannot save the state of {0}").format(name), exc)
+                return None
+        self.manager.runner.power_off(name)
         return True
+
+    def _start_again(self, restart: bool | None) -> None:
+        if restart:
+            self.manager.start_vm(self.entry.name)
 
     def restore_snapshot(self, sid: str | None = None) -> bool:
         """Go back to snapshot ``sid`` (default: the selected one); VM powered off."""
         target = self._target(sid)
-        if target is None or self._refuse_running(self.tr("restore")):
+        if target is None:
             return False
         snaps, snap = target
         if not self._confirm(self.tr("Restore {0}? The changes to the disks since the last "
                                      "snapshot are lost.").format(snap.name)):
+            return False
+        restart = self._stop_running(keep_state=False)
+        if restart is None:
             return False
         try:
             snaps.restore(snap.id)
         except (snap_mod.SnapshotError, OSError) as exc:
             self._fail(self.tr("Cannot restore {0}").format(snap.name), exc)
             return False
+        self._start_again(restart)  # resumes from the snapshot's machine state, if any
         self.manager.statusBar().showMessage(
             self.tr("{0} restored to snapshot {1}").format(self.entry.name, snap.name), 8000)
         self.manager.reload(select=self.entry.name)
@@ -451,21 +485,26 @@ class SnapshotsPane(QWidget):
     def delete_snapshot(self, sid: str | None = None) -> bool:
         """Delete snapshot ``sid`` (default: the selected one); VM powered off."""
         target = self._target(sid)
-        if target is None or self._refuse_running(self.tr("delete")):
+        if target is None:
             return False
         snaps, snap = target
         if not self._confirm(self.tr("Delete snapshot {0}? Its disk changes are merged into "
                                      "the next layer; the other snapshots stay as they are.")
                              .format(snap.name)):
             return False
+        restart = self._stop_running(keep_state=True)
+        if restart is None:
+            return False
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
             snaps.delete(snap.id)
         except (snap_mod.SnapshotError, OSError) as exc:
             self._fail(self.tr("Cannot delete {0}").format(snap.name), exc)
+            self._start_again(restart)
             return False
         finally:
             QApplication.restoreOverrideCursor()
+        self._start_again(restart)  # resumes where it was saved
         self.manager.statusBar().showMessage(
             self.tr("Snapshot {0} deleted").format(snap.name), 8000)
         self.refresh()
