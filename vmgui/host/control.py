@@ -39,6 +39,9 @@ import time
 from pathlib import Path
 
 from vmgui.core import events as ev
+from vmgui.host.base import EventRecord
+
+OUTPUT_KEPT = 65536  # bytes of COM1 / debug-port output a VM process keeps
 
 log = logging.getLogger(__name__)
 
@@ -77,17 +80,14 @@ def _addressable(path: Path):
 
 # ---------------------------------------------------------------------- the VM side
 
-class MachineHost:
+class MachineHost(EventRecord):
     """The hosting interface of :class:`vmgui.automation.session.Session` over a machine
     in this process, fed by the machine's events (install :meth:`on_event` in the event
     callback chain).  Events are applied as they come; :meth:`poll_events` returns none."""
 
     def __init__(self, machine=None) -> None:
         self.machine = machine
-        self.state = ev.RunState.CREATED
-        self.crash: ev.GuestCrashed | None = None
-        self.serial = bytearray()
-        self.debug = bytearray()
+        self._init_record()
         self._saved: dict[str, str | None] = {}
         self._cond = threading.Condition()
         self.ready = threading.Event()  # set once ``machine`` is there
@@ -101,16 +101,12 @@ class MachineHost:
 
     def on_event(self, event) -> None:
         with self._cond:
-            if isinstance(event, ev.StateChanged):
-                if event.state is ev.RunState.RUNNING:
-                    self.crash = None  # reset (or a state load) got it going again
-                self.state = event.state
-            elif isinstance(event, ev.GuestCrashed):
-                self.crash = event
-            elif isinstance(event, ev.SerialOutput) and event.port == 0:
-                self.serial += event.data
-                del self.serial[:-65536]
-            elif isinstance(event, ev.StateSaved):
+            if isinstance(event, ev.StateChanged) and event.state is ev.RunState.RUNNING:
+                self.crash = None  # reset (or a state load) got it going again
+            self._apply(event)
+            # a VM process may run for weeks: keep only the recent output
+            del self.serial[:-OUTPUT_KEPT], self.debug[:-OUTPUT_KEPT], self.state_files[:-16]
+            if isinstance(event, ev.StateSaved):
                 self._saved[event.path] = event.error
             self._cond.notify_all()
 
