@@ -3,20 +3,23 @@
 Method: a 64 MiB raw image of random bytes (in the OS page cache, as a booted guest's disk
 mostly is).  Each case does N 4 KiB (8-sector) ``read_sectors`` / ``write_sectors`` calls on
 a :class:`DiskImage` -- the calls int 13h makes -- on the raw image and on an
-:class:`OverlayDiskImage` (64 KiB blocks) over a copy of it, side by side, median of R
-rounds.  Every round opens the disk afresh and makes two passes of the same transfers:
-"cold" (first touch in the session: the overlay checks each block's CRC on its first read,
-and allocates blocks -- a 64 KiB read-modify-write -- on first writes) and "warm" (the same
-transfers again).  Write passes end with a flush (fsync) on both sides; the overlay's flush
-also stores the CRCs of blocks rewritten since the last one.
-Overlay states: "empty" (fresh: reads fall through to the base) and "full" (every block
-already in the overlay).  Target: warm ratio <= 1.2; cold first-touch costs are reported.
+:class:`OverlayDiskImage` (64 KiB blocks of 4 KiB chunks) over a copy of it, side by side,
+median of R rounds.  Every round opens the disk afresh and makes two passes of the same
+transfers: "cold" (first touch in the session: the overlay checks each chunk on its first
+read, and writes a table entry for each chunk it allocates or each block it first rewrites
+in place) and "warm" (the same transfers again).  Every pass starts after ``os.sync()``;
+write passes end with a flush (fsync) on both sides; the overlay's flush also stores the
+checks of chunks rewritten since the last one.  Overlay states: "empty" (fresh: reads fall
+through to the base) and "full" (every chunk already in the overlay).  Target: <= 1.2.
+This is the storage layer alone; ``bench_overlay_guest.py`` measures what a guest sees
+through int 13h.
 
 Run from the repository root: ``python tests/perf/bench_overlay.py [N] [R]``.
 """
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
 import statistics
@@ -42,6 +45,7 @@ def offsets(pattern: str, n: int) -> list[int]:
 
 def run(img: DiskImage, op: str, lbas: list[int]) -> float:
     data = b"\xa5" * (OP * 512)
+    os.sync()  # no dirty pages from earlier work land in this pass's flush
     t = time.perf_counter()
     if op == "read":
         for lba in lbas:

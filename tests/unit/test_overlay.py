@@ -29,7 +29,7 @@ from vmgui.storage.overlay import (
 )
 
 K = 1024
-BS = 4096  # small blocks keep the tests quick; the default is 64 KiB
+BS = 8192  # small blocks (16 chunks of 512 bytes) keep the tests quick; default 64 KiB
 
 
 def make_base(tmp_path: Path, size: int = 256 * K, name: str = "base.img",
@@ -195,11 +195,19 @@ def test_flipped_data_byte_is_detected_on_read(tmp_path):
     p = tmp_path / "a.cow"
     with Overlay.create(p, base, block_size=BS) as ov:
         ov.write(5 * BS, b"d" * BS)
-    flip(p, p.stat().st_size - 100)
+    flip(p, p.stat().st_size - 100)  # in the block's last chunk (15)
+    cs = BS // 16
     with Overlay.open(p) as ov:
         assert ov.read(0, BS) == base.read_bytes()[:BS]  # other blocks still readable
-        with pytest.raises(OverlayDamagedError, match="block 5 .* damaged"):
-            ov.read(5 * BS, 10)
+        assert ov.read(5 * BS, 10) == b"d" * 10  # and the other chunks of that block
+        with pytest.raises(OverlayDamagedError,
+                           match=rf"a.cow: block 5 chunk 15 \(disk bytes {5 * BS + 15 * cs}\.\."
+                                 rf"{6 * BS - 1}\) is damaged \(data check mismatch\)"):
+            ov.read(6 * BS - 200, 10)
+        with pytest.raises(OverlayDamagedError, match="block 5 chunk 15"):
+            ov.write(6 * BS - 200, b"partial rewrite must not hide the damage")
+        ov.write(6 * BS - cs, b"w" * cs)  # a whole-chunk rewrite replaces it: readable again
+        assert ov.read(6 * BS - 200, 10) == b"w" * 10
 
 
 def test_rewrite_in_place_survives_a_crash_before_flush(tmp_path):
@@ -247,18 +255,20 @@ def test_newer_version_is_refused(tmp_path):
     Overlay.create(p, base, block_size=BS).close()
     raw = bytearray(p.read_bytes())
     size = struct.unpack_from("<I", raw, 12)[0]
-    struct.pack_into("<I", raw, 8, 2)
-    struct.pack_into("<I", raw, size - 4, zlib.crc32(raw[: size - 4]))
-    p.write_bytes(bytes(raw))
-    with pytest.raises(OverlayError, match="newer vmgui .*version 2; this version reads up to 1"):
-        Overlay.open(p)
+    for version, message in ((3, "newer vmgui .*version 3; this version reads up to 2"),
+                             (1, "format version 1 is from a development build")):
+        struct.pack_into("<I", raw, 8, version)
+        struct.pack_into("<I", raw, size - 4, zlib.crc32(raw[: size - 4]))
+        p.write_bytes(bytes(raw))
+        with pytest.raises(OverlayError, match=message):
+            Overlay.open(p)
 
 
 def test_create_refuses_existing_file_and_bad_block_size(tmp_path):
     base = make_base(tmp_path)
     with pytest.raises(OverlayError, match="already exists"):
         Overlay.create(base, base)
-    with pytest.raises(OverlayError, match="multiple of 512"):
+    with pytest.raises(OverlayError, match="block size 1000 is not a multiple of 8192"):
         Overlay.create(tmp_path / "a.cow", base, block_size=1000)
 
 
@@ -325,3 +335,117 @@ def test_merging_state_constant_is_in_header(tmp_path):
     Overlay.create(p, base, block_size=BS).close()
     merge_into_base(p, remove=False)
     assert struct.unpack_from("<I", p.read_bytes(), 20)[0] == STATE_MERGING
+
+
+def crash(ov: Overlay) -> None:
+    """Drop an open overlay as a killed process would: no flush, descriptors gone."""
+    os.close(ov._fd)
+    ov._fd = None
+    ov.base.close()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_writes_reads_reopens_and_crashes_match_a_model(tmp_path, seed):
+    base = make_base(tmp_path, size=200 * K + 512, seed=seed)  # last block and chunk partial
+    model = bytearray(base.read_bytes())
+    p = tmp_path / "a.cow"
+    rng = random.Random(seed)
+    ov = Overlay.create(p, base, block_size=BS)
+    for step in range(400):
+        action = rng.random()
+        offset = rng.randrange(len(model))
+        n = min(rng.choice((1, 100, 512, 1024, BS // 16, BS, 3 * BS + 5)), len(model) - offset)
+        if action < 0.5:
+            data = rng.randbytes(n)
+            ov.write(offset, data)
+            model[offset : offset + n] = data
+        elif action < 0.9:
+            assert ov.read(offset, n) == model[offset : offset + n], step
+        elif action < 0.95:
+            ov.close()
+            ov = Overlay.open(p)
+        else:
+            crash(ov)  # every write reached the OS: nothing is lost, nothing reads as damage
+            ov = Overlay.open(p)
+    assert ov.read(0, len(model)) == model
+    ov.close()
+    with Overlay.open(p, read_only=True) as ov:
+        assert not any(ov._unchecked)  # the last close stored every check
+        assert ov.read(0, len(model)) == model
+    assert base.read_bytes() != model
+    merge_into_base(p)
+    assert base.read_bytes() == model
+
+
+def test_a_first_write_copies_only_the_chunks_it_touches(tmp_path):
+    base = make_base(tmp_path, size=1 << 20)
+    raw = base.read_bytes()
+    p = tmp_path / "a.cow"
+    with Overlay.create(p, base) as ov:  # 64 KiB blocks of 4 KiB chunks
+        assert ov.chunk_size == 4096
+        ov.write(65536 + 8192, b"c" * 4096)  # one whole chunk: nothing read from below
+        ov.write(65536 + 5 * 4096 + 100, b"p" * 10)  # part of one: that chunk is completed
+        assert ov.block_chunks(1) == 0b100100
+        assert ov.read(65536, 65536) == (raw[65536 : 65536 + 8192] + b"c" * 4096
+                                         + raw[65536 + 12288 : 65536 + 5 * 4096 + 100]
+                                         + b"p" * 10 + raw[65536 + 5 * 4096 + 110 : 131072])
+    with open(p, "rb") as f:  # the slot holds the two chunks; the rest is a hole (zeros)
+        f.seek(ov.header.data_offset)
+        slot = f.read(65536)
+    assert slot[8192:12288] == b"c" * 4096
+    assert slot[5 * 4096 : 6 * 4096] == raw[65536 + 5 * 4096 : 65536 + 5 * 4096 + 100] + \
+        b"p" * 10 + raw[65536 + 5 * 4096 + 110 : 65536 + 6 * 4096]
+    assert slot[:8192] == bytes(8192)
+
+
+def test_reading_a_chunk_checks_only_that_chunk(tmp_path):
+    base = make_base(tmp_path)
+    p = tmp_path / "a.cow"
+    with Overlay.create(p, base, block_size=BS) as ov:
+        ov.write(0, b"a" * BS)
+        data_offset = ov.header.data_offset
+    flip(p, data_offset + 3 * (BS // 16) + 7)  # chunk 3 of block 0
+    with Overlay.open(p) as ov:
+        assert ov.read(0, 3 * (BS // 16)) == b"a" * (3 * (BS // 16))
+        assert ov.read(4 * (BS // 16), 100) == b"a" * 100
+        with pytest.raises(OverlayDamagedError, match="block 0 chunk 3"):
+            ov.read(0, BS)
+        with pytest.raises(OverlayDamagedError, match="block 0 chunk 3"):
+            merge_into_base(p)  # a damaged overlay is never merged
+    assert base.read_bytes()[:BS] != b"a" * BS
+
+
+def test_a_crash_between_rewrite_and_flush_keeps_the_new_data(tmp_path):
+    base = make_base(tmp_path)
+    p = tmp_path / "a.cow"
+    with Overlay.create(p, base, block_size=BS) as ov:
+        ov.write(0, b"1" * BS)
+    ov = Overlay.open(p)
+    ov.write(0, b"2" * (BS // 16))  # a whole chunk: its check is known in memory
+    ov.write(BS // 2 + 3, b"3" * 5)  # part of a chunk: its check is read back at flush
+    assert ov._unchecked[0] == 0xFFFF  # the block was flagged once, before the data
+    crash(ov)
+    expected = b"2" * (BS // 16) + b"1" * (BS // 2 + 3 - BS // 16) + b"3" * 5
+    expected += b"1" * (BS - len(expected))
+    with Overlay.open(p) as ov:  # UNCHECKED chunks are read as they are ...
+        assert ov.read(0, BS) == expected
+    with Overlay.open(p) as ov:  # ... and the close stored their checks
+        assert not ov._unchecked[0]
+        assert ov.read(0, BS) == expected
+    flip(p, p.stat().st_size - 1)  # and they are checked again from now on
+    with Overlay.open(p) as ov, pytest.raises(OverlayDamagedError, match="chunk 15"):
+        ov.read(0, BS)
+
+
+def test_a_cut_short_file_reports_the_missing_chunks(tmp_path):
+    base = make_base(tmp_path)
+    p = tmp_path / "a.cow"
+    with Overlay.create(p, base, block_size=BS) as ov:
+        ov.write(2 * BS, b"x" * BS)
+        end = ov.header.data_offset + BS
+    with open(p, "r+b") as f:
+        f.truncate(end - 100)
+    with Overlay.open(p) as ov:
+        assert ov.read(2 * BS, 100) == b"x" * 100
+        with pytest.raises(OverlayDamagedError, match=r"chunk 15 .*\(the file ends inside it\)"):
+            ov.read(3 * BS - 10, 10)

@@ -208,7 +208,7 @@ def _fix_external_bases(folder: Path, manifest: dict) -> None:
             continue
         fd = os.open(path, os.O_RDONLY)
         try:
-            header = ov._read_header(str(path), fd)
+            header = ov.read_header(str(path), fd)
         finally:
             os.close(fd)
         base = Path(header.base_path)

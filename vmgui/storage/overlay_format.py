@@ -1,0 +1,257 @@
+"""The on-disk layout of vmgui overlays (``docs/overlay-format.md``): header, block table
+entries, checks and base identities.
+
+Owns: the format constants, :class:`Header`, :class:`Entry` (one decoded block table
+entry), :func:`check32` (the checksum of chunks and entries), :func:`base_identity` and
+the overlay error classes.  :mod:`vmgui.storage.overlay` does the I/O on top of it.
+Nothing here keeps state between calls.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+from xxhash import xxh3_64_intdigest
+
+from vmgui.storage.image import DiskImageError
+
+MAGIC = b"VMGUICOW"
+VERSION = 2
+DEFAULT_BLOCK_SIZE = 65536
+CHUNKS = 16  # a block is 16 chunks; each chunk is present, verified and checked on its own
+MIN_BLOCK_SIZE = CHUNKS * 512
+MAX_BLOCK_SIZE = 1 << 24
+HEADER_AREA = 4096  # the header (with its base path) fits here; the table follows
+_FIXED = struct.Struct("<8sIIIIQQQQQ32sB3xH")  # see docs/overlay-format.md, "Header"
+_BODY = struct.Struct(f"<QHH{CHUNKS}I")  # word, present mask, unchecked mask, chunk checks
+_INDEX = struct.Struct("<Q")
+ENTRY_SIZE = _BODY.size + 4  # + the entry check
+ALL_CHUNKS = (1 << CHUNKS) - 1
+STATE_NORMAL, STATE_MERGING = 0, 1
+BASE_RAW, BASE_OVERLAY = 0, 1
+SAMPLE_EDGE = 1 << 20  # raw identity: first and last MiB ...
+SAMPLE_COUNT, SAMPLE_SIZE = 64, 4096  # ... and 64 evenly spaced 4 KiB blocks
+BINARY = getattr(os, "O_BINARY", 0)
+
+
+class OverlayError(DiskImageError):
+    """An overlay cannot be created, opened or used; the message names the files."""
+
+
+class OverlayDamagedError(OverlayError):
+    """A checksum in an overlay does not match: the file was damaged or changed."""
+
+
+class BaseChangedError(OverlayError):
+    """An overlay's base no longer matches the identity recorded when it was made."""
+
+
+def check32(data: bytes | memoryview) -> int:
+    """The format's 32-bit check: the low half of XXH3-64 (seed 0)."""
+    return xxh3_64_intdigest(data) & 0xFFFFFFFF
+
+
+def align(n: int, to: int) -> int:
+    return -(-n // to) * to
+
+
+def chunk_mask(first: int, last: int) -> int:
+    """Bits ``first`` .. ``last`` (inclusive) set."""
+    return ((2 << last) - 1) ^ ((1 << first) - 1)
+
+
+def chunk_runs(mask: int) -> list[tuple[int, int]]:
+    """Runs of set bits as (first, last) chunk pairs, lowest first."""
+    runs, c = [], 0
+    while mask >> c:
+        if mask >> c & 1:
+            start = c
+            while mask >> (c + 1) & 1:
+                c += 1
+            runs.append((start, c))
+        c += 1
+    return runs
+
+
+def is_overlay(path: str | os.PathLike[str]) -> bool:
+    """True when the file starts with the overlay magic."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(MAGIC)) == MAGIC
+    except OSError:
+        return False
+
+
+# ---------------------------------------------------------------------- header
+
+
+class Header:
+    """The decoded header fields (docs/overlay-format.md, "Header")."""
+
+    def __init__(self, *, block_size: int, virtual_size: int, base_path: str,
+                 base_kind: int, base_size: int, base_id: bytes,
+                 state: int = STATE_NORMAL) -> None:
+        self.block_size = block_size
+        self.chunk_size = block_size // CHUNKS
+        self.virtual_size = virtual_size
+        self.base_path = base_path
+        self.base_kind = base_kind
+        self.base_size = base_size
+        self.base_id = base_id
+        self.state = state
+        self.block_count = -(-virtual_size // block_size)
+        self.table_offset = HEADER_AREA
+        self.data_offset = align(HEADER_AREA + self.block_count * ENTRY_SIZE, 4096)
+
+    def pack(self) -> bytes:
+        path = self.base_path.encode("utf-8")
+        size = _FIXED.size + len(path) + 4
+        if size > HEADER_AREA:
+            raise OverlayError(f"base path too long for an overlay header: {self.base_path}")
+        fixed = _FIXED.pack(MAGIC, VERSION, size, self.block_size, self.state,
+                            self.virtual_size, self.table_offset, self.block_count,
+                            self.data_offset, self.base_size, self.base_id, self.base_kind,
+                            len(path))
+        body = fixed + path
+        return body + struct.pack("<I", zlib.crc32(body))
+
+    @classmethod
+    def unpack(cls, name: str, raw: bytes) -> Header:
+        if raw[:8] != MAGIC:
+            raise OverlayError(f"{name}: not a vmgui overlay (bad magic)")
+        version, size = struct.unpack_from("<II", raw, 8)
+        if not _FIXED.size + 4 <= size <= min(len(raw), HEADER_AREA):
+            raise OverlayDamagedError(f"{name}: the overlay header is damaged (bad length)")
+        (crc,) = struct.unpack_from("<I", raw, size - 4)
+        if zlib.crc32(raw[: size - 4]) != crc:
+            raise OverlayDamagedError(
+                f"{name}: the overlay header is damaged (header checksum mismatch)")
+        if version > VERSION:
+            raise OverlayError(
+                f"{name}: made by a newer vmgui (overlay format version {version}; this "
+                f"version reads up to {VERSION}); update vmgui to use it")
+        if version < VERSION:
+            raise OverlayError(
+                f"{name}: overlay format version {version} is from a development build of "
+                f"vmgui and is no longer read (this version reads {VERSION}); flatten it "
+                "with that build, or discard it")
+        (_, _, _, bs, state, vsize, t_off, count, d_off, bsize, bid, bkind,
+         plen) = _FIXED.unpack_from(raw)
+        if bs % MIN_BLOCK_SIZE or not MIN_BLOCK_SIZE <= bs <= MAX_BLOCK_SIZE:
+            raise OverlayDamagedError(f"{name}: the overlay header is inconsistent "
+                                      f"(block size {bs})")
+        path = raw[_FIXED.size : _FIXED.size + plen].decode("utf-8", "replace")
+        h = cls(block_size=bs, virtual_size=vsize, base_path=path, base_kind=bkind,
+                base_size=bsize, base_id=bid, state=state)
+        if (state not in (STATE_NORMAL, STATE_MERGING) or bkind not in (BASE_RAW, BASE_OVERLAY)
+                or (t_off, count, d_off) != (h.table_offset, h.block_count, h.data_offset)):
+            raise OverlayDamagedError(f"{name}: the overlay header is inconsistent")
+        return h
+
+
+def read_header(name: str, fd: int) -> Header:
+    """The header of the overlay open as ``fd`` (``name`` is for messages)."""
+    return Header.unpack(name, os.pread(fd, HEADER_AREA, 0))
+
+
+def write_header(fd: int, header: Header) -> None:
+    os.pwrite(fd, header.pack(), 0)
+    os.fsync(fd)
+
+
+def check_block_size(path: Path, block_size: int) -> None:
+    if (not MIN_BLOCK_SIZE <= block_size <= MAX_BLOCK_SIZE
+            or block_size % MIN_BLOCK_SIZE):
+        raise OverlayError(
+            f"{path}: block size {block_size} is not a multiple of {MIN_BLOCK_SIZE} "
+            f"({CHUNKS} chunks of 512 bytes) between {MIN_BLOCK_SIZE} and 16 MiB")
+
+
+# ---------------------------------------------------------------------- table entries
+
+
+class Entry:
+    """One block's table entry: where its slot is, which chunks are here, their checks."""
+
+    __slots__ = ("pos", "present", "unchecked", "checks")
+
+    def __init__(self, pos: int, present: int, unchecked: int, checks: list[int]) -> None:
+        self.pos = pos
+        self.present = present
+        self.unchecked = unchecked
+        self.checks = checks
+
+    def pack(self, b: int) -> bytes:
+        body = _BODY.pack(self.pos, self.present, self.unchecked, *self.checks)
+        return body + struct.pack("<I", check32(_INDEX.pack(b) + body))
+
+
+def unpack_table(name: str, table: bytes, header: Header) -> dict[int, Entry]:
+    """The used entries of a block table, validated (docs, "Block table")."""
+    if len(table) != header.block_count * ENTRY_SIZE:
+        raise OverlayDamagedError(f"{name}: the block table is cut short")
+    out: dict[int, Entry] = {}
+    seen: set[int] = set()
+    view = memoryview(table)
+    rows = np.frombuffer(table, dtype=np.uint8).reshape(-1, ENTRY_SIZE)
+    for b in np.flatnonzero(rows.any(axis=1)).tolist():  # all-zero entries: not here
+        at = b * ENTRY_SIZE
+        raw = view[at : at + ENTRY_SIZE]
+        word, present, unchecked, *checks = _BODY.unpack_from(raw)
+        (stored,) = struct.unpack_from("<I", raw, _BODY.size)
+        if (check32(_INDEX.pack(b) + raw[: _BODY.size]) != stored
+                or word < header.data_offset or word & 0x1FF
+                or (word - header.data_offset) % header.block_size or word in seen
+                or not present or unchecked & ~present
+                or any(checks[c] for c in range(CHUNKS) if not (present >> c) & 1)):
+            raise OverlayDamagedError(
+                f"{name}: the block table is damaged (entry for block {b})")
+        seen.add(word)
+        out[b] = Entry(word, present, unchecked, checks)
+    return out
+
+
+# ---------------------------------------------------------------------- identity
+
+
+def raw_identity(fd: int, size: int) -> bytes:
+    """sha256 over a raw image's size and sparse samples (trade-off: docs, "Base identity")."""
+    h = hashlib.sha256(b"raw" + size.to_bytes(8, "little"))
+    if size <= 2 * SAMPLE_EDGE + SAMPLE_COUNT * SAMPLE_SIZE:
+        spans = [(0, size)]
+    else:
+        step = (size - SAMPLE_SIZE) // (SAMPLE_COUNT - 1)
+        spans = [(0, SAMPLE_EDGE), (size - SAMPLE_EDGE, SAMPLE_EDGE)]
+        spans += [(i * step, SAMPLE_SIZE) for i in range(SAMPLE_COUNT)]
+    for offset, length in spans:
+        h.update(os.pread(fd, length, offset))
+    return h.digest()
+
+
+def overlay_identity(header: Header, table: bytes) -> bytes:
+    h = hashlib.sha256(b"cow" + struct.pack("<QI", header.virtual_size, header.block_size))
+    h.update(header.base_id)
+    h.update(table)
+    return h.digest()
+
+
+def base_identity(path: Path) -> tuple[int, int, bytes]:
+    """(kind, size, identity) of a would-be base: a raw image or another overlay."""
+    try:
+        fd = os.open(path, os.O_RDONLY | BINARY)
+    except OSError as exc:
+        raise OverlayError(f"{path}: cannot open ({exc.strerror})") from exc
+    try:
+        if os.pread(fd, len(MAGIC), 0) == MAGIC:
+            header = read_header(str(path), fd)
+            table = os.pread(fd, header.block_count * ENTRY_SIZE, header.table_offset)
+            return BASE_OVERLAY, header.virtual_size, overlay_identity(header, table)
+        size = os.fstat(fd).st_size
+        return BASE_RAW, size, raw_identity(fd, size)
+    finally:
+        os.close(fd)
