@@ -50,6 +50,7 @@ from vmgui.storage.overlay_format import (  # noqa: F401  (re-exported for calle
     check_block_size,
     chunk_runs,
     is_overlay,
+    pack_entry,
     read_header,
     unpack_table,
     write_header,
@@ -461,7 +462,7 @@ class Overlay:
         checks = self._checks[b]
         if unchecked:
             checks = [0 if unchecked >> c & 1 else v for c, v in enumerate(checks)]
-        entry = Entry(self._pos[b], self._present[b], unchecked, checks).pack(b)
+        entry = pack_entry(b, self._pos[b], self._present[b], unchecked, checks)
         os.pwrite(self._fd, entry, self.header.table_offset + b * ENTRY_SIZE)
 
     # ------------------------------------------------------------------ life cycle

@@ -30,6 +30,7 @@ HEADER_AREA = 4096  # the header (with its base path) fits here; the table follo
 _FIXED = struct.Struct("<8sIIIIQQQQQ32sB3xH")  # see docs/overlay-format.md, "Header"
 _BODY = struct.Struct(f"<QHH{CHUNKS}I")  # word, present mask, unchecked mask, chunk checks
 _INDEX = struct.Struct("<Q")
+_KEYED = struct.Struct(f"<Q{_BODY.format[1:]}")  # block index + body: what the check covers
 ENTRY_SIZE = _BODY.size + 4  # + the entry check
 ALL_CHUNKS = (1 << CHUNKS) - 1
 STATE_NORMAL, STATE_MERGING = 0, 1
@@ -187,8 +188,13 @@ class Entry:
         self.checks = checks
 
     def pack(self, b: int) -> bytes:
-        body = _BODY.pack(self.pos, self.present, self.unchecked, *self.checks)
-        return body + struct.pack("<I", check32(_INDEX.pack(b) + body))
+        return pack_entry(b, self.pos, self.present, self.unchecked, self.checks)
+
+
+def pack_entry(b: int, pos: int, present: int, unchecked: int, checks: list[int]) -> bytes:
+    """The 80 bytes of block ``b``'s entry (its check covers ``b`` and the body)."""
+    keyed = _KEYED.pack(b, pos, present, unchecked, *checks)
+    return keyed[8:] + (xxh3_64_intdigest(keyed) & 0xFFFFFFFF).to_bytes(4, "little")
 
 
 def unpack_table(name: str, table: bytes, header: Header) -> dict[int, Entry]:
