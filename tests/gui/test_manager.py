@@ -388,7 +388,9 @@ def test_tryout_vm_runs_on_throwaway_overlays(library, make_manager, qtbot, tmp_
     window = make_manager()
     vm = window.start_vm("Tryer")
     wait_running(qtbot, vm.host)
-    assert vm.tryout_dir is not None and any(vm.tryout_dir.glob("*.cow"))
+    # in the VM's folder (found again after a crash), owned by this process
+    assert vm.tryout_dir == library.get("Tryer").folder / "tryout"
+    assert any(vm.tryout_dir.glob("*.cow")) and (vm.tryout_dir / "owner").is_file()
     tryout_dir = vm.tryout_dir
     window.power_off_vm("Tryer")
     qtbot.waitUntil(lambda: not tryout_dir.exists(), timeout=5000)

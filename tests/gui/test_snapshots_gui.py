@@ -3,12 +3,14 @@ would (``confirm=False``: no dialogs; names are given or defaulted)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from PySide6.QtCore import Qt
 
+from vmgui.config import tryout
 from vmgui.config.library import Library
 from vmgui.config.schema import Attachment, VmConfig
 from vmgui.config.snapshots import Snapshots, read_disk, saved_state_path
@@ -219,6 +221,70 @@ def test_tryout_changes_kept_as_a_snapshot(library, manager, tmp_path):
     assert read_disk(snaps.resolve(after.disks["hdd0"]))[:4] == b"KEPT"
     assert current_disk(folder)[:4] == b"KEPT"
     assert (folder / "disk.img").read_bytes() == bytes(DISK)
+
+
+def killed_session(folder: Path, owner_pid: int, data: bytes = b"LOST") -> Path:
+    """A try-out session whose manager was killed after the guest wrote ``data``."""
+    session, _notice = tryout.begin_tryout(folder, owner_pid=owner_pid)
+    with ov.Overlay.create(session / "tryout-80.cow", folder / "disk.img") as o:
+        o.write(0, data)
+    return session
+
+
+def test_manager_recovers_killed_tryout_sessions_when_it_opens(library, qtbot, tmp_path,
+                                                               dead_pid, monkeypatch):
+    lost = disk_vm(library, "Lost", tryout=True)
+    killed_session(lost, dead_pid)
+    kept = disk_vm(library, "Kept", tryout=True)
+    session = killed_session(kept, dead_pid, b"KEPT")
+    with monkeypatch.context() as m:  # the manager was killed while keeping the changes
+        m.setattr(ov, "merge_into_base", lambda *a, **k: (_ for _ in ()).throw(KeyError))
+        with pytest.raises(KeyError):
+            tryout.keep_tryout(kept, session, "Before try-out X", "Try-out X")
+    busy = disk_vm(library, "Busy", tryout=True)
+    killed_session(busy, os.getppid())  # another live process runs it
+    window = ManagerWindow(library, confirm=False, create_demo=False,
+                           screenshots_dir=tmp_path / "shots")
+    qtbot.addWidget(window)
+    message = window.statusBar().currentMessage()
+    assert "Lost" in message and "discarded" in message
+    assert "Kept" in message and "Try-out X" in message
+    assert "Busy" not in message and (busy / "tryout" / "tryout-80.cow").is_file()
+    assert not (lost / "tryout").exists() and not (kept / "tryout").exists()
+    assert current_disk(lost) == bytes(DISK)
+    assert [s.name for s in Snapshots(kept).snapshots] == ["Before try-out X", "Try-out X"]
+    assert current_disk(kept)[:4] == b"KEPT"
+    assert (kept / "disk.img").read_bytes() == bytes(DISK)
+    with pytest.raises(Exception, match="Busy is running in try-out mode"):
+        window.runner.start(library.get("Busy"))
+
+
+def test_start_recovers_a_killed_session_and_a_failed_keep_is_retried(library, manager,
+                                                                      dead_pid, monkeypatch):
+    folder = disk_vm(library, "Again", tryout=True)
+    killed_session(folder, dead_pid)
+    vm = manager.start_vm("Again")
+    assert vm is not None and vm.tryout_dir == folder / "tryout"
+    assert "discarded" in manager.statusBar().currentMessage()
+    assert [p.name for p in vm.tryout_dir.glob("*.cow")] == ["tryout-80.cow"]
+    # keeping fails half-way (an error, not a kill): the changes stay for the next start
+    manager.keep_tryout_default = True
+    monkeypatch.setattr(ov, "merge_into_base", lambda *a, **k: (_ for _ in ()).throw(
+        OSError(28, "No space left on device")))
+    manager.runner.power_off("Again")
+    assert "stay in" in (manager.last_error or "")
+    assert tryout.keep_pending(folder / "tryout")
+    monkeypatch.undo()
+    with ov.Overlay.open(folder / "tryout" / "tryout-80.cow") as o:
+        o.write(0, b"LATE")  # stands in for what the guest wrote
+    manager.keep_tryout_default = False
+    vm = manager.start_vm("Again")
+    assert vm is not None and "Try-out" in manager.statusBar().currentMessage()
+    manager.runner.power_off("Again")  # this session's changes are discarded
+    snaps = Snapshots(folder)
+    assert [s.name.split(" ")[0] for s in snaps.snapshots] == ["Before", "Try-out"]
+    assert current_disk(folder)[:4] == b"LATE"
+    assert not (folder / "tryout").exists()
 
 
 def test_restore_and_delete_on_a_running_vm(library, manager, qtbot):

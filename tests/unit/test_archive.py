@@ -111,3 +111,14 @@ def test_escaping_member_is_refused(library, tmp_path):
     with pytest.raises(ArchiveError, match="not a plain file inside"):
         import_vm(Library(tmp_path / "other"), evil)
     assert not (tmp_path / "escape").exists()
+
+
+def test_a_leftover_try_out_session_is_not_exported(library, tmp_path):
+    folder = library.get("Box").folder
+    session = folder / "tryout"
+    session.mkdir()
+    ov.Overlay.create(session / "tryout-80.cow", Snapshots(folder).layers()["hdd0"]).close()
+    archive = export_vm(library, "Box", tmp_path / "box.tar")
+    with tarfile.open(archive) as tar:
+        names = tar.getnames()
+    assert not any("tryout" in n for n in names) and any("disk.img" in n for n in names)

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from vmgui.cli.run import unescape
+from vmgui.config import tryout as tryout_mod
 from vmgui.config.library import Library, LibraryError, VmEntry
 from vmgui.host.control import Connection, NotRunning, probe, socket_path
 
@@ -108,6 +109,13 @@ def start_command(args: argparse.Namespace) -> int:
         print(f"vmgui start: {entry.name} is already running (pid {status.get('pid')})",
               file=sys.stderr)
         return EXIT_USAGE
+    try:  # what a killed try-out session of the VM left (docs/snapshots.md)
+        notice = tryout_mod.recover_tryout(entry.folder)
+    except tryout_mod.TryoutError as exc:
+        print(f"vmgui start: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if notice:
+        print(f"vmgui start: {notice}", file=sys.stderr)
     if args.headless:
         return _start_headless(entry)
     return _start_window(entry)

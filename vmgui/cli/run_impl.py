@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
-import shutil
 import sys
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -26,6 +24,7 @@ from vmgui.cli.run import (
     Step,
     unescape,
 )
+from vmgui.config import tryout as tryout_mod
 from vmgui.config.library import Library, LibraryError, VmEntry
 from vmgui.config.snapshots import saved_state_path
 from vmgui.core import events as ev
@@ -197,14 +196,40 @@ def run_command(args: argparse.Namespace) -> int:
     entry = _library_vm(args.image)
     tryout = bool(getattr(args, "tryout", False)) or bool(
         entry is not None and entry.config is not None and entry.config.tryout)
-    tryout_dir = Path(tempfile.mkdtemp(prefix="vmgui-tryout-")) if tryout else None
+    try:
+        tryout_dir = _begin_disks(entry, tryout)
+    except RunError as exc:
+        print(f"vmgui run: {exc}", file=sys.stderr)
+        return exc.status
     try:
         return _run(args, steps, entry, tryout_dir)
     finally:
         if tryout_dir is not None:
-            shutil.rmtree(tryout_dir, ignore_errors=True)
+            tryout_mod.end_tryout(tryout_dir)
             print("vmgui run: try-out mode: the changes to the disks were discarded",
                   file=sys.stderr)
+
+
+def _begin_disks(entry: VmEntry | None, tryout: bool) -> Path | None:
+    """Before the VM runs: recover what a killed earlier session of a library VM left
+    (said on stderr; refused while another live process runs it in try-out mode), and
+    make this run's try-out folder: the VM's ``tryout/``, or for bare images a temporary
+    folder named with this pid (stale ones of dead processes are deleted first)."""
+    if tryout:
+        for path in tryout_mod.clean_stale_temp_sessions():
+            log.info("deleted the stale try-out folder %s", path)
+    if entry is None or entry.config is None:
+        return tryout_mod.make_temp_session() if tryout and entry is None else None
+    try:
+        if tryout:
+            tryout_dir, notice = tryout_mod.begin_tryout(entry.folder)
+        else:
+            tryout_dir, notice = None, tryout_mod.recover_tryout(entry.folder)
+    except tryout_mod.TryoutError as exc:
+        raise RunError(str(exc), EXIT_USAGE) from exc
+    if notice:
+        print(f"vmgui run: {notice}", file=sys.stderr)
+    return tryout_dir
 
 
 def _run(args: argparse.Namespace, steps: list[Step], entry: VmEntry | None,

@@ -23,7 +23,15 @@ import tarfile
 import tempfile
 from pathlib import Path, PurePosixPath
 
-from vmgui.config.library import CONFIG_FILE, Library, LibraryError, VmEntry, _dump, read_config
+from vmgui.config.library import (
+    CONFIG_FILE,
+    TRYOUT_FOLDER,
+    Library,
+    LibraryError,
+    VmEntry,
+    _dump,
+    read_config,
+)
 from vmgui.config.schema import ConfigError, VmConfig
 from vmgui.config.snapshots import SLOTS, Snapshots, get_slot
 from vmgui.storage import overlay as ov
@@ -32,7 +40,7 @@ MANIFEST = "manifest.json"
 FORMAT = "vmgui-vm-export"
 VERSION = 1
 EXTERNAL = "external"
-SKIP_FOLDERS = ("logs", "screenshots")
+SKIP_FOLDERS = ("logs", "screenshots", TRYOUT_FOLDER)  # not part of the VM
 
 
 class ArchiveError(Exception):

@@ -2,9 +2,10 @@
 
 Owns: where VMs live (``$VMGUI_HOME`` if set, else the platform's user data folder +
 ``machines``), the folder layout (``<root>/<name>/vm.toml``, ``logs/``, ``screenshots/``,
-``snapshots/``), listing with inaccessible entries for VMs whose ``vm.toml`` is missing,
-unreadable, corrupt or invalid (as VirtualBox lists them: the reason is shown, other VMs
-are unaffected), creating, saving, renaming, cloning and removing VMs, and the media list
+``snapshots/``; ``tryout/`` while a try-out session runs, :mod:`vmgui.config.tryout`),
+listing with inaccessible entries for VMs whose ``vm.toml`` is missing, unreadable,
+corrupt or invalid (as VirtualBox lists them: the reason is shown, other VMs are
+unaffected), creating, saving, renaming, cloning and removing VMs, and the media list
 (every image any VM references).
 
 Rules:
@@ -59,6 +60,7 @@ log = logging.getLogger(__name__)
 HOME_ENV = "VMGUI_HOME"
 CONFIG_FILE = "vm.toml"
 SUBFOLDERS = ("logs", "screenshots", "snapshots")
+TRYOUT_FOLDER = "tryout"  # a try-out session's throw-away overlays (not copied by clones)
 REMOVED_FOLDER = ".removed"
 
 
@@ -441,8 +443,9 @@ def _unique_file(folder: Path, name: str) -> Path:
 
 
 def _copy_folder_files(src: Path, dst: Path) -> None:
-    """Copy a VM folder's files (not its config, logs, screenshots or snapshots)."""
-    skip = {CONFIG_FILE, *SUBFOLDERS}
+    """Copy a VM folder's files (not its config, logs, screenshots, snapshots or try-out
+    session)."""
+    skip = {CONFIG_FILE, *SUBFOLDERS, TRYOUT_FOLDER}
 
     def ignore(folder: str, names: list[str]) -> set[str]:
         top = Path(folder) == src

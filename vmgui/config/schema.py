@@ -241,8 +241,8 @@ class VmConfig:
 
         An attachment that is a copy-on-write overlay (snapshots: ``docs/snapshots.md``)
         opens with its chain.  ``tryout_dir``: every writable drive gets a fresh overlay
-        there over its image, which itself stays unwritten (try-out mode; the caller
-        deletes the folder afterwards).  Raises
+        there over its image, which itself stays unwritten (try-out mode; the folder is
+        :mod:`vmgui.config.tryout`'s, which deletes it afterwards).  Raises
         :class:`vmgui.storage.image.DiskImageError` naming the image; images already
         opened are closed first.
         """

@@ -5,6 +5,7 @@ parent, frozen disk layer per drive slot, state file, thumbnail; and the current
 pointer), :class:`Snapshots` (take / restore / delete / list for a powered-off VM),
 ``<folder>/saved.state`` (:func:`saved_state_path`), :func:`flatten` (an overlay chain
 to a raw image) and :func:`clone_vm` (a full, flattened copy, optionally at a snapshot).
+Try-out sessions, and keeping their changes as snapshots, are :mod:`vmgui.config.tryout`'s.
 
 Disks follow snapshots through copy-on-write overlays (``docs/overlay-format.md``); the
 rules (who points at what, merge direction on delete, crash ordering) are in
@@ -49,6 +50,7 @@ TREE_FILE = "snapshots.toml"
 SAVED_STATE = "saved.state"
 FORMAT_VERSION = 1
 SLOTS = ("floppy_a", "floppy_b", "hdd0", "hdd1")
+DRIVE_SLOTS = {0: "floppy_a", 1: "floppy_b", 0x80: "hdd0", 0x81: "hdd1"}  # BIOS number
 COPY_CHUNK = 1 << 20
 
 
@@ -532,44 +534,3 @@ def clone_vm(library: Library, name: str, new_name: str,
         raise
     folder = library._move_into_place(tmp, new_name)
     return VmEntry(new_name, folder, config, None)
-
-
-# ---------------------------------------------------------------------- try-out sessions
-DRIVE_SLOTS = {0: "floppy_a", 1: "floppy_b", 0x80: "hdd0", 0x81: "hdd1"}
-
-
-def tryout_overlays(folder: Path, tryout_dir: Path) -> dict[str, Path]:
-    """Slot -> the try-out overlay a powered-off session left in ``tryout_dir`` (named
-    by ``VmConfig.open_drives``: ``tryout-<drive number>.cow``), for writable drives."""
-    config = read_config(Path(folder) / CONFIG_FILE)
-    numbers = {slot: number for number, slot in DRIVE_SLOTS.items()}
-    out = {}
-    for slot, _att in writable_slots(config):
-        path = Path(tryout_dir) / f"tryout-{numbers[slot]:02x}.cow"
-        if path.is_file():
-            out[slot] = path
-    return out
-
-
-def keep_tryout(folder: Path, tryout_dir: Path, before_name: str,
-                after_name: str) -> Snapshot | None:
-    """Keep the disk changes of a powered-off try-out session as a snapshot.
-
-    ``before_name`` freezes the layers the session grew from (so it can be restored);
-    each session overlay is rebased onto the new, still empty, top over its base (which
-    reads the same) and merged into it; ``after_name`` then freezes those tops.  Returns
-    the ``after_name`` snapshot, None when the session left no overlays.  The VM process
-    must have exited (nothing may hold the overlays open)."""
-    overlays = tryout_overlays(folder, tryout_dir)
-    if not overlays:
-        return None
-    if saved_state_path(folder).exists():
-        raise SnapshotError("the VM has a saved state from before the try-out session, "
-                            "which does not match the changed disks; discard it first")
-    snaps = Snapshots(folder)
-    snaps.take(before_name, "The state before a try-out session")
-    tops = snaps.layers()
-    for slot, path in overlays.items():
-        ov.rebase(path, tops[slot])
-        ov.merge_into_base(path)
-    return Snapshots(folder).take(after_name, "The disk changes of a try-out session")

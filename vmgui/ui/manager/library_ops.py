@@ -4,7 +4,8 @@ an existing VM folder, free names.
 Owns: :func:`ensure_demo_vm` (first start with an empty library: a "Demo" VM with a copy
 of ``resources/guests/demo.img`` as floppy A:, created once -- a marker file in the library
 root remembers it, so removing Demo does not bring it back), :func:`vm_from_image`,
-:func:`add_existing` (copies the folder into the library) and :func:`free_name`.
+:func:`add_existing` (copies the folder into the library), :func:`free_name` and
+:func:`recover_tryouts` (what killed try-out sessions left, when the manager opens).
 No Qt: plain functions over :class:`~vmgui.config.library.Library`.
 """
 
@@ -15,7 +16,8 @@ import os
 import shutil
 from pathlib import Path
 
-from vmgui.config.library import CONFIG_FILE, Library, LibraryError, VmEntry
+from vmgui.config import tryout
+from vmgui.config.library import CONFIG_FILE, TRYOUT_FOLDER, Library, LibraryError, VmEntry
 from vmgui.config.schema import ILLEGAL_NAME_CHARS, Attachment, VmConfig, name_problems
 from vmgui.storage import media
 from vmgui.storage.image import MAX_FLOPPY_BYTES
@@ -76,6 +78,14 @@ def vm_from_image(library: Library, image: Path) -> VmEntry:
     return library.create(config)
 
 
+def _without_tryout(top: Path):
+    """A copytree filter leaving out the try-out session folder at the top (its overlays
+    belong to the original folder)."""
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        return {TRYOUT_FOLDER} & set(names) if Path(folder) == top else set()
+    return ignore
+
+
 def add_existing(library: Library, folder: Path) -> VmEntry:
     """Copy the VM folder ``folder`` (with its vm.toml) into the library."""
     folder = Path(folder)
@@ -94,8 +104,38 @@ def add_existing(library: Library, folder: Path) -> VmEntry:
     target = library.root / name
     try:
         library.root.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(folder, target, copy_function=media.copy_sparse, symlinks=True)
+        shutil.copytree(folder, target, copy_function=media.copy_sparse, symlinks=True,
+                        ignore=_without_tryout(folder))
     except (OSError, media.MediaError) as exc:
         shutil.rmtree(target, ignore_errors=True)
         raise LibraryError(f"cannot copy {folder} into the library: {exc}") from exc
     return library.get(name)
+
+
+def recover_tryouts(library: Library, running) -> list[str]:
+    """Finish or discard the try-out sessions that a killed manager, ``vmgui run`` or VM
+    process left in the library's VMs (:func:`vmgui.config.tryout.recover_tryout`);
+    ``running(name)`` is True for VMs this manager runs (left alone, as are sessions of
+    other live processes).  Returns the messages for the user (each is logged)."""
+    messages = []
+    try:
+        entries = library.entries()
+    except LibraryError:
+        return []
+    for entry in entries:
+        if running(entry.name) or not tryout.session_folder(entry.folder).is_dir():
+            continue
+        try:
+            message = tryout.recover_tryout(entry.folder)
+        except tryout.TryoutBusyError as exc:
+            log.info("%s", exc)
+            continue
+        except tryout.TryoutError as exc:
+            log.warning("%s", exc)
+            message = str(exc)
+        except Exception:  # noqa: BLE001 - a leftover must not keep the manager from opening
+            log.exception("%s: cannot recover its try-out session", entry.name)
+            continue
+        if message:
+            messages.append(message)
+    return messages

@@ -16,16 +16,17 @@ Thread rule: GUI thread only.  The console window drains the host's events (and 
 ``host.state`` current); the runner reads ``host.state``/``alive``/``crash``/``serial``
 and never drains events itself, except for the fallback console, which has no poller.
 
-Try-out VMs (``tryout = true``): the console title says "(try-out)"; at power-off
-:attr:`VmRunner.tryout_ended` (if set) is called with the :class:`RunningVm` while its
-overlays still exist (to keep them), then the folder is deleted.
+Try-out VMs (``tryout = true``): the overlays live in ``<vm folder>/tryout/``, owned by
+this process (:mod:`vmgui.config.tryout`); the console title says "(try-out)"; at
+power-off :attr:`VmRunner.tryout_ended` (if set) is called with the :class:`RunningVm`
+while its overlays still exist (to keep them), then the folder is deleted.  Before any VM
+starts, what a killed earlier session of it left is recovered (:attr:`RunningVm.notice`
+says what was done); a VM whose session another live process owns is refused.
 """
 
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +34,7 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QImage, QPixmap
 from PySide6.QtWidgets import QLabel, QMainWindow, QWidget
 
+from vmgui.config import tryout as tryout_mod
 from vmgui.config.library import VmEntry
 from vmgui.config.snapshots import saved_state_path
 from vmgui.core import events as ev
@@ -83,6 +85,7 @@ class RunningVm:
     serial_tcp: object = None  # SerialTcpBridge when COM1 is a TCP server
     resuming: Path | None = None  # saved state being loaded into the VM
     tryout_dir: Path | None = None  # throw-away disk overlays, deleted at power-off
+    notice: str | None = None  # what recovering an earlier, killed try-out session did
 
     @property
     def state(self) -> ev.RunState:
@@ -206,14 +209,33 @@ class VmRunner(QObject):
         if self.is_running(entry.name):
             raise RunError(f"{entry.name} is already running")
         self._discard(entry.name)
+        tryout_dir, notice = self._begin_disks(entry)
+        try:
+            vm = self._launch(entry, tryout_dir)
+        except BaseException:
+            if tryout_dir is not None and entry.name not in self._vms:
+                tryout_mod.end_tryout(tryout_dir)
+            raise
+        vm.notice = notice
+        return vm
+
+    @staticmethod
+    def _begin_disks(entry: VmEntry) -> tuple[Path | None, str | None]:
+        """Recover what a killed earlier session of the VM left (this runner does not run
+        it), then make this run's try-out folder if the VM is in try-out mode: (the
+        folder or None, the recovery's message or None)."""
+        try:
+            if entry.config.tryout:
+                return tryout_mod.begin_tryout(entry.folder)
+            return None, tryout_mod.recover_tryout(entry.folder)
+        except tryout_mod.TryoutError as exc:
+            raise RunError(str(exc)) from exc
+
+    def _launch(self, entry: VmEntry, tryout_dir: Path | None) -> RunningVm:
         config = entry.config
         try:
-            tryout_dir = Path(tempfile.mkdtemp(prefix="vmgui-tryout-")) if config.tryout \
-                else None
             drives = config.open_drives(entry.folder, tryout_dir=tryout_dir)
         except (OSError, ValueError) as exc:
-            if tryout_dir is not None:
-                shutil.rmtree(tryout_dir, ignore_errors=True)
             raise RunError(str(exc)) from exc
         writable = {Path(img.path).resolve() for img in drives.values()
                     if img is not None and not img.read_only}
@@ -329,8 +351,8 @@ class VmRunner(QObject):
                     self.tryout_ended(vm)
                 except Exception:  # noqa: BLE001 - the overlays must still go
                     log.exception("%s: handling the end of try-out mode failed", vm.name)
-            shutil.rmtree(vm.tryout_dir, ignore_errors=True)
-            log.info("%s: try-out mode, disk changes discarded", vm.name)
+            if tryout_mod.end_tryout(vm.tryout_dir):
+                log.info("%s: try-out session over", vm.name)
         vm.console.hide()
         vm.console.deleteLater()
 

@@ -51,6 +51,7 @@ from PySide6.QtWidgets import (
 )
 
 from vmgui.config import snapshots as snap_mod
+from vmgui.config import tryout as tryout_mod
 from vmgui.config.library import LibraryError, VmEntry
 from vmgui.config.schema import ConfigError
 from vmgui.core import events as ev
@@ -522,22 +523,29 @@ class SnapshotsPane(QWidget):
 # ---------------------------------------------------------------------- try-out
 def tryout_ended(manager, vm) -> None:
     """A try-out VM powered off, its overlays still there: discard them (said in the
-    status bar) or, if the user wants, keep them as a snapshot."""
+    status bar) or, if the user wants, keep them as a snapshot.  A keep that fails
+    part-way leaves the session folder for :func:`vmgui.config.tryout.recover_tryout`
+    (the next start of the VM, or the next manager) to finish."""
     try:
-        changed = bool(snap_mod.tryout_overlays(vm.folder, vm.tryout_dir))
+        changed = bool(tryout_mod.tryout_overlays(vm.folder, vm.tryout_dir))
     except (ConfigError, snap_mod.SnapshotError, OSError):
         changed = False
     keep = changed and _ask_keep_tryout(manager, vm.name)
     if keep:
         stamp = QDateTime.currentDateTime().toString("yyyy-MM-dd HH:mm:ss")
         try:
-            snap = snap_mod.keep_tryout(vm.folder, vm.tryout_dir,
-                                        manager.tr("Before try-out {0}").format(stamp),
-                                        manager.tr("Try-out {0}").format(stamp))
-        except (snap_mod.SnapshotError, OverlayError, LibraryError, OSError) as exc:
+            snap = tryout_mod.keep_tryout(vm.folder, vm.tryout_dir,
+                                          manager.tr("Before try-out {0}").format(stamp),
+                                          manager.tr("Try-out {0}").format(stamp))
+        except (snap_mod.SnapshotError, tryout_mod.TryoutError, OverlayError, LibraryError,
+                OSError) as exc:
+            if tryout_mod.keep_pending(vm.tryout_dir):
+                tail = manager.tr(" (the changes stay in {0}; keeping them is tried again "
+                                  "when {1} starts)").format(vm.tryout_dir, vm.name)
+            else:
+                tail = manager.tr(" (the changes were discarded)")
             manager._error(manager.tr("Cannot keep the try-out changes of {0}")
-                           .format(vm.name),
-                           str(exc) + manager.tr(" (the changes were discarded)"))
+                           .format(vm.name), str(exc) + tail)
             return
         if snap is not None:
             manager.statusBar().showMessage(manager.tr(

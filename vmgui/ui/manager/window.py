@@ -94,6 +94,9 @@ class ManagerWindow(QMainWindow):
         self._shown_once = False
         if create_demo:
             self._create_demo()
+        recovered = library_ops.recover_tryouts(self.library, self.runner.get)
+        if recovered:  # sessions a killed vmgui left (docs/snapshots.md)
+            self.statusBar().showMessage("  ".join(recovered), 30000)
         self.reload()
         (self.list if self.model.rowCount() else self.search).setFocus()
 
@@ -435,7 +438,11 @@ class ManagerWindow(QMainWindow):
             self._error(self.tr("Cannot start {0}").format(entry.name), str(exc))
             self.reload()  # the details pane shows the unusable medium
             return None
-        self.statusBar().clearMessage()  # e.g. the welcome's "press Start"
+        if vm.notice:  # a killed try-out session of it was recovered first
+            self.statusBar().showMessage(vm.notice, 15000)
+            self.reload(select=entry.name)
+        else:
+            self.statusBar().clearMessage()  # e.g. the welcome's "press Start"
         self._on_selection()
         return vm
 
