@@ -328,3 +328,38 @@ def test_save_and_load_commands_on_a_running_machine(tmp_path, test_guests):
     finally:
         machine.send(_ev.PowerOff())
         thread.join(5)
+
+
+def test_save_state_with_power_off_stops_at_the_saved_instant(tmp_path, test_guests):
+    """SaveState(power_off=True): the machine ends in the same pause; a failed save (no
+    such folder) leaves it running."""
+    import threading
+    import time as _time
+
+    seen: list = []
+    machine = Machine(MachineConfig(floppies=(test_guests / "echo.img",), read_only=True),
+                      on_event=seen.append)
+    thread = threading.Thread(target=machine.run, daemon=True)
+    thread.start()
+    end = _time.monotonic() + 10
+    while "READY" not in "\n".join(machine.text_lines()):
+        assert _time.monotonic() < end
+        _time.sleep(0.01)
+    try:
+        machine.send(ev.SaveState(str(tmp_path / "missing" / "x.state"), power_off=True))
+        while not any(isinstance(e, ev.StateSaved) for e in seen):
+            assert _time.monotonic() < end + 10
+            _time.sleep(0.01)
+        assert next(e for e in seen if isinstance(e, ev.StateSaved)).error
+        _time.sleep(0.1)
+        assert thread.is_alive() and machine.state is ev.RunState.RUNNING
+        state = tmp_path / "echo.state"
+        machine.send(ev.SaveState(str(state), power_off=True))
+        thread.join(10)
+        assert not thread.is_alive() and machine.state is ev.RunState.POWERED_OFF
+        saved = [e for e in seen if isinstance(e, ev.StateSaved)]
+        assert saved[-1].path == str(state) and saved[-1].error is None
+        assert state.stat().st_size > 0
+    finally:
+        machine.send(ev.PowerOff())
+        thread.join(5)

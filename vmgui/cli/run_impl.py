@@ -332,7 +332,7 @@ def resume(host, path: Path, keep: bool = False) -> bool:
 def save_state(host, path: Path) -> None:
     """Save the machine's state to ``path`` (atomically) and wait until it is written;
     the caller powers off afterwards."""
-    host.send(ev.SaveState(str(path)))
+    host.send(ev.SaveState(str(path), power_off=True))  # nothing runs after the save
     event = _wait_event(host, ev.StateSaved, path)
     if event.error is not None:
         raise RunError(f"saving the state to {path} failed: {event.error}", EXIT_USAGE)

@@ -69,10 +69,14 @@ class SaveState:
 
     ``new_layers`` (drive number, overlay path) makes it a live snapshot with disks: in the
     same pause, each listed drive's current image is frozen and a new copy-on-write
-    overlay is created at that path on top of it and takes the drive's writes."""
+    overlay is created at that path on top of it and takes the drive's writes.
+    ``power_off``: once the state is written, power off in the same pause ("Save state"):
+    no guest instruction runs after the saved instant, so the disks match the state.  A
+    save that fails leaves the machine running."""
 
     path: str
     new_layers: tuple[tuple[int, str], ...] = ()
+    power_off: bool = False
 
 
 @dataclass(frozen=True)

@@ -422,13 +422,16 @@ class Machine:
     def advance(self, seconds: float) -> None:
         """Lockstep driving (deterministic runs): run the guest on the caller's thread
         until guest time has moved on by ``seconds``.  Call :meth:`power_on` first."""
+        if self.state is ev.RunState.POWERED_OFF:
+            return
         if self.state is ev.RunState.CREATED:
             self._set_state(ev.RunState.RUNNING)
         target = self.clock.now_ns() + max(1, round(seconds * 1e9))
         self._horizon_ns = target
         try:
             while self.clock.now_ns() < target and self.state is not ev.RunState.CRASHED:
-                if not self._step():
+                if not self._step():  # PowerOff, or a SaveState that powers off
+                    self._set_state(ev.RunState.POWERED_OFF)  # close() releases the rest
                     break
         finally:
             self._horizon_ns = None
@@ -615,7 +618,8 @@ class Machine:
                 self.clock.resume()
                 self._set_state(ev.RunState.RUNNING)
             elif isinstance(cmd, ev.SaveState):
-                self._save_state(cmd.path, cmd.new_layers)
+                if self._save_state(cmd.path, cmd.new_layers) and cmd.power_off:
+                    return False
             elif isinstance(cmd, ev.LoadState):
                 self._load_state(cmd.path)
             elif isinstance(cmd, ev.Reset):
@@ -624,9 +628,10 @@ class Machine:
                     self._set_state(ev.RunState.RUNNING)
         return True
 
-    def _save_state(self, path: str, new_layers: tuple[tuple[int, str], ...] = ()) -> None:
+    def _save_state(self, path: str, new_layers: tuple[tuple[int, str], ...] = ()) -> bool:
         """On the emulation thread, between engine runs: a consistent snapshot (machine
-        state and, with ``new_layers``, the disks frozen at the same instant)."""
+        state and, with ``new_layers``, the disks frozen at the same instant).  True when
+        saved (a StateSaved event says either way)."""
         from vmgui.core import snapshot  # snapshot imports this module
 
         try:
@@ -636,8 +641,9 @@ class Machine:
         except Exception as exc:  # noqa: BLE001 - report it, keep running
             log.exception("saving state to %s", path)
             self._emit(ev.StateSaved(path, str(exc)))
-            return
+            return False
         self._emit(ev.StateSaved(path, None))
+        return True
 
     def _switch_to_layer(self, number: int, layer: str) -> None:
         """Freeze drive ``number``'s image and continue on a new overlay over it."""

@@ -65,4 +65,4 @@ class LockstepHost(EventRecord):
 
     @property
     def alive(self) -> bool:
-        return not self._off
+        return not self._off and self.machine.state is not ev.RunState.POWERED_OFF

@@ -452,7 +452,7 @@ class ConsoleWindow(QMainWindow):
         import time as _time
 
         path = str(self.saved_state)
-        self.host.send(ev.SaveState(path))
+        self.host.send(ev.SaveState(path, power_off=True))  # nothing runs after the save
         deadline = _time.monotonic() + timeout
         while _time.monotonic() < deadline:
             for event in self.host.poll_events():

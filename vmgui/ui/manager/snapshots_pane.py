@@ -69,33 +69,43 @@ class LiveSnapshotError(Exception):
 
 
 def save_live_state(host, path: Path, timeout: float = SAVE_TIMEOUT_S,
-                    on_event=None, new_layers: tuple[tuple[int, str], ...] = ()) -> float:
+                    on_event=None, new_layers: tuple[tuple[int, str], ...] = (),
+                    power_off: bool = False) -> float:
     """Have a running VM write its machine state to ``path``; returns the seconds from
     sending ``SaveState`` to its ``StateSaved`` (the guest is held for about that long).
-    Polls ``host.poll_events()`` (passing each event to ``on_event``, e.g. the console's
-    handler, which would otherwise not see it) and reads ``host.state_files``, so it
-    works whoever drains the events.  Raises :class:`LiveSnapshotError`."""
+    ``power_off``: the VM powers off in the same pause once saved (nothing runs after
+    the saved instant).  Polls ``host.poll_events()`` (passing each event to
+    ``on_event``, e.g. the console's handler, which would otherwise not see it) and reads
+    ``host.state_files``, so it works whoever drains the events.  Raises
+    :class:`LiveSnapshotError`."""
     target = str(path)
     seen = len(host.state_files)
     start = time.perf_counter()
-    host.send(ev.SaveState(target, new_layers))
+    host.send(ev.SaveState(target, new_layers, power_off=power_off))
     deadline = time.monotonic() + timeout
+
+    def pump() -> bool:
+        events = host.poll_events()
+        if on_event is not None:
+            for event in events:
+                on_event(event)
+        return bool(events)
+
     while True:
+        alive = host.alive  # read before the results: a power-off follows the answer
         for result in host.state_files[seen:]:
             if isinstance(result, ev.StateSaved) and result.path == target:
                 elapsed = time.perf_counter() - start
                 if result.error is not None:
                     raise LiveSnapshotError(result.error)
                 return elapsed
-        if not host.alive:
+        if not alive:
+            if pump():
+                continue  # the answer may have come with the last events
             raise LiveSnapshotError("the VM stopped before its state was saved")
         if time.monotonic() > deadline:
             raise LiveSnapshotError("saving the machine state did not finish in time")
-        events = host.poll_events()
-        if on_event is not None:
-            for event in events:
-                on_event(event)
-        if not events:
+        if not pump():
             time.sleep(0.002)
 
 
@@ -448,7 +458,8 @@ class SnapshotsPane(QWidget):
         if keep_state:
             try:
                 save_live_state(vm.host, snap_mod.saved_state_path(self.entry.folder),
-                                on_event=getattr(vm.console, "_on_event", None))
+                                on_event=getattr(vm.console, "_on_event", None),
+                                power_off=True)
             except LiveSnapshotError as exc:
                 self._fail(self.tr("Cannot save the state of {0}").format(name), exc)
                 return None
