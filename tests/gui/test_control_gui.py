@@ -116,3 +116,45 @@ def _wait_socket(folder: Path, proc: subprocess.Popen, timeout: float = 30) -> b
             return True
         time.sleep(0.05)
     return False
+
+
+def test_start_console_window_resumes_a_saved_state(home, tmp_path):
+    """``vmgui control NAME savestate`` stops a windowed VM at the saved instant; the next
+    ``vmgui start NAME`` resumes there (the screen comes back without typing)."""
+    import time
+
+    floppy = tmp_path / "echo.img"
+    shutil.copyfile(ECHO, floppy)
+    entry = Library().create(VmConfig("echo", floppy_a=Attachment(str(floppy))))
+    env = dict(os.environ, VMGUI_HOME=str(home), QT_QPA_PLATFORM="offscreen")
+    state = entry.folder / "saved.state"
+
+    def start() -> subprocess.Popen:
+        proc = subprocess.Popen([sys.executable, "-m", "vmgui.cli.main", "start", "echo"],
+                                cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        assert _wait_socket(entry.folder, proc), proc.communicate(timeout=30)
+        return proc
+
+    proc = start()
+    try:
+        ok(control(home, "echo", "wait-text", "READY", "--timeout", "30"))
+        ok(control(home, "echo", "type", "q"))
+        ok(control(home, "echo", "wait-text", "1071", "--timeout", "10"))
+        ok(control(home, "echo", "savestate"))
+        _out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+        assert state.stat().st_size > 0
+        proc = start()
+        ok(control(home, "echo", "wait-text", "1071", "--timeout", "10"))
+        deadline = time.monotonic() + 10
+        while state.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not state.exists()
+        ok(control(home, "echo", "poweroff"))
+        _out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()

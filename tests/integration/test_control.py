@@ -208,3 +208,57 @@ def _drop_privileges() -> None:
     os.setgroups([])
     os.setgid(65534)
     os.setuid(65534)
+
+
+def _wait_gone(pid: int) -> None:
+    deadline = time.monotonic() + 15
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not pid_alive(pid)
+
+
+def test_savestate_powers_off_and_headless_start_resumes_there(echo_vm):
+    """`vmgui control NAME savestate` (no FILE) is VirtualBox's `controlvm savestate`: the
+    VM stops at the saved instant; `vmgui start NAME --headless` continues from it."""
+    home, name, folder = echo_vm
+    state = folder / "saved.state"
+    pid = int(ok(vmgui(home, "start", name, "--headless")).split("pid ")[1].rstrip(")\n"))
+    ok(vmgui(home, "control", name, "wait-text", "READY"))
+    ok(vmgui(home, "control", name, "type", "q"))
+    ok(vmgui(home, "control", name, "wait-text", "1071", "--timeout", "10"))
+    screen = ok(vmgui(home, "control", name, "text"))
+    assert ok(vmgui(home, "control", name, "savestate")).strip() == str(state)
+    _wait_gone(pid)  # the command returns once the process has ended
+    assert state.stat().st_size > 0 and not (folder / "control.sock").exists()
+
+    pid = int(ok(vmgui(home, "start", name, "--headless")).split("pid ")[1].rstrip(")\n"))
+    ok(vmgui(home, "control", name, "wait-text", "1071", "--timeout", "10"))  # not retyped
+    assert ok(vmgui(home, "control", name, "text")) == screen
+    deadline = time.monotonic() + 10
+    while state.exists() and time.monotonic() < deadline:  # resumed: the file goes
+        time.sleep(0.05)
+    assert not state.exists()
+    ok(vmgui(home, "control", name, "type", "a"))  # and it goes on from there
+    ok(vmgui(home, "control", name, "wait-text", "1E61", "--timeout", "10"))
+    ok(vmgui(home, "control", name, "poweroff"))
+    _wait_gone(pid)
+
+
+def test_headless_try_out_vm_runs_on_throwaway_overlays(echo_vm):
+    home, name, folder = echo_vm
+    import dataclasses
+
+    entry = Library(home).get(name)
+    Library(home).save(dataclasses.replace(entry.config, tryout=True), entry.folder)
+    floppy = Path(entry.config.floppy_a.path)
+    before = floppy.read_bytes()
+    pid = int(ok(vmgui(home, "start", name, "--headless")).split("pid ")[1].rstrip(")\n"))
+    ok(vmgui(home, "control", name, "wait-text", "READY"))
+    session = folder / "tryout"
+    assert any(session.glob("*.cow")) and (session / "owner").is_file()
+    refused = vmgui(home, "control", name, "savestate")
+    assert refused.returncode == 2 and "try-out mode" in refused.stderr
+    assert pid_alive(pid)
+    ok(vmgui(home, "control", name, "poweroff"))
+    _wait_gone(pid)
+    assert not session.exists() and floppy.read_bytes() == before

@@ -21,6 +21,7 @@ from pathlib import Path
 from vmgui.cli.run import unescape
 from vmgui.config import tryout as tryout_mod
 from vmgui.config.library import Library, LibraryError, VmEntry
+from vmgui.config.snapshots import saved_state_path
 from vmgui.host.control import Connection, NotRunning, probe, socket_path
 
 EXIT_OK, EXIT_USAGE, EXIT_TIMEOUT, EXIT_CRASH = 0, 2, 3, 4
@@ -39,7 +40,9 @@ VERBS = {  # verb -> (argument name or None, help)
     "keys": ("KEYS", "press a key or combination, e.g. enter, f1, ctrl+alt+del"),
     "wait-text": ("TEXT", "wait until TEXT appears on the text screen"),
     "text": (None, "print the text screen"),
-    "savestate": ("FILE", "save the machine's complete state to FILE"),
+    "savestate": ("[FILE]", "save the machine state and power off; `vmgui start` resumes "
+                            "there (with FILE: write a copy of the state to FILE and keep "
+                            "running)"),
 }
 
 
@@ -69,7 +72,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     for verb, (arg, text) in VERBS.items():
         vp = verbs.add_parser(verb, help=text, description=text)
         if arg is not None:
-            vp.add_argument("arg", metavar=arg)
+            optional = arg.startswith("[")
+            vp.add_argument("arg", metavar=arg.strip("[]"), nargs="?" if optional else None)
         if verb == "wait-text":
             vp.add_argument("--timeout", type=float, default=30.0, metavar="S",
                             help="give up after S seconds (default 30): exit status 3")
@@ -160,20 +164,42 @@ def _start_headless(entry: VmEntry) -> int:
 
 def _start_window(entry: VmEntry) -> int:
     try:
-        from PySide6.QtCore import QTimer
-        from PySide6.QtWidgets import QApplication
+        import PySide6.QtWidgets  # noqa: F401
 
-        from vmgui.ui.console import ConsoleWindow
+        import vmgui.ui.console  # noqa: F401
     except ImportError as exc:
         print(f"vmgui start: no console window available ({exc}); use --headless",
               file=sys.stderr)
         return EXIT_USAGE
+    config = entry.config
+    tryout_dir = None
+    if config.tryout:  # throw-away overlays, discarded when the window closes
+        try:
+            tryout_dir, _notice = tryout_mod.begin_tryout(entry.folder)
+        except tryout_mod.TryoutError as exc:
+            print(f"vmgui start: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+    try:
+        return _run_window(entry, tryout_dir)
+    finally:
+        if tryout_dir is not None:
+            tryout_mod.end_tryout(tryout_dir)
+            print(f"vmgui start: {entry.name} ran in try-out mode: the changes to its disks "
+                  "were discarded", file=sys.stderr)
+
+
+def _run_window(entry: VmEntry, tryout_dir: Path | None) -> int:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from vmgui.core import events as ev
     from vmgui.host.process import ProcessHost
     from vmgui.storage.image import DiskImageError
+    from vmgui.ui.console import ConsoleWindow
 
     config = entry.config
-    try:
-        drives = config.open_drives(entry.folder)  # report a bad image before starting
+    try:  # report a bad image before starting
+        drives = config.open_drives(entry.folder, tryout_dir=tryout_dir)
     except (DiskImageError, OSError, ValueError) as exc:
         print(f"vmgui start: {entry.name}: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -182,16 +208,36 @@ def _start_window(entry: VmEntry) -> int:
     for image in drives.values():
         if image is not None:
             image.close()
+    state_file = saved_state_path(entry.folder)
+    resume = state_file.is_file() and tryout_dir is None
     app = QApplication.instance() or QApplication(sys.argv[:1])
     host = ProcessHost(config.to_machine_config(entry.folder), specs,
                        control_socket=socket_path(entry.folder))
-    window = ConsoleWindow(host, entry.name, screenshots_dir=entry.folder / "screenshots")
+    title = f"{entry.name} (try-out)" if tryout_dir is not None else entry.name
+    window = ConsoleWindow(host, title, screenshots_dir=entry.folder / "screenshots",
+                           saved_state=None if tryout_dir is not None else state_file)
     window.powered_off.connect(app.quit)
+
+    def tick() -> None:
+        if resume and state_file.is_file():
+            for result in host.state_files:
+                if isinstance(result, ev.StateLoaded) and result.path == str(state_file):
+                    if result.error is None:  # resumed: the file goes, as VirtualBox does
+                        state_file.unlink(missing_ok=True)
+                    else:
+                        print(f"vmgui start: {entry.name}: saved state not loaded "
+                              f"({result.error}); started afresh, the file is kept",
+                              file=sys.stderr)
+        if not host.alive:
+            window.shut_down()
+
     watch = QTimer(window)
     watch.setInterval(250)
-    watch.timeout.connect(lambda: None if host.alive else window.shut_down())
+    watch.timeout.connect(tick)
     window.show()
     host.start()
+    if resume:
+        host.send(ev.LoadState(str(state_file)))
     watch.start()
     app.exec()
     window.shut_down()
@@ -204,10 +250,16 @@ def _start_window(entry: VmEntry) -> int:
 
 # ---------------------------------------------------------------------- control
 
-def _request(args: argparse.Namespace) -> dict:
+def _request(args: argparse.Namespace, entry: VmEntry) -> dict:
     verb = args.verb
     req: dict = {"cmd": verb}
-    if verb in ("screenshot", "savestate"):
+    if verb == "savestate" and args.arg is None:  # VirtualBox's `controlvm NAME savestate`
+        if entry.config is not None and entry.config.tryout:
+            raise _Usage(f"{entry.name} runs in try-out mode: its disk changes are thrown "
+                         "away at power-off, so a saved state could not be resumed; power "
+                         "it off instead")
+        req["path"], req["poweroff"] = str(saved_state_path(entry.folder)), True
+    elif verb in ("screenshot", "savestate"):
         req["path"] = os.path.abspath(args.arg)
     elif verb == "type":
         req["text"] = unescape(args.arg)
@@ -225,7 +277,7 @@ def control_command(args: argparse.Namespace) -> int:
     if entry is None:
         return EXIT_USAGE
     try:
-        req = _request(args)
+        req = _request(args, entry)
     except _Usage as exc:
         print(f"vmgui control: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -233,7 +285,7 @@ def control_command(args: argparse.Namespace) -> int:
     try:
         with Connection(path) as conn:
             reply = conn.request(req, None)
-            if args.verb == "poweroff" and reply.get("ok"):
+            if reply.get("ok") and (args.verb == "poweroff" or req.get("poweroff")):
                 if not conn.wait_closed(POWEROFF_TIMEOUT_S):
                     print(f"vmgui control: {entry.name} did not end within "
                           f"{POWEROFF_TIMEOUT_S:g} s", file=sys.stderr)

@@ -12,7 +12,7 @@ the reply is ``{"ok": true, ...}`` or ``{"ok": false, "error": "...", "reason": 
 ``"usage"`` (bad request), ``"timeout"`` (a wait ran out), ``"crashed"`` (the guest
 crashed) or ``"failed"``.  Commands: ``status``, ``pause``, ``resume``, ``reset``,
 ``poweroff``, ``screenshot {path}``, ``type {text}``, ``keys {keys}``,
-``wait-text {text, timeout}``, ``text``, ``savestate {path}``.  Paths must be absolute
+``wait-text {text, timeout}``, ``text``, ``savestate {path, poweroff}``.  Paths must be absolute
 (the VM process's working folder is not the client's).  After ``poweroff`` the server
 answers and powers the machine off; the connection stays open until the process exits,
 so a client that reads to the end knows the VM is gone.
@@ -146,11 +146,13 @@ class MachineHost(EventRecord):
         with self._cond:
             return self._cond.wait_for(lambda: self.state is state, timeout)
 
-    def save_state(self, path: str, timeout: float = SAVE_TIMEOUT_S) -> str | None:
-        """Save and wait for the machine's answer: None when saved, else the error."""
+    def save_state(self, path: str, timeout: float = SAVE_TIMEOUT_S,
+                   power_off: bool = False) -> str | None:
+        """Save and wait for the machine's answer: None when saved, else the error.
+        ``power_off``: the machine powers off in the same pause once saved."""
         with self._cond:
             self._saved.pop(path, None)
-        self.machine.send(ev.SaveState(path))
+        self.machine.send(ev.SaveState(path, power_off=power_off))
         with self._cond:
             if not self._cond.wait_for(lambda: path in self._saved or not self.alive,
                                        timeout):
@@ -339,9 +341,13 @@ class ControlServer:
                 return {"ok": True}, None
             if cmd == "savestate":
                 path = _abs_path(request)
-                error = host.save_state(str(path))
+                power_off = request.get("poweroff") is True
+                error = host.save_state(str(path), power_off=power_off)
                 if error is not None:
                     raise _Reply(f"saving the state to {path}: {error}")
+                if power_off:  # the machine stopped in the same pause as the save
+                    self.remove_socket()
+                    return {"ok": True, "path": str(path)}, host.power_off
                 return {"ok": True, "path": str(path)}, None
         except GuestCrashedError as exc:
             raise _Reply(str(exc), "crashed") from None

@@ -2,11 +2,13 @@
 
 Owns: ``python -m vmgui.host.vmprocess --vm NAME [--home ROOT]`` (what ``vmgui start NAME
 --headless`` launches detached, output to ``<vm folder>/logs/vm.log``): it opens the VM's
-images, runs the machine on an emulation thread, serves ``<vm folder>/control.sock``
-(:mod:`vmgui.host.control`), appends COM1 output to the VM's serial log file when its
-serial port is set to ``file``, and exits when the machine powers off (by ``vmgui control
-NAME poweroff``, SIGTERM or SIGINT).  Exit status: 0 powered off, 2 the VM cannot start
-(unknown, inaccessible, bad image, or already running).
+images (in try-out mode: on throw-away overlays, discarded when it ends), resumes the VM's
+saved state if it has one, runs the machine on an emulation thread, serves
+``<vm folder>/control.sock`` (:mod:`vmgui.host.control`), appends COM1 output to the VM's
+serial log file when its serial port is set to ``file``, and exits when the machine powers
+off (by ``vmgui control NAME poweroff`` or ``savestate``, SIGTERM or SIGINT).  Exit
+status: 0 powered off, 2 the VM cannot start (unknown, inaccessible, bad image, or already
+running, also in try-out mode elsewhere).
 
 Thread rules: the main thread waits and handles signals; the machine runs on its own
 thread; the control server on its own threads.
@@ -22,8 +24,10 @@ import sys
 import threading
 from pathlib import Path
 
+from vmgui.config import tryout as tryout_mod
 from vmgui.config.library import Library, LibraryError
 from vmgui.config.schema import ConfigError
+from vmgui.config.snapshots import saved_state_path
 from vmgui.core import events as ev
 from vmgui.host.control import ControlError, ControlServer, MachineHost, socket_path
 from vmgui.storage.image import DiskImageError
@@ -59,10 +63,28 @@ def run_vm(name: str, root: Path | None = None) -> int:
     if config is None:
         print(f"vmprocess: VM {entry.name!r} is inaccessible: {entry.error}", file=sys.stderr)
         return 2
+    tryout_dir = None
+    if config.tryout:  # throw-away overlays in the VM's folder, owned by this process
+        try:
+            tryout_dir, notice = tryout_mod.begin_tryout(entry.folder)
+        except tryout_mod.TryoutError as exc:
+            print(f"vmprocess: {exc}", file=sys.stderr)
+            return 2
+        if notice:
+            log.warning("%s", notice)
+    try:
+        return _run(entry, config, tryout_dir)
+    finally:
+        if tryout_dir is not None:  # nobody to ask "keep?": discarded, as at power-off
+            tryout_mod.end_tryout(tryout_dir)
+            log.info("%s: try-out mode, disk changes discarded", entry.name)
+
+
+def _run(entry, config, tryout_dir: Path | None) -> int:
     host = MachineHost()
     server = ControlServer(host, socket_path(entry.folder), name=entry.name)
     try:  # images first (no locks: opening does not change them), to fail before listening
-        drives = config.open_drives(entry.folder)
+        drives = config.open_drives(entry.folder, tryout_dir=tryout_dir)
         machine_config = config.to_machine_config(entry.folder)
     except (DiskImageError, ConfigError, OSError, ValueError) as exc:
         print(f"vmprocess: {entry.name}: {exc}", file=sys.stderr)
@@ -83,10 +105,19 @@ def run_vm(name: str, root: Path | None = None) -> int:
         if not serial_log.is_absolute():
             serial_log = entry.folder / serial_log
     serial = _serial_writer(serial_log)
+    state_file = saved_state_path(entry.folder)
+    resume = state_file.is_file() and tryout_dir is None
 
     def on_event(event) -> None:
         host.on_event(event)
         serial(event)
+        if resume and isinstance(event, ev.StateLoaded) and event.path == str(state_file):
+            if event.error is None:  # resumed: the file goes, as VirtualBox does
+                state_file.unlink(missing_ok=True)
+                log.info("%s resumed from its saved state", entry.name)
+            else:
+                log.warning("%s: saved state not loaded (%s); it booted afresh and the file "
+                            "is kept", entry.name, event.error)
         if isinstance(event, ev.GuestCrashed):
             log.error("guest crashed: %s\n%s", event.reason, event.report)
         elif isinstance(event, ev.StateChanged):
@@ -104,6 +135,10 @@ def run_vm(name: str, root: Path | None = None) -> int:
         print(f"vmprocess: {entry.name}: cannot build the machine: {exc}", file=sys.stderr)
         return 2
     host.attach(machine)
+    if resume:  # taken by the run loop before the first instruction
+        machine.send(ev.LoadState(str(state_file)))
+    elif state_file.is_file():
+        log.warning("%s runs in try-out mode: its saved state is not resumed", entry.name)
     thread = threading.Thread(target=machine.run, name="vmgui-cpu", daemon=True)
 
     def stop(signum, _frame) -> None:
