@@ -344,13 +344,14 @@ def crash(ov: Overlay) -> None:
     ov.base.close()
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_random_writes_reads_reopens_and_crashes_match_a_model(tmp_path, seed):
-    base = make_base(tmp_path, size=200 * K + 512, seed=seed)  # last block and chunk partial
+@pytest.mark.parametrize(("seed", "block_size"), [(1, BS), (2, BS), (3, 65536)])
+def test_random_writes_reads_reopens_and_crashes_match_a_model(tmp_path, seed, block_size):
+    # the last block is partial; with 64 KiB blocks (4 KiB chunks) so is the last chunk
+    base = make_base(tmp_path, size=200 * K + 512, seed=seed)
     model = bytearray(base.read_bytes())
     p = tmp_path / "a.cow"
     rng = random.Random(seed)
-    ov = Overlay.create(p, base, block_size=BS)
+    ov = Overlay.create(p, base, block_size=block_size)
     for step in range(400):
         action = rng.random()
         offset = rng.randrange(len(model))
