@@ -1,0 +1,116 @@
+"""Which process runs a library VM: a lock file in the VM's folder.
+
+Owns: :class:`RunLock` (an exclusive ``flock`` on ``<vm folder>/running.lock``, with the
+holder's pid and start token written inside) and :func:`running_pid` (who holds it, read
+without locking).  Two processes running one VM would write its disks at the same time
+and corrupt them; every way of running a library VM takes this lock first: the manager
+(for each VM it starts; its VM processes end with it), ``vmgui start`` (the headless VM
+process, or the process showing the console window) and ``vmgui run NAME``.
+
+The kernel drops the lock when its holder exits, however it exits, so a crash leaves no
+stale lock; the pid in the file is only for messages and for :func:`running_pid`, which
+also checks that the process is alive (and is the same process: start token).
+
+Thread rules: a :class:`RunLock` belongs to the code that acquired it; :func:`running_pid`
+may be called from anywhere.  Nothing here keeps module state.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+from vmgui.config.tryout import pid_alive, process_token
+
+try:
+    import fcntl
+except ImportError:  # Windows: the pid file alone (no kernel lock)
+    fcntl = None  # type: ignore[assignment]
+
+log = logging.getLogger(__name__)
+
+LOCK_FILE = "running.lock"
+
+
+class VmBusyError(Exception):
+    """The VM already runs in another process; the message names it and its pid."""
+
+
+def _read(path: Path) -> tuple[int, str] | None:
+    try:
+        data = json.loads(path.read_text("utf-8") or "{}")
+        return int(data["pid"]), str(data.get("token", ""))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def running_pid(folder: Path) -> int | None:
+    """The pid of the live process running the VM in ``folder``, else None."""
+    found = _read(Path(folder) / LOCK_FILE)
+    if found is None:
+        return None
+    pid, token = found
+    return pid if pid_alive(pid, token) else None
+
+
+class RunLock:
+    """Held while this process runs the VM in ``folder``; :meth:`release` (or exiting)
+    gives it up.  Use :meth:`acquire`."""
+
+    def __init__(self, folder: Path, fd: int) -> None:
+        self.folder = Path(folder)
+        self._fd: int | None = fd
+
+    @classmethod
+    def acquire(cls, folder: Path, name: str) -> RunLock:
+        """Take the VM's lock or raise :class:`VmBusyError` ("NAME is already running
+        (process N)"); OSError when the folder cannot hold the file."""
+        path = Path(folder) / LOCK_FILE
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            if fcntl is not None:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    raise VmBusyError(_busy(name, _read(path))) from None
+            else:
+                pid = running_pid(folder)
+                if pid is not None and pid != os.getpid():
+                    raise VmBusyError(_busy(name, (pid, "")))
+            data = json.dumps({"pid": os.getpid(), "token": process_token(os.getpid()) or ""})
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, data.encode("utf-8"), 0)
+        except BaseException:
+            os.close(fd)
+            raise
+        log.debug("%s: run lock taken by process %d", name, os.getpid())
+        return cls(folder, fd)
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def release(self) -> None:
+        """Give the lock up (the file stays, emptied: a later reader finds no pid)."""
+        if self._fd is None:
+            return
+        try:
+            os.ftruncate(self._fd, 0)
+        except OSError:
+            pass
+        os.close(self._fd)  # closing drops the flock
+        self._fd = None
+
+    def __enter__(self) -> RunLock:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _busy(name: str, found: tuple[int, str] | None) -> str:
+    who = f" (process {found[0]})" if found is not None else ""
+    return (f"{name} is already running{who}; two processes running one VM would corrupt "
+            "its disks")
