@@ -114,7 +114,7 @@ def test_start_control_poweroff(echo_vm, tmp_path):
     gone = vmgui(home, "control", name, "status")
     assert gone.returncode == 2
     assert f"{name} is not running (no control socket)" in gone.stderr
-    assert "[not running]" in ok(vmgui(home, "list", "--running"))
+    assert "No running VMs" in ok(vmgui(home, "list", "--running"))
 
 
 def test_unknown_vm_and_usage(echo_vm):

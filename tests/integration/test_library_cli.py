@@ -117,3 +117,60 @@ def test_run_library_vm_next_to_a_corrupt_one(home, tmp_path, test_guests):
     floppy.unlink()
     bad(vmgui(home, "run", "--headless", "echo", "--wait-text", "READY"),
         "echo-copy.img", "no such file")
+
+
+def test_modify_sets_and_clears_try_out_mode(home):
+    ok(vmgui(home, "create", "Demo"))
+    assert Library(home).get("Demo").config.tryout is False
+    assert "Changed VM 'Demo'" in ok(vmgui(home, "modify", "Demo", "--tryout"))
+    assert Library(home).get("Demo").config.tryout is True
+    assert "try-out mode" in ok(vmgui(home, "list"))
+    ok(vmgui(home, "modify", "Demo", "--no-tryout", "--memory", "8"))
+    cfg = Library(home).get("Demo").config
+    assert (cfg.tryout, cfg.memory_mb) == (False, 8)
+    assert "try-out mode" not in ok(vmgui(home, "list"))
+    bad(vmgui(home, "modify", "Demo", "--tryout", "--no-tryout"), "not allowed with")
+    ok(vmgui(home, "create", "Other", "--tryout"))
+    assert Library(home).get("Other").config.tryout is True
+
+
+def test_list_names_the_image_below_a_snapshot_layer(home, tmp_path):
+    from vmgui.storage import media
+
+    floppy = media.create_floppy(tmp_path / "fd.img", "720K")
+    ok(vmgui(home, "create", "Demo", "--floppy", floppy, "--new-hdd", "1"))
+    ok(vmgui(home, "snapshot", "Demo", "take", "A"))
+    cfg = Library(home).get("Demo").config
+    assert cfg.floppy_a.path.endswith(".cow")  # the VM runs on snapshot layers now
+    listing = ok(vmgui(home, "list"))
+    assert f"A: {floppy} (snapshot layer)" in listing
+    assert "C: hdd.img (snapshot layer)" in listing  # a disk in the VM folder: relative
+    assert ".cow" not in listing
+    formats = {m.path.name: m.format for m in Library(home).media()}
+    layer = Path(cfg.floppy_a.path).name
+    assert formats[layer] == "720K floppy, snapshot layer over fd.img"
+
+
+def test_list_running_lists_only_running_vms(home):
+    ok(vmgui(home, "create", "Idle"))
+    listing = ok(vmgui(home, "list", "--running"))
+    assert "Idle" not in listing and "not running" not in listing
+    assert "No running VMs" in listing
+    assert "Idle" in ok(vmgui(home, "list"))
+
+
+def test_run_help_and_memory_limits_agree_with_the_settings(home, tmp_path):
+    from vmgui.config.schema import MAX_MEMORY_MB, MIN_MEMORY_MB
+
+    help_text = " ".join(ok(vmgui(home, "run", "--help")).split())  # unwrapped
+    assert "until the console window exists" not in help_text
+    assert "--headless no window: accepted for scripts; 'vmgui run' always runs without " \
+        "one" in help_text
+    assert f"--memory MB RAM in MB, {MIN_MEMORY_MB}-{MAX_MEMORY_MB}" in help_text
+    image = tmp_path / "boot.img"
+    image.write_bytes(bytes(512))
+    limits = f"must be {MIN_MEMORY_MB}-{MAX_MEMORY_MB} MB"
+    bad(vmgui(home, "run", image, "--memory", MAX_MEMORY_MB + 1), limits)
+    bad(vmgui(home, "run", image, "--memory", MIN_MEMORY_MB - 1), limits)
+    bad(vmgui(home, "create", "x", "--memory", MAX_MEMORY_MB + 1),
+        f"outside {MIN_MEMORY_MB}-{MAX_MEMORY_MB} MB")

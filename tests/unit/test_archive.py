@@ -122,3 +122,25 @@ def test_a_leftover_try_out_session_is_not_exported(library, tmp_path):
     with tarfile.open(archive) as tar:
         names = tar.getnames()
     assert not any("tryout" in n for n in names) and any("disk.img" in n for n in names)
+
+
+def test_the_run_lock_and_sockets_are_not_exported(library, tmp_path):
+    import socket
+
+    from vmgui.config.runlock import LOCK_FILE, RunLock
+
+    folder = library.get("Box").folder
+    stale = socket.socket(socket.AF_UNIX)  # what a killed VM process leaves: no listener
+    try:
+        stale.bind(str(folder / "control.sock"))
+    except OSError:
+        pytest.skip("the folder's path is too long for a unix socket")
+    finally:
+        stale.close()
+    with RunLock.acquire(folder, "Box"):
+        archive = export_vm(library, "Box", tmp_path / "box.tar")
+    with tarfile.open(archive) as tar:
+        names = tar.getnames()
+    assert LOCK_FILE not in names and "control.sock" not in names and "disk.img" in names
+    entry = import_vm(Library(tmp_path / "other"), archive)
+    assert not (entry.folder / LOCK_FILE).exists()

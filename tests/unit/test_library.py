@@ -281,3 +281,25 @@ def test_media_lists_every_referenced_image(lib, tmp_path):
     assert disk.format == "raw disk 64 MB" and disk.used_by == ("a",)
     lost = found[tmp_path / "lost.img"]
     assert lost.size is None and "no such file" in lost.error and lost.used_by == ("b",)
+
+
+def test_clone_leaves_out_the_run_lock_and_sockets(lib):
+    import socket
+
+    from vmgui.config.runlock import LOCK_FILE, RunLock, running_pid
+
+    src = lib.create(VmConfig("src", hard_disks=[Attachment("hdd.img")]))
+    (src.folder / "hdd.img").write_bytes(b"C" * 512)
+    stale = socket.socket(socket.AF_UNIX)  # what a killed VM process leaves: no listener
+    try:
+        stale.bind(str(src.folder / "control.sock"))
+    except OSError:
+        pytest.skip("the folder's path is too long for a unix socket")
+    finally:
+        stale.close()
+    with RunLock.acquire(src.folder, "src"):
+        clone = lib.clone("src", "copy")
+    assert (src.folder / LOCK_FILE).exists()
+    assert sorted(p.name for p in clone.folder.iterdir()) == [
+        "hdd.img", "logs", "screenshots", "snapshots", "vm.toml"]
+    assert running_pid(clone.folder) is None

@@ -8,6 +8,7 @@ import pytest
 
 from vmgui.storage import media
 from vmgui.storage.image import DiskImage, DiskImageError
+from vmgui.storage.overlay import Overlay
 
 
 @pytest.mark.parametrize("label, size", [("360K", 368640), ("720K", 737280),
@@ -100,3 +101,47 @@ def test_copy_sparse(tmp_path):
         media.copy_sparse(src, dst)
     with pytest.raises(media.MediaError, match="cannot read"):
         media.copy_sparse(tmp_path / "nope.img", tmp_path / "x.img")
+
+
+def test_describe_snapshot_layer_by_what_the_guest_sees(tmp_path, test_guests):
+    """A snapshot layer (a copy-on-write overlay) is described by the disk it serves and
+    the image it is layered over, never as a raw image of the overlay file's size."""
+    floppy = media.create_floppy(tmp_path / "fd.img", "720K")
+    top = tmp_path / "ea961e367b75d973-floppy_a.cow"
+    Overlay.create(top, floppy).close()
+    assert media.describe(top) == "720K floppy, snapshot layer over fd.img"
+    assert media.describe(top, kind="floppy") == "720K floppy, snapshot layer over fd.img"
+    upper = tmp_path / "second.cow"  # a layer over a layer: still named by the raw base
+    Overlay.create(upper, top).close()
+    assert media.describe(upper) == "720K floppy, snapshot layer over fd.img"
+    assert media.layer_base(upper) == floppy and media.layer_base(floppy) is None
+
+    disk = media.create_hard_disk(tmp_path / "hdd.img", 2)
+    Overlay.create(tmp_path / "hdd.cow", disk).close()
+    assert media.describe(tmp_path / "hdd.cow") == "2 MB disk, snapshot layer over hdd.img"
+    boot = tmp_path / "echo.img"
+    boot.write_bytes((test_guests / "echo.img").read_bytes())
+    Overlay.create(tmp_path / "boot.cow", boot).close()
+    assert media.describe(tmp_path / "boot.cow", kind="floppy") == \
+        "512-byte image served as a 1.44M floppy, snapshot layer over echo.img"
+
+
+def test_describe_broken_snapshot_layers_briefly(tmp_path):
+    floppy = media.create_floppy(tmp_path / "fd.img", "720K")
+    top = tmp_path / "top.cow"
+    Overlay.create(top, floppy).close()
+    with open(floppy, "r+b") as fh:  # the base changed under the layer
+        fh.write(b"changed")
+    assert media.describe(top) == \
+        "snapshot layer over fd.img, which has changed since (unusable)"
+    floppy.unlink()
+    assert media.describe(top) == "snapshot layer over fd.img, which is missing"
+    assert media.layer_base(top) == floppy  # named by the header even when gone
+
+    media.create_floppy(floppy, "720K")
+    Overlay.create(tmp_path / "damaged.cow", floppy).close()
+    with open(tmp_path / "damaged.cow", "r+b") as fh:
+        fh.seek(20)
+        fh.write(b"\xff\xff\xff\xff")  # inside the checksummed header
+    assert media.describe(tmp_path / "damaged.cow") == "damaged snapshot layer (unreadable)"
+    assert media.layer_base(tmp_path / "damaged.cow") is None

@@ -2,16 +2,19 @@
 
 Owns: ``vmgui start NAME [--headless]`` (headless: a detached VM process,
 :mod:`vmgui.host.vmprocess`, logging to ``<vm folder>/logs/vm.log``; otherwise a console
-window on a VM process, without the manager) and ``vmgui control NAME VERB ...``, which
-talks to the VM's control socket (:mod:`vmgui.host.control`) whoever started it, the
-manager or ``vmgui start``.  Exit status: 0 done, 2 bad usage, unknown VM, VM not running
-(or, for start, already running or unable to start), 3 a wait timed out, 4 the guest
-crashed.
+window on a VM process, without the manager, scaled as the VM's ``display_scale`` says)
+and ``vmgui control NAME VERB ...``, which talks to the VM's control socket
+(:mod:`vmgui.host.control`) whoever started it, the manager or ``vmgui start``.  The VM's
+run lock (:mod:`vmgui.config.runlock`) is held by the process that runs the VM: the
+window's process, or the headless VM process.  Exit status: 0 done, 2 bad usage,
+unknown VM, VM not running (or, for start, already running or unable to start), 3 a wait
+timed out, 4 the guest crashed.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import subprocess
 import sys
@@ -21,8 +24,11 @@ from pathlib import Path
 from vmgui.cli.run import unescape
 from vmgui.config import tryout as tryout_mod
 from vmgui.config.library import Library, LibraryError, VmEntry
+from vmgui.config.runlock import RunLock, VmBusyError
 from vmgui.config.snapshots import saved_state_path
 from vmgui.host.control import Connection, NotRunning, probe, socket_path
+
+log = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_USAGE, EXIT_TIMEOUT, EXIT_CRASH = 0, 2, 3, 4
 START_TIMEOUT_S = 60.0
@@ -113,16 +119,35 @@ def start_command(args: argparse.Namespace) -> int:
         print(f"vmgui start: {entry.name} is already running (pid {status.get('pid')})",
               file=sys.stderr)
         return EXIT_USAGE
-    try:  # what a killed try-out session of the VM left (docs/snapshots.md)
-        notice = tryout_mod.recover_tryout(entry.folder)
-    except tryout_mod.TryoutError as exc:
-        print(f"vmgui start: {exc}", file=sys.stderr)
+    lock = _run_lock(entry)
+    if lock is None:
         return EXIT_USAGE
-    if notice:
-        print(f"vmgui start: {notice}", file=sys.stderr)
-    if args.headless:
-        return _start_headless(entry)
-    return _start_window(entry)
+    # the window runs the VM in this process, which holds the lock until it ends; a
+    # headless VM process takes its own, so this one lets go before starting it
+    with lock:
+        try:  # what a killed try-out session of the VM left (docs/snapshots.md)
+            notice = tryout_mod.recover_tryout(entry.folder)
+        except tryout_mod.TryoutError as exc:
+            print(f"vmgui start: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        if notice:
+            print(f"vmgui start: {notice}", file=sys.stderr)
+        if not args.headless:
+            return _start_window(entry)
+    return _start_headless(entry)
+
+
+def _run_lock(entry: VmEntry) -> RunLock | None:
+    """The VM's run lock (:mod:`vmgui.config.runlock`); None, said on stderr, when another
+    process runs the VM (the manager, ``vmgui run NAME``, another ``vmgui start``)."""
+    try:
+        return RunLock.acquire(entry.folder, entry.name)
+    except VmBusyError as exc:
+        print(f"vmgui start: {exc}", file=sys.stderr)
+    except OSError as exc:
+        print(f"vmgui start: {entry.folder}: cannot lock the VM ({exc.strerror or exc})",
+              file=sys.stderr)
+    return None
 
 
 def _log_tail(path: Path, lines: int = 15) -> str:
@@ -195,7 +220,7 @@ def _run_window(entry: VmEntry, tryout_dir: Path | None) -> int:
     from vmgui.core import events as ev
     from vmgui.host.process import ProcessHost
     from vmgui.storage.image import DiskImageError
-    from vmgui.ui.console import ConsoleWindow
+    from vmgui.ui.console import ConsoleWindow, ScaleMode
 
     config = entry.config
     try:  # report a bad image before starting
@@ -216,6 +241,7 @@ def _run_window(entry: VmEntry, tryout_dir: Path | None) -> int:
     title = f"{entry.name} (try-out)" if tryout_dir is not None else entry.name
     window = ConsoleWindow(host, title, screenshots_dir=entry.folder / "screenshots",
                            saved_state=None if tryout_dir is not None else state_file)
+    window.set_scale_mode(ScaleMode(config.display_scale))  # as the manager shows it
     window.powered_off.connect(app.quit)
 
     def tick() -> None:
@@ -254,8 +280,9 @@ def _request(args: argparse.Namespace, entry: VmEntry) -> dict:
     verb = args.verb
     req: dict = {"cmd": verb}
     if verb == "savestate" and args.arg is None:  # VirtualBox's `controlvm NAME savestate`
-        if entry.config is not None and entry.config.tryout:
-            raise _Usage(f"{entry.name} runs in try-out mode: its disk changes are thrown "
+        if entry.config is not None and (entry.config.tryout or tryout_mod.live_owner(
+                tryout_mod.session_folder(entry.folder)) is not None):
+            raise _Usage(f"{entry.name} is in try-out mode: its disk changes are thrown "
                          "away at power-off, so a saved state could not be resumed; power "
                          "it off instead")
         req["path"], req["poweroff"] = str(saved_state_path(entry.folder)), True

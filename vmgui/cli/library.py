@@ -1,22 +1,30 @@
-"""``vmgui list / create / modify / delete``: the VM library from a terminal.
+"""``vmgui list / create / modify / delete / clone``: the VM library from a terminal.
 
-Owns: the command lines that list, create, change and remove library VMs (see
+Owns: the command lines that list, create, change, copy and remove library VMs (see
 :mod:`vmgui.config.library` for where they live and the removal rules) and their exit
 status: 0 done, 2 bad usage or input (unknown VM, invalid name or setting, duplicate name,
-missing image).  Image paths given on the command line are stored as absolute paths; disks
-made with ``--new-hdd`` live in the VM folder and are stored relative to it.
+missing image, VM running where it must be powered off); :class:`CliError`, the error of
+every library, snapshot and archive command, and :func:`_guarded`, which turns the
+expected errors into a message.  Whether a VM runs (:func:`run_state`: its control socket
+or its run lock, :mod:`vmgui.config.runlock`) and holding it powered off meanwhile
+(:func:`powered_off`).  Image paths given on the command line are stored as absolute
+paths; disks made with ``--new-hdd`` live in the VM folder and are stored relative to it.
+``modify`` on a running VM changes the settings its next start uses.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
+import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from vmgui.config.library import Library, LibraryError, VmEntry
+from vmgui.config.runlock import RunLock, VmBusyError, running_pid
 from vmgui.config.schema import (
     MAX_MEMORY_MB,
     MIN_MEMORY_MB,
@@ -26,13 +34,18 @@ from vmgui.config.schema import (
 )
 from vmgui.storage import media
 from vmgui.storage.image import DiskImageError
+from vmgui.storage.overlay import is_overlay
+
+log = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_USAGE = 0, 2
 NEW_HDD_NAME = "hdd.img"
 
 
 class CliError(Exception):
-    """Bad input: printed as ``vmgui <command>: <message>``, exit status 2."""
+    """Bad input or a refused operation: printed as ``vmgui <command>: <message>``, exit
+    status 2.  The one error class of every library, snapshot and archive command (see
+    :func:`_guarded`)."""
 
 
 # ---------------------------------------------------------------------- parsers
@@ -50,6 +63,13 @@ def _add_vm_options(p: argparse.ArgumentParser) -> None:
                             f"{media.MAX_HARD_DISK_MB}) in the VM folder and attach it")
     p.add_argument("--boot", metavar="LETTERS", help="boot order, e.g. a,c (default a,c)")
     p.add_argument("--notes", metavar="TEXT", help="free-form notes shown in the manager")
+    tryout = p.add_mutually_exclusive_group()
+    tryout.add_argument("--tryout", dest="tryout", action="store_const", const=True,
+                        help="try-out mode: every run writes its disk changes to throw-away "
+                             "overlays, discarded at power-off (takes effect at the next "
+                             "start)")
+    tryout.add_argument("--no-tryout", dest="tryout", action="store_const", const=False,
+                        help="normal mode: disk changes are kept (the default)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -57,7 +77,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("list", help="list the VMs in the library",
                        description="List the library's VMs; inaccessible ones with the reason.")
     p.add_argument("--running", action="store_true",
-                   help="mark the VMs that are running (their control socket answers)")
+                   help="list only the running VMs, with their state and process id")
     p.set_defaults(handler=list_command)
     p = sub.add_parser("create", help="create a VM in the library",
                        description="Create a VM. Exit status: 0 done, 2 bad input.")
@@ -104,7 +124,8 @@ def _guarded(verb: str, body: Callable[[argparse.Namespace, Library], None],
         print(f"vmgui {verb}: no VM called {exc.args[0]!r} in {Library().root}",
               file=sys.stderr)
         return EXIT_USAGE
-    except (CliError, ConfigError, LibraryError, DiskImageError, *errors) as exc:
+    except (CliError, ConfigError, LibraryError, DiskImageError, VmBusyError,
+            *errors) as exc:
         print(f"vmgui {verb}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     return EXIT_OK
@@ -139,9 +160,36 @@ def describe_entry(entry: VmEntry) -> str:
               if att is not None]
     drives += list(zip("CD", cfg.hard_disks, strict=False))
     parts = [f"{cfg.memory_mb} MB", f"boot {','.join(cfg.boot_order)}"]
-    parts += [f"{letter}: {att.path}{' (read-only)' if att.read_only else ''}"
-              for letter, att in drives]
+    parts += [f"{letter}: {_drive_text(att, entry.folder)}" for letter, att in drives]
+    if cfg.tryout:
+        parts.append("try-out mode")
     return "  ".join(parts)
+
+
+def _drive_text(att: Attachment, folder: Path) -> str:
+    """The attached image as the user attached it; for a snapshot layer the image at the
+    bottom of its chain (``fd.img (snapshot layer)``), not the layer file."""
+    flags = ["read-only"] if att.read_only else []
+    shown = att.path
+    path = att.resolve(folder)
+    if is_overlay(path):
+        base = media.layer_base(path)
+        if base is None:
+            flags.insert(0, "damaged snapshot layer")
+        else:
+            flags.insert(0, "snapshot layer")
+            shown = _relative_to(base, folder)
+    return f"{shown} ({', '.join(flags)})" if flags else shown
+
+
+def _relative_to(path: Path, folder: Path) -> str:
+    """``path`` relative to ``folder`` when inside it (as disks made there are stored),
+    else absolute."""
+    path = Path(os.path.abspath(path))
+    try:
+        return path.relative_to(os.path.abspath(folder)).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def _list(args: argparse.Namespace, library: Library) -> None:
@@ -149,13 +197,20 @@ def _list(args: argparse.Namespace, library: Library) -> None:
     if not entries:
         print(f"No VMs in {library.root}")
         return
-    width = max(len(e.name) for e in entries)
+    rows = []
     for entry in entries:
         mark = ""
-        if getattr(args, "running", False):
-            status = _running_status(entry)
-            mark = "[not running]  " if status is None else \
-                f"[{status.get('state', 'running')}, pid {status.get('pid')}]  "
+        if getattr(args, "running", False):  # only the running ones
+            state = run_state(entry)
+            if state is None:
+                continue
+            mark = f"[{state[0]}, pid {state[1]}]  "
+        rows.append((entry, mark))
+    if not rows:
+        print(f"No running VMs in {library.root}")
+        return
+    width = max(len(entry.name) for entry, _mark in rows)
+    for entry, mark in rows:
         print(f"{entry.name:<{width}}  {mark}{describe_entry(entry)}")
 
 
@@ -165,19 +220,50 @@ def _running_status(entry: VmEntry) -> dict | None:
     return running_status(entry) if entry.accessible else None
 
 
+def run_state(entry: VmEntry) -> tuple[str, int | None] | None:
+    """(state, pid) of a VM that runs, whoever started it: its control socket's status
+    (the manager, ``vmgui start``), else its run lock's holder (``vmgui run NAME``, which
+    serves no socket); None when it does not run."""
+    status = _running_status(entry)
+    if status is not None:
+        return str(status.get("state", "running")), status.get("pid")
+    pid = running_pid(entry.folder)
+    return None if pid is None else ("running", pid)
+
+
+@contextlib.contextmanager
+def powered_off(entry: VmEntry, doing: str) -> Iterator[None]:
+    """Hold the VM's run lock (:mod:`vmgui.config.runlock`) while ``doing`` something
+    that needs it powered off, so that nothing starts it meanwhile; :class:`CliError`
+    when it runs ("power it off before <doing>")."""
+    if _running_status(entry) is not None:
+        raise CliError(f"{entry.name} is running; power it off before {doing}")
+    try:
+        lock = RunLock.acquire(entry.folder, entry.name)
+    except VmBusyError:
+        pid = running_pid(entry.folder)
+        who = f" (process {pid})" if pid is not None else ""
+        raise CliError(f"{entry.name} is running{who}; power it off before {doing}") from None
+    except OSError as exc:
+        raise CliError(f"{entry.folder}: cannot lock the VM ({exc.strerror or exc})") from exc
+    with lock:
+        yield
+
+
 def _clone(args: argparse.Namespace, library: Library) -> None:
     entry = library.get(args.name)
-    if _running_status(entry) is not None:
-        raise CliError(f"{entry.name} is running; power it off before cloning it")
+    if entry.config is None:  # before locking: nothing is written into a broken folder
+        raise CliError(f"cannot clone VM {entry.name!r}: {entry.error}")
     from vmgui.config import snapshots  # VMs with snapshots get flattened disks
 
-    try:
-        if getattr(args, "snapshot", None) or snapshots.Snapshots(entry.folder).snapshots:
-            copy_entry = snapshots.clone_vm(library, entry.name, args.new, args.snapshot)
-        else:
-            copy_entry = library.clone(entry.name, args.new)
-    except snapshots.SnapshotError as exc:
-        raise CliError(str(exc)) from exc
+    with powered_off(entry, "cloning it"):
+        try:
+            if getattr(args, "snapshot", None) or snapshots.Snapshots(entry.folder).snapshots:
+                copy_entry = snapshots.clone_vm(library, entry.name, args.new, args.snapshot)
+            else:
+                copy_entry = library.clone(entry.name, args.new)
+        except snapshots.SnapshotError as exc:
+            raise CliError(str(exc)) from exc
     print(f"Cloned VM {entry.name!r} to {copy_entry.name!r} in {copy_entry.folder}")
 
 
@@ -196,6 +282,8 @@ def _apply_options(cfg: VmConfig, args: argparse.Namespace) -> list[int]:
         cfg.boot_order = [p.strip().lower() for p in args.boot.split(",") if p.strip()]
     if args.notes is not None:
         cfg.notes = args.notes
+    if getattr(args, "tryout", None) is not None:
+        cfg.tryout = args.tryout
     if getattr(args, "no_floppy", False):
         cfg.floppy_a = cfg.floppy_b = None
     if getattr(args, "no_hdd", False):
@@ -257,8 +345,9 @@ def _create(args: argparse.Namespace, library: Library) -> None:
 
 def _modify(args: argparse.Namespace, library: Library) -> None:
     entry = library.get(args.name)
-    changing = any(getattr(args, k) not in (None, False) for k in (
-        "memory", "floppy", "hdd", "new_hdd", "boot", "notes", "no_floppy", "no_hdd"))
+    changing = getattr(args, "tryout", None) is not None or any(
+        getattr(args, k) not in (None, False) for k in (
+            "memory", "floppy", "hdd", "new_hdd", "boot", "notes", "no_floppy", "no_hdd"))
     if entry.config is None and changing:
         raise CliError(f"VM {entry.name!r} is inaccessible: {entry.error}")
     if entry.config is not None:
@@ -267,8 +356,9 @@ def _modify(args: argparse.Namespace, library: Library) -> None:
         if args.rename is not None:
             cfg.name = args.rename
         _check(cfg)
-    if args.rename is not None:
-        entry = library.rename(entry.name, args.rename)
+    if args.rename is not None:  # not under a running VM's feet
+        with powered_off(entry, "renaming it"):
+            entry = library.rename(entry.name, args.rename)
         print(f"Renamed VM {args.name!r} to {entry.name!r}")
     if entry.config is None or not changing:
         return
@@ -283,12 +373,16 @@ def _modify(args: argparse.Namespace, library: Library) -> None:
         for path in made:
             path.unlink(missing_ok=True)
         raise
-    print(f"Changed VM {entry.name!r}")
+    # a running VM keeps the settings it started with (as VirtualBox's offline settings)
+    later = "; it is running: the changes take effect at its next start" \
+        if run_state(entry) is not None else ""
+    print(f"Changed VM {entry.name!r}{later}")
 
 
 def _delete(args: argparse.Namespace, library: Library) -> None:
     entry = library.get(args.name)
-    moved = library.delete(entry.name, keep_files=args.keep_files)
+    with powered_off(entry, "deleting it"):  # its disks are in use while it runs
+        moved = library.delete(entry.name, keep_files=args.keep_files)
     if moved is not None:
         print(f"Removed VM {entry.name!r} from the library; its files are in {moved}")
     else:

@@ -68,7 +68,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"RAM in MB, {MIN_MEMORY_MB}-{MAX_MEMORY_MB} (default 16)")
     p.add_argument("--boot", help="boot order, e.g. a,c or c,a (default a,c)")
     p.add_argument("--headless", action="store_true",
-                   help="no window (the only mode until the console window exists)")
+                   help="no window: accepted for scripts; 'vmgui run' always runs without "
+                        "one (for a console window: 'vmgui start NAME')")
     p.add_argument("--read-only", action="store_true", help="attach every disk read-only")
     p.add_argument("--serial", type=Path, help="log COM1 output to this file")
     p.add_argument("--deterministic", action="store_true",

@@ -1,4 +1,10 @@
-"""The work behind ``vmgui run`` (see :mod:`vmgui.cli.run` for the command line)."""
+"""The work behind ``vmgui run`` (see :mod:`vmgui.cli.run` for the command line).
+
+A library VM is run under its run lock (:mod:`vmgui.config.runlock`), taken before its
+disks are touched and held until it has powered off: another process running it (the
+manager, ``vmgui start``, another ``vmgui run``) makes this one refuse (exit status 2).
+Bare image files take no lock.
+"""
 
 from __future__ import annotations
 
@@ -26,11 +32,12 @@ from vmgui.cli.run import (
 )
 from vmgui.config import tryout as tryout_mod
 from vmgui.config.library import Library, LibraryError, VmEntry
+from vmgui.config.runlock import RunLock, VmBusyError
+from vmgui.config.schema import MAX_MEMORY_MB, MIN_MEMORY_MB
 from vmgui.config.snapshots import saved_state_path
 from vmgui.core import events as ev
 from vmgui.core import keys, snapshot
 from vmgui.core.machine import MachineConfig
-from vmgui.core.memory import MAX_EXTENDED_MB
 from vmgui.core.statefile import StateFileError
 from vmgui.host.lockstep import LockstepHost
 from vmgui.host.thread import ThreadHost
@@ -50,8 +57,9 @@ def _looks_like_floppy(path: Path) -> bool:
 
 def _memory_mb(args: argparse.Namespace, default: int) -> int:
     memory = default if args.memory is None else args.memory
-    if not 2 <= memory <= MAX_EXTENDED_MB + 1:
-        raise RunError(f"--memory {memory}: must be 2-{MAX_EXTENDED_MB + 1} MB", EXIT_USAGE)
+    if not MIN_MEMORY_MB <= memory <= MAX_MEMORY_MB:  # the limits VM settings have
+        raise RunError(f"--memory {memory}: must be {MIN_MEMORY_MB}-{MAX_MEMORY_MB} MB",
+                       EXIT_USAGE)
     return memory
 
 
@@ -192,8 +200,35 @@ def validate_steps(steps: list[Step]) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    steps: list[Step] = getattr(args, "steps", None) or []
     entry = _library_vm(args.image)
+    try:
+        lock = _run_lock(entry)
+    except RunError as exc:
+        print(f"vmgui run: {exc}", file=sys.stderr)
+        return exc.status
+    try:
+        return _run_vm(args, entry)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _run_lock(entry: VmEntry | None) -> RunLock | None:
+    """A library VM's run lock (:mod:`vmgui.config.runlock`), held while this process
+    runs it; None for bare image files.  RunError when another process runs the VM."""
+    if entry is None or entry.config is None:
+        return None
+    try:
+        return RunLock.acquire(entry.folder, entry.name)
+    except VmBusyError as exc:
+        raise RunError(str(exc), EXIT_USAGE) from None
+    except OSError as exc:
+        raise RunError(f"{entry.folder}: cannot lock the VM ({exc.strerror or exc})",
+                       EXIT_USAGE) from exc
+
+
+def _run_vm(args: argparse.Namespace, entry: VmEntry | None) -> int:
+    steps: list[Step] = getattr(args, "steps", None) or []
     tryout = bool(getattr(args, "tryout", False)) or bool(
         entry is not None and entry.config is not None and entry.config.tryout)
     try:

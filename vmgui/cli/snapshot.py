@@ -2,26 +2,29 @@
 
 Owns: the command lines over :mod:`vmgui.config.snapshots` (take / restore / delete /
 list / discard-state of a powered-off library VM) and :mod:`vmgui.config.archive`, and
-their exit status: 0 done, 2 bad usage or input (unknown VM or snapshot, VM running,
-damaged or clashing archive).  ``vmgui clone --snapshot`` lives with ``clone`` in
-:mod:`vmgui.cli.library`.
+their exit status: 0 done, 2 bad usage or input (unknown VM or snapshot, VM running or
+inaccessible, no saved state to discard, damaged, missing or clashing archive), always as
+a one-line message (errors are :class:`vmgui.cli.library.CliError`).  The VM's run lock
+is held while its snapshots change or it is exported, so nothing starts it meanwhile.
+``vmgui clone --snapshot`` lives with ``clone`` in :mod:`vmgui.cli.library`.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from vmgui.cli import library as library_cli
+from vmgui.cli.library import CliError
 from vmgui.config import archive, snapshots
 from vmgui.config.library import Library, VmEntry
 
+log = logging.getLogger(__name__)
+
 EXIT_OK, EXIT_USAGE = 0, 2
-
-
-class CliError(Exception):
-    pass
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -65,15 +68,14 @@ def _guarded(verb: str, body: Callable[[argparse.Namespace, Library], None],
                                                    archive.ArchiveError, OSError))
 
 
-def _powered_off(entry: VmEntry, doing: str) -> None:
+@contextlib.contextmanager
+def _powered_off(entry: VmEntry, doing: str) -> Iterator[None]:
+    """While the body runs the VM is accessible, powered off and stays so (its run lock
+    is held); else :class:`CliError`."""
     if entry.config is None:
         raise CliError(f"VM {entry.name!r} is inaccessible: {entry.error}")
-    try:
-        from vmgui.cli.control import running_status
-    except ImportError:  # no control channel in this build
-        return
-    if running_status(entry) is not None:
-        raise CliError(f"{entry.name} is running; power it off before {doing}")
+    with library_cli.powered_off(entry, doing):
+        yield
 
 
 def snapshot_command(args: argparse.Namespace) -> int:
@@ -82,11 +84,14 @@ def snapshot_command(args: argparse.Namespace) -> int:
 
 def _snapshot(args: argparse.Namespace, library: Library) -> None:
     entry = library.get(args.name)
-    tree = snapshots.Snapshots(entry.folder)
     if args.verb == "list":
-        print_tree(tree)
+        print_tree(snapshots.Snapshots(entry.folder))
         return
-    _powered_off(entry, "changing its snapshots")
+    with _powered_off(entry, "changing its snapshots"):
+        _change(args, entry, snapshots.Snapshots(entry.folder))
+
+
+def _change(args: argparse.Namespace, entry: VmEntry, tree: snapshots.Snapshots) -> None:
     if args.verb == "take":
         snap = tree.take(args.snap, args.description, thumbnail=args.thumbnail)
         with_state = " (with its saved state)" if snap.state else ""
@@ -129,8 +134,8 @@ def export_command(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace, library: Library) -> None:
     entry = library.get(args.name)
-    _powered_off(entry, "exporting it")
-    archive.export_vm(library, entry.name, args.file)
+    with _powered_off(entry, "exporting it"):
+        archive.export_vm(library, entry.name, args.file)
     print(f"Exported {entry.name!r} to {args.file}")
 
 

@@ -4,7 +4,8 @@ Owns: the archive layout (a tar file): ``manifest.json`` first (format, VM name,
 every other member its size and sha256), then the VM folder's files -- ``vm.toml``, its
 disks and overlay chains, ``saved.state``, ``snapshots/`` (tree, layers, state files,
 thumbnails) -- and, under ``external/``, images attached from outside the folder (their
-overlays are pointed at the imported copies).  Logs and screenshots are left out.
+overlays are pointed at the imported copies).  Logs, screenshots, a try-out session and
+the run lock (:mod:`vmgui.config.runlock`) are left out.
 
 Import never writes into the library before every checksum matched: the archive is
 unpacked into a temporary folder outside the library, every member is checked against
@@ -32,6 +33,7 @@ from vmgui.config.library import (
     _dump,
     read_config,
 )
+from vmgui.config.runlock import LOCK_FILE
 from vmgui.config.schema import ConfigError, VmConfig
 from vmgui.config.snapshots import SLOTS, Snapshots, get_slot
 from vmgui.storage import overlay as ov
@@ -41,6 +43,7 @@ FORMAT = "vmgui-vm-export"
 VERSION = 1
 EXTERNAL = "external"
 SKIP_FOLDERS = ("logs", "screenshots", TRYOUT_FOLDER)  # not part of the VM
+SKIP_FILES = (LOCK_FILE,)  # in the VM folder: who runs it, not part of the VM
 
 
 class ArchiveError(Exception):
@@ -61,8 +64,11 @@ def _vm_files(folder: Path) -> list[str]:
         rel_root = Path(root).relative_to(folder)
         dirs[:] = sorted(d for d in dirs if not d.startswith(".")
                          and not (rel_root == Path(".") and d in SKIP_FOLDERS))
+        top = rel_root == Path(".")
         for name in sorted(files):
-            if not name.startswith(".") and not name.endswith(".tmp"):
+            if name.startswith(".") or name.endswith(".tmp") or (top and name in SKIP_FILES):
+                continue
+            if os.path.isfile(os.path.join(root, name)):  # no sockets or other specials
                 out.append((rel_root / name).as_posix())
     return out
 

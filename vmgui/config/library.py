@@ -23,8 +23,9 @@ Rules:
   ``keep_files=False`` it deletes the VM folder and everything inside it; images attached
   from outside the folder are never deleted.
 - :meth:`Library.clone` is a full clone: files in the VM folder are copied (holes stay
-  holes), hard disks attached from outside the folder are copied into the new folder;
-  floppy images attached from outside are shared (install disks), like VirtualBox.
+  holes; not the run lock, :mod:`vmgui.config.runlock`), hard disks attached from outside
+  the folder are copied into the new folder; floppy images attached from outside are
+  shared (install disks), like VirtualBox.
 
 Thread rules: none; a :class:`Library` holds no open files and caches nothing, so every
 call sees the disk as it is.  Two processes editing the same VM at once is not guarded.
@@ -443,13 +444,16 @@ def _unique_file(folder: Path, name: str) -> Path:
 
 
 def _copy_folder_files(src: Path, dst: Path) -> None:
-    """Copy a VM folder's files (not its config, logs, screenshots, snapshots or try-out
-    session)."""
-    skip = {CONFIG_FILE, *SUBFOLDERS, TRYOUT_FOLDER}
+    """Copy a VM folder's files (not its config, logs, screenshots, snapshots, try-out
+    session or run lock, nor sockets such as a crashed run's control socket)."""
+    from vmgui.config.runlock import LOCK_FILE  # runlock -> tryout -> this module
+
+    skip = {CONFIG_FILE, *SUBFOLDERS, TRYOUT_FOLDER, LOCK_FILE}
 
     def ignore(folder: str, names: list[str]) -> set[str]:
         top = Path(folder) == src
-        return {n for n in names if n.startswith(".") or (top and n in skip)}
+        return {n for n in names if n.startswith(".") or (top and n in skip)
+                or Path(folder, n).is_socket()}
 
     shutil.copytree(src, dst, ignore=ignore, copy_function=media_mod.copy_sparse,
                     dirs_exist_ok=True, symlinks=True)

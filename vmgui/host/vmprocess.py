@@ -6,9 +6,10 @@ images (in try-out mode: on throw-away overlays, discarded when it ends), resume
 saved state if it has one, runs the machine on an emulation thread, serves
 ``<vm folder>/control.sock`` (:mod:`vmgui.host.control`), appends COM1 output to the VM's
 serial log file when its serial port is set to ``file``, and exits when the machine powers
-off (by ``vmgui control NAME poweroff`` or ``savestate``, SIGTERM or SIGINT).  Exit
-status: 0 powered off, 2 the VM cannot start (unknown, inaccessible, bad image, or already
-running, also in try-out mode elsewhere).
+off (by ``vmgui control NAME poweroff`` or ``savestate``, SIGTERM or SIGINT).  It holds
+the VM's run lock (:mod:`vmgui.config.runlock`) from before it opens the disks until it
+ends.  Exit status: 0 powered off, 2 the VM cannot start (unknown, inaccessible, bad
+image, or already running: its run lock is taken, or in try-out mode elsewhere).
 
 Thread rules: the main thread waits and handles signals; the machine runs on its own
 thread; the control server on its own threads.
@@ -26,6 +27,7 @@ from pathlib import Path
 
 from vmgui.config import tryout as tryout_mod
 from vmgui.config.library import Library, LibraryError
+from vmgui.config.runlock import RunLock, VmBusyError
 from vmgui.config.schema import ConfigError
 from vmgui.config.snapshots import saved_state_path
 from vmgui.core import events as ev
@@ -63,6 +65,20 @@ def run_vm(name: str, root: Path | None = None) -> int:
     if config is None:
         print(f"vmprocess: VM {entry.name!r} is inaccessible: {entry.error}", file=sys.stderr)
         return 2
+    try:  # before any disk is touched; the kernel drops it when this process ends
+        lock = RunLock.acquire(entry.folder, entry.name)
+    except VmBusyError as exc:
+        print(f"vmprocess: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"vmprocess: {entry.folder}: cannot lock the VM ({exc.strerror or exc})",
+              file=sys.stderr)
+        return 2
+    with lock:  # released on return, when the machine has stopped: the process ends then
+        return _run_locked(entry, config)
+
+
+def _run_locked(entry, config) -> int:
     tryout_dir = None
     if config.tryout:  # throw-away overlays in the VM's folder, owned by this process
         try:

@@ -2,16 +2,24 @@
 
 Owns: blank floppy images in the standard PC formats (:data:`vmgui.storage.image.
 FLOPPY_FORMATS`), blank sparse hard-disk images, the one-line format description the
-manager shows for an image, and copying images without filling in their holes.  Image
-rules (sizes, geometry) are those of :mod:`vmgui.storage.image`.
+manager and ``vmgui list`` show for an image (a snapshot layer, a copy-on-write overlay
+of :mod:`vmgui.storage.overlay`, is described by the disk the guest sees and the image
+it is layered over: :func:`describe`, :func:`layer_base`), and copying images without
+filling in their holes.  Image rules (sizes, geometry) are those of
+:mod:`vmgui.storage.image`.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
 from vmgui.storage.image import FLOPPY_FORMATS, SECTOR_SIZE, DiskImage, DiskImageError, Kind
+from vmgui.storage.overlay import BaseChangedError, OverlayError, is_overlay
+from vmgui.storage.overlay_format import BASE_OVERLAY, BINARY, read_header
+
+log = logging.getLogger(__name__)
 
 #: The floppy sizes offered for new images, by label.
 NEW_FLOPPY_LABELS = ("360K", "720K", "1.2M", "1.44M", "2.88M")
@@ -19,6 +27,7 @@ MIN_HARD_DISK_MB = 1
 MAX_HARD_DISK_MB = 8192
 MB = 1024 * 1024
 COPY_CHUNK = MB
+MAX_CHAIN = 256  # overlays below one another before a chain counts as looping
 
 
 class MediaError(DiskImageError):
@@ -89,19 +98,88 @@ def _size_text(size: int) -> str:
 
 
 def describe(path: str | os.PathLike[str], kind: Kind | None = None) -> str:
-    """A one-line format description: ``raw floppy 1.44M``, ``raw disk 64 MB``.
+    """A one-line format description: ``raw floppy 1.44M``, ``raw disk 64 MB``; for a
+    snapshot layer what the guest sees and the image below, ``720K floppy, snapshot layer
+    over fd.img`` (a damaged layer, or one whose base is missing, is described as such).
 
     ``kind`` is how the image is attached (None: guess from the size, as
-    :meth:`DiskImage.open` does).  Raises :class:`DiskImageError` naming the problem.
+    :meth:`DiskImage.open` does).  Raises :class:`DiskImageError` naming the problem of a
+    raw image (a missing or empty file, a bad size).
     """
+    if is_overlay(path):
+        return _describe_layer(Path(path), kind)
     with DiskImage.open(path, kind=kind, read_only=True) as image:
-        if image.kind == "hdd":
-            return f"raw disk {_size_text(image.file_bytes)}"
-        fmt = FLOPPY_FORMATS[image.size_bytes]
-        if not image.padded:
-            return f"raw floppy {fmt.label}"
-        what = "boot sector" if image.file_bytes == SECTOR_SIZE else "floppy image"
-        return f"raw {what} ({image.file_bytes} bytes, served as a {fmt.label} floppy)"
+        return f"raw {_guest_disk(image)}"
+
+
+def _guest_disk(image: DiskImage) -> str:
+    """``floppy 1.44M``, ``disk 64 MB``, ``boot sector (512 bytes, served as ...)``."""
+    if image.kind == "hdd":
+        return f"disk {_size_text(image.file_bytes)}"
+    fmt = FLOPPY_FORMATS[image.size_bytes]
+    if not image.padded:
+        return f"floppy {fmt.label}"
+    what = "boot sector" if image.file_bytes == SECTOR_SIZE else "floppy image"
+    return f"{what} ({image.file_bytes} bytes, served as a {fmt.label} floppy)"
+
+
+def _describe_layer(path: Path, kind: Kind | None) -> str:
+    try:
+        chain = _header_chain(path)
+    except (OverlayError, OSError) as exc:
+        log.info("%s: cannot read the snapshot layer: %s", path, exc)
+        return "damaged snapshot layer (unreadable)"
+    base = chain[-1]
+    if not base.is_file():
+        return f"snapshot layer over {base.name}, which is missing"
+    try:
+        with DiskImage.open_overlay(path, kind=kind, read_only=True) as image:
+            if image.kind == "hdd":
+                what = f"{_size_text(image.file_bytes)} disk"
+            else:
+                fmt = FLOPPY_FORMATS[image.size_bytes]
+                what = f"{fmt.label} floppy" if not image.padded else \
+                    f"{image.file_bytes}-byte image served as a {fmt.label} floppy"
+    except BaseChangedError as exc:
+        log.info("%s", exc)
+        return f"snapshot layer over {base.name}, which has changed since (unusable)"
+    except (DiskImageError, OSError) as exc:
+        log.info("%s", exc)
+        return f"damaged snapshot layer over {base.name}"
+    return f"{what}, snapshot layer over {base.name}"
+
+
+def _header_chain(path: Path) -> list[Path]:
+    """``path``, the overlays below it, then the raw base, as their headers name them
+    (nothing verified; the last one may be missing).  Raises
+    :class:`OverlayError` or OSError for a header that cannot be read."""
+    chain = [path]
+    while True:
+        top = chain[-1]
+        fd = os.open(top, os.O_RDONLY | BINARY)
+        try:
+            header = read_header(str(top), fd)
+        finally:
+            os.close(fd)
+        stored = Path(header.base_path)
+        base = stored if stored.is_absolute() else top.parent / stored
+        chain.append(base)
+        if header.base_kind != BASE_OVERLAY or not base.is_file():
+            return chain
+        if len(chain) > MAX_CHAIN:
+            raise OverlayError(f"{path}: its chain of layers loops")
+
+
+def layer_base(path: str | os.PathLike[str]) -> Path | None:
+    """The raw image at the bottom of the snapshot layer ``path`` (named by the layers'
+    headers; it may be missing); None when ``path`` is not a snapshot layer or its chain
+    cannot be read."""
+    if not is_overlay(path):
+        return None
+    try:
+        return _header_chain(Path(path))[-1]
+    except (OverlayError, OSError):
+        return None
 
 
 def copy_sparse(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
