@@ -224,9 +224,8 @@ def test_save_state_on_close_then_resume(qtbot, test_guests, tmp_path):
         machine.close()
 
 
-def test_status_bar_shows_guest_speed_and_disk_activity(make_console, shared_guests, qtbot):
+def test_status_bar_shows_disk_activity(make_console, shared_guests, qtbot):
     window = make_console(shared_guests / "freedos722.img")
-    # FreeDOS reads its floppy while booting: A: lights up, and the guest runs
+    # FreeDOS reads its floppy while booting: A: lights up
     qtbot.waitUntil(lambda: "A:●" in window.disk_label.text(), timeout=10000)
-    qtbot.waitUntil(lambda: "blocks/s" in window.speed_label.text(), timeout=5000)
-    assert float(window.speed_label.text().split()[0]) >= 0.0
+    assert not hasattr(window, "speed_label")  # "M blocks/s" was jargon, and always 0.0

@@ -46,7 +46,7 @@ def release_by_host_key(window) -> None:
 
 def test_click_and_move_reach_guest(console, qtbot):
     capture(console)
-    assert "mouse captured" in console.grab_label.text()
+    assert "captured keyboard and mouse" in console.grab_label.text()
     assert console.view.cursor().shape() == Qt.CursorShape.BlankCursor
     qtbot.wait(100)
     assert packets(console) == []  # the capturing click is not the guest's

@@ -125,3 +125,24 @@ def test_running_vm_locks_what_cannot_change(make_dialog, library):
     dialog.general.notes.setPlainText("while running")
     dialog.save_button.click()
     assert Library().get("Box").config.notes == "while running"
+
+
+def test_tryout_mode_set_on_the_general_page(make_dialog, library):
+    dialog = make_dialog()
+    general = dialog.general
+    assert not general.tryout.isChecked()
+    assert "thrown away at power-off" in general.tryout_note.text()
+    general.tryout.setChecked(True)
+    dialog.save_button.click()
+    assert library.get("Box").config.tryout
+    again = make_dialog()
+    assert again.general.tryout.isChecked()  # loaded back
+    again.general.tryout.setChecked(False)
+    again.save_button.click()
+    assert not library.get("Box").config.tryout
+
+
+def test_tryout_mode_cannot_change_while_the_vm_runs(make_dialog):
+    dialog = make_dialog(running=True)
+    assert not dialog.general.tryout.isEnabled()
+    assert "power it off" in dialog.general.tryout.toolTip()

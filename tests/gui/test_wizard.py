@@ -119,3 +119,20 @@ def test_wizard_name_validation_inline(manager, library, name, why):
     wizard.name_page.edit.setText("Fine name")
     assert next_button(wizard).isEnabled()
     assert wizard.name_page.problem.text() == ""
+
+
+def test_wizard_can_create_a_tryout_vm(manager, library):
+    wizard = manager.new_vm()
+    wizard.name_page.edit.setText("Scratch")
+    for _ in range(3):
+        next_button(wizard).click()
+    assert wizard.currentPage() is wizard.media_page
+    assert not wizard.media_page.tryout.isChecked()  # off unless asked for
+    wizard.media_page.tryout.setChecked(True)
+    next_button(wizard).click()
+    assert "Try-out mode" in wizard.summary_page.text.text()
+    wizard.button(QWizard.WizardButton.FinishButton).click()
+    assert library.get("Scratch").config.tryout
+    assert manager.selected_name() == "Scratch"
+    assert "(try-out)" in manager.details.title.text()
+    assert manager.details.fields["tryout"].text().startswith("On")

@@ -9,8 +9,14 @@ and offers the Machine, Input and View menus (pause/resume, reset, power off, sc
 log; Ctrl+Alt+Del and friends, typing the clipboard; scaling, full screen, the COM1
 terminal).  Closing the window powers the VM off (after asking, unless ``confirm=False``).
 
-The window never starts the host: the caller calls ``host.start()``.  No disk-activity
-lights and no guest speed: the host publishes neither yet.
+The window never starts the host: the caller calls ``host.start()``.  The status bar
+shows the run state, the display mode, a disk-activity light per drive (from the host's
+``Stats`` events) and how to capture or release the keyboard and mouse -- the release key
+first, so that it stays visible however narrow the window (:class:`ElidedLabel`).
+
+A ``GuestCrashed`` event is reported as a guest crash, unless the host says its VM
+process ended (state ``ABORTED``: killed, or the engine died) or the VM could not start:
+these are not the guest's doing and are worded so.
 
 Thread rule: GUI thread only; the emulation thread is reached only through ``host.send``
 and the host's read-only framebuffer view.
@@ -19,6 +25,7 @@ and the host's read-only framebuffer view.
 from __future__ import annotations
 
 import logging
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -37,6 +44,7 @@ from vmgui.ui.console.keymap import KeyTranslator
 from vmgui.ui.console.logview import LogDialog, RecentLogHandler
 from vmgui.ui.console.mouse import GuestMouse
 from vmgui.ui.console.serial_dock import SerialDock
+from vmgui.ui.console.statusbar import ElidedLabel
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +53,7 @@ IDLE_INTERVAL_MS = 33  # quiet screen: ~30 Hz polling (blink phases last 133 ms)
 IDLE_ASK_EVERY = 3  # quiet screen: a fresh display state every 3rd tick (~10 Hz)
 ACTIVE_S = 1.0  # after input or a changed frame: 60 Hz, a fresh display state every tick
 LOGGER_NAME = "vmgui"
+PROCESS_HOW = re.compile(r"\(([^()]*)\)\s*$")  # "... died (killed by signal 9)"
 _COLOURS = {DisplayKind.CGA2: 2, DisplayKind.CGA4: 4, DisplayKind.PLANAR16: 16,
             DisplayKind.VGA256: 256}
 
@@ -168,16 +177,12 @@ class ConsoleWindow(QMainWindow):
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
         self.state_label = QLabel(self)
-        self.mode_label = QLabel(self)
-        self.grab_label = QLabel(self)
-        self.speed_label = QLabel(self)
-        self.speed_label.setToolTip(self.tr("Guest speed: translation blocks (short runs of "
-                                            "instructions) executed per second"))
+        self.mode_label = ElidedLabel(self)
+        self.grab_label = ElidedLabel(self)
         self.disk_label = QLabel(self)
         self.disk_label.setToolTip(self.tr("Disk activity: a drive is lit while the guest "
                                            "reads or writes it"))
-        for label in (self.state_label, self.mode_label, self.speed_label, self.disk_label,
-                      self.grab_label):
+        for label in (self.state_label, self.mode_label, self.disk_label, self.grab_label):
             bar.addPermanentWidget(label)
         self._update_state_label()
         self._on_grab_changed(False)
@@ -228,20 +233,34 @@ class ConsoleWindow(QMainWindow):
             self._on_stats(event)
 
     def _on_stats(self, stats: ev.Stats) -> None:
-        rate = stats.blocks / stats.interval_s if stats.interval_s > 0 else 0.0
-        self.speed_label.setText(self.tr("{0:.1f} M blocks/s").format(rate / 1e6))
         lights = [f"{letter}:{'●' if count else '○'}" for letter, count in stats.disk_transfers]
         self.disk_label.setText(" ".join(lights))
         self.disk_label.setAccessibleName(self.tr("Disk activity {0}").format(" ".join(
             f"{letter} {'busy' if count else 'idle'}" for letter, count in stats.disk_transfers)))
 
+    def crash_message(self, crash: ev.GuestCrashed) -> tuple[str, str]:
+        """(title, text) for the stop ``crash`` reports; only a real guest crash says
+        the guest crashed."""
+        if self.host.state is ev.RunState.ABORTED:  # the VM process died, not the guest
+            how = PROCESS_HOW.search(crash.reason)
+            return (self.tr("{0}: VM process ended").format(self.title),
+                    self.tr("The VM process ended unexpectedly{0}. The guest itself did not "
+                            "crash, but its unsaved work is lost; you can start it again.")
+                    .format(f" ({how.group(1)})" if how else ""))
+        if getattr(self.host, "start_error", None) is not None:
+            return (self.tr("{0}: cannot start").format(self.title),
+                    self.tr("The virtual machine could not start: {0}").format(
+                        self.host.start_error))
+        return (self.tr("Guest crashed"),
+                self.tr("The virtual machine stopped: {0}").format(crash.reason))
+
     def _on_crash(self, crash: ev.GuestCrashed) -> None:
-        log.error("guest crashed: %s\n%s", crash.reason, crash.report)
+        title, text = self.crash_message(crash)
+        log.error("%s: %s\n%s", title, text, crash.report)
         self.set_keyboard_grab(False)
         self._update_state_label()
         if self.confirm:
-            box = QMessageBox(QMessageBox.Icon.Critical, self.tr("Guest crashed"),
-                              self.tr("The virtual machine stopped: {0}").format(crash.reason),
+            box = QMessageBox(QMessageBox.Icon.Critical, title, text,
                               QMessageBox.StandardButton.Close, self)
             box.setDetailedText(crash.report)
             box.setModal(False)
@@ -250,11 +269,13 @@ class ConsoleWindow(QMainWindow):
     # ------------------------------------------------------------------ status
     def _state_text(self) -> str:
         state = self.host.state
-        if self.host.crash is not None and state is not ev.RunState.POWERED_OFF:
+        if self.host.crash is not None and state not in (ev.RunState.POWERED_OFF,
+                                                         ev.RunState.ABORTED):
             state = ev.RunState.CRASHED
         names = {ev.RunState.CREATED: self.tr("Starting"), ev.RunState.RUNNING: self.tr("Running"),
                  ev.RunState.PAUSED: self.tr("Paused"), ev.RunState.CRASHED: self.tr("Crashed"),
-                 ev.RunState.POWERED_OFF: self.tr("Powered off")}
+                 ev.RunState.POWERED_OFF: self.tr("Powered off"),
+                 ev.RunState.ABORTED: self.tr("Aborted")}
         return names.get(state, str(state))
 
     def _update_state_label(self) -> None:
@@ -277,21 +298,24 @@ class ConsoleWindow(QMainWindow):
     def _update_mode_label(self) -> None:
         text = self.mode_text(self.view.state)
         if self.mode_label.text() != text:
-            self.mode_label.setText(text)
+            self.mode_label.set_text(text)
 
     def _on_grab_changed(self, grabbed: bool) -> None:
         self.view.captures_keys = grabbed
         self.view.captures_mouse = grabbed
+        key = self.host_key_name()
         if grabbed:
             self.view.setFocus(Qt.FocusReason.MouseFocusReason)
             self.view.grabKeyboard()
-            text = self.tr("Keyboard and mouse captured: press {0} to release").format(
-                self.host_key_name())
+            keep = self.tr("{0} releases").format(key)
+            text = self.tr("{0} releases the captured keyboard and mouse").format(key)
         else:
             self.view.releaseKeyboard()
-            text = self.tr("Click the screen to capture the keyboard and mouse")
+            keep = self.tr("Click to capture")
+            text = self.tr("Click to capture the keyboard and mouse ({0} releases them)"
+                           ).format(key)
         self.mouse.set_captured(grabbed)
-        self.grab_label.setText(text)
+        self.grab_label.set_text(text, keep)
 
     def host_key_name(self) -> str:
         name = QKeySequence(self.keyboard.host_key).toString(
@@ -452,17 +476,21 @@ class ConsoleWindow(QMainWindow):
         import time as _time
 
         path = str(self.saved_state)
+        seen = len(self.host.state_files)
         self.host.send(ev.SaveState(path, power_off=True))  # nothing runs after the save
         deadline = _time.monotonic() + timeout
         while _time.monotonic() < deadline:
             for event in self.host.poll_events():
                 self._on_event(event)
-                if isinstance(event, ev.StateSaved) and event.path == path:
-                    if event.error is None:
+            # the host's record, not the events drained here: the timer's tick (run by
+            # processEvents below) may drain the StateSaved first
+            for result in self.host.state_files[seen:]:
+                if isinstance(result, ev.StateSaved) and result.path == path:
+                    if result.error is None:
                         self.shut_down()
                         return True
                     self._warn(self.tr("Could not save the machine state: {0}").format(
-                        event.error))
+                        result.error))
                     return False
             QApplication.processEvents()
             _time.sleep(0.01)

@@ -2,7 +2,8 @@
 
 Owns: :class:`DetailsPane` (name, state, a preview -- the live screen of a running VM --
 and a form of machine, memory, boot order, media with their formats, display, serial,
-CPU limit, notes and folder; the reason for an inaccessible VM).
+CPU limit, try-out mode, notes and folder; the reason for an inaccessible VM; a note on
+the state, e.g. a saved state waiting or a VM running in another process).
 
 Thread rule: GUI thread only.
 """
@@ -64,6 +65,10 @@ class DetailsPane(QScrollArea):
         self.error = QLabel(body)
         self.error.setWordWrap(True)
         self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.notice = QLabel(body)
+        self.notice.setWordWrap(True)
+        self.notice.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.notice.setAccessibleName(self.tr("State note"))
         self.form = QFormLayout()
         self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
@@ -74,6 +79,7 @@ class DetailsPane(QScrollArea):
                            ("hard_disks", self.tr("Hard disks:")),
                            ("display", self.tr("Display scale:")),
                            ("serial", self.tr("Serial (COM1):")), ("cpu", self.tr("CPU:")),
+                           ("tryout", self.tr("Try-out mode:")),
                            ("notes", self.tr("Notes:")), ("folder", self.tr("Folder:"))):
             value = QLabel(body)
             value.setWordWrap(True)
@@ -83,19 +89,23 @@ class DetailsPane(QScrollArea):
         layout.addWidget(self.title)
         layout.addWidget(self.preview)
         layout.addWidget(self.error)
+        layout.addWidget(self.notice)
         layout.addLayout(self.form)
         layout.addStretch(1)
         self.setWidget(body)
         self._entry: VmEntry | None = None
         self.show_entry(None, "")
 
-    def show_entry(self, entry: VmEntry | None, state_text: str) -> None:
+    def show_entry(self, entry: VmEntry | None, state_text: str, notice: str = "") -> None:
+        """Show ``entry`` with ``state_text`` and, under it, ``notice`` (when not "")."""
         self._entry = entry
         has_config = entry is not None and entry.config is not None
         self.preview.setVisible(has_config)
         for row in range(self.form.rowCount()):
             self.form.setRowVisible(row, has_config)
         self.error.setVisible(entry is not None and entry.config is None)
+        self.notice.setText(notice)
+        self.notice.setVisible(bool(notice) and entry is not None)
         if entry is None:
             self.title.setText(self.tr("No virtual machine selected"))
             return
@@ -130,6 +140,9 @@ class DetailsPane(QScrollArea):
                             .get(serial.mode, serial.mode))
         f["cpu"].setText(self.tr("Unlimited") if not config.cpu_limit_percent
                          else self.tr("Limited to {0}%").format(config.cpu_limit_percent))
+        f["tryout"].setText(self.tr("On: disk changes are thrown away at power-off unless "
+                                    "you keep them as a snapshot") if config.tryout
+                            else self.tr("Off"))
         f["notes"].setText(config.notes or "—")
         f["folder"].setText(str(folder))
 

@@ -35,6 +35,8 @@ FALLBACKS: dict[str, QStyle.StandardPixmap] = {
     "state-paused": SP.SP_MediaPause,
     "state-off": SP.SP_MediaStop,
     "state-error": SP.SP_MessageBoxWarning,
+    "state-saved": SP.SP_DialogSaveButton,
+    "discard": SP.SP_DialogDiscardButton,
     "general": SP.SP_MessageBoxInformation,
     "system": SP.SP_ComputerIcon,
     "storage": SP.SP_DriveFDIcon,

@@ -22,6 +22,15 @@ power-off :attr:`VmRunner.tryout_ended` (if set) is called with the :class:`Runn
 while its overlays still exist (to keep them), then the folder is deleted.  Before any VM
 starts, what a killed earlier session of it left is recovered (:attr:`RunningVm.notice`
 says what was done); a VM whose session another live process owns is refused.
+
+Run lock: before anything touches a VM's disks the runner takes its
+:class:`~vmgui.config.runlock.RunLock` (a VM another process runs -- ``vmgui start`` --
+is refused with the lock's message) and keeps it until the VM is cleaned up
+(:meth:`VmRunner._discard`, a failed start, or the VM process found dead by
+:meth:`VmRunner.poll`).
+
+A saved state that cannot be loaded (the VM boots afresh; the file is kept) is reported
+through :attr:`VmRunner.resume_failed`.
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QWidget
 
 from vmgui.config import tryout as tryout_mod
 from vmgui.config.library import VmEntry
+from vmgui.config.runlock import RunLock, VmBusyError
 from vmgui.config.snapshots import saved_state_path
 from vmgui.core import events as ev
 from vmgui.host.control import SOCKET_NAME
@@ -86,6 +96,7 @@ class RunningVm:
     resuming: Path | None = None  # saved state being loaded into the VM
     tryout_dir: Path | None = None  # throw-away disk overlays, deleted at power-off
     notice: str | None = None  # what recovering an earlier, killed try-out session did
+    lock: RunLock | None = None  # held from before the disks open until the VM is gone
 
     @property
     def state(self) -> ev.RunState:
@@ -159,10 +170,14 @@ def _make_console(host, title: str, confirm: bool, screenshots_dir: Path | None,
 
 class VmRunner(QObject):
     """Starts and tracks running VMs.  ``changed(name)`` fires when a VM's state changes,
-    ``screens_updated()`` when thumbnails were refreshed."""
+    ``screens_updated()`` when thumbnails were refreshed (about once a second while VMs
+    run), ``ticked()`` about once a second always (the manager's periodic refresh),
+    ``resume_failed(name, reason)`` when a saved state could not be loaded."""
 
     changed = Signal(str)
     screens_updated = Signal()
+    ticked = Signal()
+    resume_failed = Signal(str, str)
 
     def __init__(self, parent: QObject | None = None, *, confirm: bool = True,
                  screenshots_dir: Path | None = None, host_factory=None) -> None:
@@ -209,15 +224,32 @@ class VmRunner(QObject):
         if self.is_running(entry.name):
             raise RunError(f"{entry.name} is already running")
         self._discard(entry.name)
-        tryout_dir, notice = self._begin_disks(entry)
+        lock = self._lock(entry)
         try:
-            vm = self._launch(entry, tryout_dir)
+            tryout_dir, notice = self._begin_disks(entry)
+            try:
+                vm = self._launch(entry, tryout_dir, lock)
+            except BaseException:
+                if tryout_dir is not None and entry.name not in self._vms:
+                    tryout_mod.end_tryout(tryout_dir)
+                raise
         except BaseException:
-            if tryout_dir is not None and entry.name not in self._vms:
-                tryout_mod.end_tryout(tryout_dir)
+            if entry.name not in self._vms:
+                lock.release()
             raise
         vm.notice = notice
         return vm
+
+    @staticmethod
+    def _lock(entry: VmEntry) -> RunLock:
+        """The VM's run lock; :class:`RunError` when another process runs it."""
+        try:
+            return RunLock.acquire(entry.folder, entry.name)
+        except VmBusyError as exc:
+            raise RunError(str(exc)) from exc
+        except OSError as exc:
+            raise RunError(f"{entry.name}: cannot take the run lock in {entry.folder} "
+                           f"({exc.strerror or exc})") from exc
 
     @staticmethod
     def _begin_disks(entry: VmEntry) -> tuple[Path | None, str | None]:
@@ -231,7 +263,7 @@ class VmRunner(QObject):
         except tryout_mod.TryoutError as exc:
             raise RunError(str(exc)) from exc
 
-    def _launch(self, entry: VmEntry, tryout_dir: Path | None) -> RunningVm:
+    def _launch(self, entry: VmEntry, tryout_dir: Path | None, lock: RunLock) -> RunningVm:
         config = entry.config
         try:
             drives = config.open_drives(entry.folder, tryout_dir=tryout_dir)
@@ -279,7 +311,7 @@ class VmRunner(QObject):
                 raise RunError(str(exc)) from exc
         vm = RunningVm(entry.name, entry.folder, host, console, serial_log=serial_log,
                        own_poll=fallback, writable=frozenset(writable), serial_tcp=bridge,
-                       tryout_dir=tryout_dir)
+                       tryout_dir=tryout_dir, lock=lock)
         self._vms[entry.name] = vm
         console.powered_off.connect(lambda name=entry.name: self._on_console_done(name))
         console.show()
@@ -353,8 +385,15 @@ class VmRunner(QObject):
                     log.exception("%s: handling the end of try-out mode failed", vm.name)
             if tryout_mod.end_tryout(vm.tryout_dir):
                 log.info("%s: try-out session over", vm.name)
+        self._release(vm)  # last: keeping a try-out's changes still wrote its disks
         vm.console.hide()
         vm.console.deleteLater()
+
+    @staticmethod
+    def _release(vm: RunningVm) -> None:
+        if vm.lock is not None and vm.lock.held:
+            vm.lock.release()
+            log.debug("%s: run lock released", vm.name)
 
     def _on_console_done(self, name: str) -> None:
         """The console powered the VM off (its window was closed, or Power off)."""
@@ -369,6 +408,8 @@ class VmRunner(QObject):
         for vm in list(self._vms.values()):
             if vm.own_poll and vm.host.alive:
                 vm.host.poll_events()
+            if not vm.host.alive and vm.tryout_dir is None:
+                self._release(vm)  # its process is gone (killed?): so are its open disks
             self._flush_serial(vm)
             self._check_resume(vm)
             state = vm.state
@@ -379,6 +420,8 @@ class VmRunner(QObject):
                 vm.screen = screen_image(vm.host)
         if thumbnails and self._vms:
             self.screens_updated.emit()
+        if thumbnails:
+            self.ticked.emit()
 
     def _check_resume(self, vm: RunningVm) -> None:
         if vm.resuming is None:
@@ -393,6 +436,8 @@ class VmRunner(QObject):
                                 "file is kept", vm.name, result.error)
                 vm.resuming = None
                 self.changed.emit(vm.name)
+                if result.error is not None:
+                    self.resume_failed.emit(vm.name, result.error)
                 return
 
     def _flush_serial(self, vm: RunningVm) -> None:

@@ -313,7 +313,8 @@ class SnapshotsPane(QWidget):
                     Qt.TransformationMode.SmoothTransformation))
 
     def _update_actions(self, on_snapshot: bool) -> None:
-        ok = self.entry is not None and self.entry.config is not None
+        ok = self.entry is not None and self.entry.config is not None \
+            and self.manager.model.folder_status(self.entry).other_pid is None  # its files
         running = ok and self._running_vm() is not None
         a = self.actions
         a["take"].setEnabled(ok)

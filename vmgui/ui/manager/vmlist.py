@@ -21,12 +21,13 @@ from PySide6.QtCore import (
     QSortFilterProxyModel,
     Qt,
 )
-from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPainter, QPalette
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QIcon, QImage, QPainter, QPalette
 from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from vmgui.config.library import VmEntry
 from vmgui.core import events as ev
 from vmgui.ui.manager.icons import icon
+from vmgui.ui.manager.vmstatus import NOTHING, FolderStatus, probe
 
 ENTRY_ROLE = Qt.ItemDataRole.UserRole + 1
 STATE_ROLE = Qt.ItemDataRole.UserRole + 2  # RunState, or None when not started
@@ -41,19 +42,31 @@ MARGIN = 6
 Index = QModelIndex | QPersistentModelIndex
 
 
-def state_icon_name(entry: VmEntry, state: ev.RunState | None) -> str:
+def state_icon_name(entry: VmEntry, state: ev.RunState | None,
+                    status: FolderStatus = NOTHING) -> str:
+    """The state icon of a row; ``status`` matters only when this manager does not run it."""
     if entry.config is None or state in (ev.RunState.CRASHED, ev.RunState.ABORTED):
         return "state-error"
     if state is ev.RunState.RUNNING or state is ev.RunState.CREATED:
         return "state-running"
     if state is ev.RunState.PAUSED:
         return "state-paused"
+    if status.other_pid is not None:
+        return "state-running"
+    if status.saved:
+        return "state-saved"
     return "state-off"
 
 
 def tryout_label(name: str) -> str:
     """``Name (try-out)``: how lists and titles show a VM in try-out mode."""
     return QApplication.translate("VmListModel", "{0} (try-out)").format(name)
+
+
+def elided_state(metrics: QFontMetrics, text: str, width: int) -> str:
+    """A row's state line cut at the end to fit ``width`` (the start says what it is --
+    "Inaccessible: ..." -- and the tooltip has it whole)."""
+    return metrics.elidedText(text, Qt.TextElideMode.ElideRight, width)
 
 
 class VmListModel(QAbstractListModel):
@@ -63,22 +76,57 @@ class VmListModel(QAbstractListModel):
         super().__init__(parent)
         self.runner = runner
         self._entries: list[VmEntry] = []
+        self._status: dict[str, FolderStatus] = {}  # by name: what the VM folders say
 
-    def state_text(self, entry: VmEntry, state: ev.RunState | None) -> str:
+    def folder_status(self, entry: VmEntry) -> FolderStatus:
+        """Saved state / running in another process, as last probed (see
+        :meth:`refresh_status`); nothing for VMs this manager runs."""
+        if entry.config is None or self.runner.is_running(entry.name):
+            return NOTHING
+        return self._status.get(entry.name, NOTHING)
+
+    def shown_state(self, entry: VmEntry) -> ev.RunState | None:
+        """The run state the row shows: this manager's VM's, else None."""
+        return self.runner.state(entry.name) if entry.config is not None else None
+
+    def state_text(self, entry: VmEntry) -> str:
+        """The state line of a row and of the details pane."""
         if entry.config is None:
             reason = entry.error or ""
             prefix = f"{entry.folder / 'vm.toml'}: "
             return self.tr("Inaccessible: {0}").format(reason.removeprefix(prefix))
+        state = self.shown_state(entry)
+        status = self.folder_status(entry)
+        if status.other_pid is not None:
+            return self.tr("Running (process {0})").format(status.other_pid)
+        if status.saved and state in (None, ev.RunState.POWERED_OFF):
+            return self.tr("Saved")
         names = {ev.RunState.CREATED: self.tr("Starting"), ev.RunState.RUNNING: self.tr("Running"),
                  ev.RunState.PAUSED: self.tr("Paused"), ev.RunState.CRASHED: self.tr("Crashed"),
                  ev.RunState.POWERED_OFF: self.tr("Powered off"),
-                 ev.RunState.ABORTED: self.tr("Aborted (the VM process died)")}
+                 ev.RunState.ABORTED: self.tr("Aborted (the VM process ended unexpectedly)")}
         return names.get(state, self.tr("Powered off"))
 
     def set_entries(self, entries: list[VmEntry]) -> None:
         self.beginResetModel()
         self._entries = list(entries)
+        self._status = {e.name: probe(e.folder) for e in self._entries if e.config is not None}
         self.endResetModel()
+
+    def refresh_status(self) -> list[str]:
+        """Probe every VM's folder again (the periodic refresh: a VM started or stopped
+        by another process, a saved state made or discarded); repaints the rows that
+        changed and returns their names."""
+        changed = []
+        for row, entry in enumerate(self._entries):
+            if entry.config is None:
+                continue
+            now = probe(entry.folder)
+            if now != self._status.get(entry.name, NOTHING):
+                self._status[entry.name] = now
+                changed.append(entry.name)
+                self.dataChanged.emit(self.index(row), self.index(row))
+        return changed
 
     def entries(self) -> list[VmEntry]:
         return list(self._entries)
@@ -90,7 +138,7 @@ class VmListModel(QAbstractListModel):
         return -1
 
     def refresh(self, name: str | None = None) -> None:
-        """Repaint ``name``'s row (every row when None)."""
+        """Repaint ``name``'s row (every row when None), its folder probed again."""
         if not self._entries:
             return
         if name is None:
@@ -99,6 +147,9 @@ class VmListModel(QAbstractListModel):
             first = last = self.row_of(name)
             if first < 0:
                 return
+        for entry in self._entries[first:last + 1]:
+            if entry.config is not None:
+                self._status[entry.name] = probe(entry.folder)
         self.dataChanged.emit(self.index(first), self.index(last))
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008,N802 - Qt API
@@ -108,25 +159,25 @@ class VmListModel(QAbstractListModel):
         if not index.isValid() or not 0 <= index.row() < len(self._entries):
             return None
         entry = self._entries[index.row()]
-        state = self.runner.state(entry.name) if entry.config is not None else None
+        state = self.shown_state(entry)
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
             return entry.name
         if role == Qt.ItemDataRole.AccessibleTextRole:
             name = tryout_label(entry.name) if entry.config is not None \
                 and entry.config.tryout else entry.name
-            return f"{name}, {self.state_text(entry, state)}"
+            return f"{name}, {self.state_text(entry)}"
         if role == TRYOUT_ROLE:
             return entry.config is not None and entry.config.tryout
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return entry.error if entry.config is None else str(entry.folder)
+        if role == Qt.ItemDataRole.ToolTipRole:  # the full state line: rows elide it
+            return f"{self.state_text(entry)}\n{entry.folder}"
         if role == ENTRY_ROLE:
             return entry
         if role == STATE_ROLE:
             return state
         if role == STATE_TEXT_ROLE:
-            return self.state_text(entry, state)
+            return self.state_text(entry)
         if role == STATE_ICON_ROLE:
-            return icon(state_icon_name(entry, state))
+            return icon(state_icon_name(entry, state, self.folder_status(entry)))
         if role == SCREEN_ROLE:
             vm = self.runner.get(entry.name)
             return vm.screen if vm is not None and vm.host.alive else None
@@ -209,9 +260,8 @@ class VmItemDelegate(QStyledItemDelegate):
             colour = QColor("#c01c28")
         painter.setPen(colour)
         text_left = icon_rect.right() + 1 + MARGIN
-        state_text = option.fontMetrics.elidedText(index.data(STATE_TEXT_ROLE) or "",
-                                                   Qt.TextElideMode.ElideMiddle,
-                                                   text_rect.right() - text_left)
+        state_text = elided_state(option.fontMetrics, index.data(STATE_TEXT_ROLE) or "",
+                                  text_rect.right() - text_left)
         painter.drawText(QRect(text_left, icon_rect.top() - 2, text_rect.right() - text_left,
                                line + 4),
                          Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, state_text)

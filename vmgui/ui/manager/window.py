@@ -1,12 +1,17 @@
 """The manager's main window: the VM list, the details pane, toolbar, menus, drops.
 
 Owns: :class:`ManagerWindow` -- the actions on VMs (New, Add, Import, Export, Settings,
-Start, Pause/Resume, Reset, Power off, Take snapshot, Clone, Remove, Show in file manager,
-Quit) with their shortcuts, menus and toolbar; the Details and Snapshots tabs
-(:class:`~vmgui.ui.manager.snapshots_pane.SnapshotsPane`); enabling the actions from the
-selected VM's state; the search box; dropping image files or VM folders onto the window;
-creating the Demo VM on first start; asking what to do with running VMs on quit.  Running
-VMs are :class:`~vmgui.ui.manager.running.VmRunner`'s.
+Start, Pause/Resume, Reset, Power off, Discard Saved State, Take snapshot, Clone, Remove,
+Show in file manager, Quit; built and enabled by :mod:`vmgui.ui.manager.actions`); the
+Details and Snapshots tabs (:class:`~vmgui.ui.manager.snapshots_pane.SnapshotsPane`); the
+search box; dropping image files or VM folders onto the window; creating the Demo VM on
+first start; asking what to do with running VMs on quit
+(:mod:`vmgui.ui.manager.questions`).  Running VMs are
+:class:`~vmgui.ui.manager.running.VmRunner`'s; saved states are shown and discarded with
+:mod:`vmgui.ui.manager.saved_state`.  The list follows the library on disk: a
+:class:`~vmgui.ui.manager.library_watch.LibraryWatcher` reloads it after outside changes,
+and the runner's once-a-second tick re-probes each VM folder (saved state, run lock of
+another process: :mod:`vmgui.ui.manager.vmstatus`).
 
 ``confirm=False`` (tests) skips every question, taking the default answer given to the
 method (``remove_vm(keep_files=...)``, power off all on quit) and reports errors in the
@@ -24,14 +29,11 @@ from pathlib import Path
 
 from PySide6.QtCore import QItemSelectionModel, QMimeData, Qt, QTimer, QUrl
 from PySide6.QtGui import (
-    QAction,
     QCloseEvent,
     QDesktopServices,
     QDragEnterEvent,
     QDragMoveEvent,
     QDropEvent,
-    QIcon,
-    QKeySequence,
     QShowEvent,
 )
 from PySide6.QtWidgets import (
@@ -39,22 +41,22 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListView,
     QMainWindow,
-    QMenu,
     QMessageBox,
     QSplitter,
     QTabWidget,
-    QToolBar,
     QVBoxLayout,
     QWidget,
 )
 
 from vmgui.config.library import Library, LibraryError, VmEntry
 from vmgui.config.schema import ConfigError
-from vmgui.core import events as ev
 from vmgui.storage.image import DiskImageError
-from vmgui.ui.manager import library_ops, transfer
+from vmgui.ui.manager import actions as actions_mod
+from vmgui.ui.manager import library_ops, saved_state, transfer
 from vmgui.ui.manager.details import DetailsPane
-from vmgui.ui.manager.icons import DEMO_IMAGE, FALLBACKS, app_icon, icon
+from vmgui.ui.manager.icons import DEMO_IMAGE, app_icon
+from vmgui.ui.manager.library_watch import LibraryWatcher
+from vmgui.ui.manager.questions import ask_quit, ask_remove, ask_yes_no
 from vmgui.ui.manager.running import RunError, RunningVm, VmRunner
 from vmgui.ui.manager.snapshots_pane import SnapshotsPane, tryout_ended
 from vmgui.ui.manager.vmlist import ENTRY_ROLE, VmFilterModel, VmItemDelegate, VmListModel
@@ -79,17 +81,25 @@ class ManagerWindow(QMainWindow):
         self.runner = runner or VmRunner(self, confirm=confirm, screenshots_dir=screenshots_dir)
         self.runner.changed.connect(self._on_vm_changed)
         self.runner.screens_updated.connect(self._on_screens_updated)
+        self.runner.ticked.connect(self._on_tick)
+        self.runner.resume_failed.connect(
+            lambda name, reason: saved_state.report_resume_failed(self, name, reason))
         self.runner.tryout_ended = self._on_tryout_ended
         self.keep_tryout_default = False  # confirm=False: keep a try-out's disk changes?
+        self.resume_failures: dict[str, str] = {}  # VM name -> why its saved state failed
         self.wizard = None
         self.settings_dialog = None
-        self.setWindowTitle(self.tr("vmgui Virtual Machine Manager"))
+        # ends with the application's display name, which the window system would
+        # otherwise append ("... — vmgui")
+        self.setWindowTitle(self.tr("Virtual Machine Manager — vmgui"))
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
         self._build_views()
-        self._build_actions()
-        self._build_menus()
-        self._build_toolbar()
+        actions_mod.build_actions(self)
+        actions_mod.build_menus(self)
+        self.toolbar = actions_mod.build_toolbar(self)
+        self.watcher = LibraryWatcher(self.library.root, self)
+        self.watcher.changed.connect(self._on_library_changed)
         self.resize(960, 600)
         self._shown_once = False
         if create_demo:
@@ -121,9 +131,13 @@ class ManagerWindow(QMainWindow):
         self.list.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.list.setUniformItemSizes(True)
         self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.list.customContextMenuRequested.connect(self._on_context_menu)
+        self.list.customContextMenuRequested.connect(
+            lambda pos: actions_mod.context_menu(self, pos))
         self.list.activated.connect(lambda _index: self.start_vm())
-        self.list.selectionModel().currentChanged.connect(lambda *_: self._on_selection())
+        # a click moves the current index before the selection: follow both
+        selection = self.list.selectionModel()
+        selection.currentChanged.connect(lambda *_: self.refresh_selection())
+        selection.selectionChanged.connect(lambda *_: self.refresh_selection())
         layout.addWidget(self.search)
         layout.addWidget(self.list)
         self.details = DetailsPane(self)
@@ -132,7 +146,7 @@ class ManagerWindow(QMainWindow):
         self.tabs.setAccessibleName(self.tr("Virtual machine tools"))
         self.tabs.addTab(self.details, self.tr("&Details"))
         self.tabs.addTab(self.snapshots, self.tr("S&napshots"))
-        self.tabs.currentChanged.connect(lambda _i: self._on_selection())
+        self.tabs.currentChanged.connect(lambda _i: self.refresh_selection())
         splitter = QSplitter(self)
         splitter.addWidget(left)
         splitter.addWidget(self.tabs)
@@ -144,78 +158,6 @@ class ManagerWindow(QMainWindow):
         self.setTabOrder(self.search, self.list)
         self.setTabOrder(self.list, self.tabs)
 
-    def _action(self, key: str, text: str, slot, shortcut=None, tip: str = "") -> QAction:
-        action = QAction(icon(key) if key in FALLBACKS else QIcon(), text, self)
-        action.triggered.connect(lambda _checked=False: slot())
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-        action.setToolTip(tip or text.replace("&", "").replace("...", "").replace("…", ""))
-        action.setStatusTip(action.toolTip())
-        self.addAction(action)
-        self.actions[key] = action
-        return action
-
-    def _build_actions(self) -> None:
-        self.actions: dict[str, QAction] = {}
-        tr = self.tr
-        self._action("new", tr("&New…"), self.new_vm, "Ctrl+N",
-                     tr("Create a new virtual machine"))
-        self._action("add", tr("&Add…"), self.add_existing_dialog, "Ctrl+A",
-                     tr("Add an existing virtual machine folder"))
-        self._action("settings", tr("&Settings…"), self.open_settings, "Ctrl+S",
-                     tr("Change the selected virtual machine's settings"))
-        self._action("start", tr("S&tart"), self.start_vm, "Ctrl+Return",
-                     tr("Start the selected virtual machine"))
-        self._action("pause", tr("&Pause"), self.toggle_pause, "Ctrl+P",
-                     tr("Pause or resume the selected virtual machine"))
-        self._action("reset", tr("&Reset"), self.reset_vm, "Ctrl+T",
-                     tr("Reset the selected virtual machine"))
-        self._action("poweroff", tr("Power &off"), self.power_off_vm, "Ctrl+H",
-                     tr("Power off the selected virtual machine"))
-        self._action("clone", tr("&Clone…"), self.clone_vm, "Ctrl+O",
-                     tr("Make a full copy of the selected virtual machine, from its current "
-                        "state or a snapshot"))
-        self._action("remove", tr("Re&move…"), self.remove_vm, "Del",
-                     tr("Remove the selected virtual machine"))
-        self._action("folder", tr("Show in &file manager"), self.show_in_file_manager,
-                     "Ctrl+Shift+F", tr("Open the virtual machine's folder"))
-        self._action("import", tr("&Import…"), self.import_vm, "Ctrl+I",
-                     tr("Add a virtual machine from an exported archive (.tar)"))
-        self._action("export", tr("&Export…"), self.export_vm, "Ctrl+E",
-                     tr("Write the selected virtual machine to an archive (.tar)"))
-        self._action("show_details", tr("&Details"), lambda: self.show_tab(0), "Ctrl+1",
-                     tr("Show the selected virtual machine's details"))
-        self._action("show_snapshots", tr("&Snapshots"), lambda: self.show_tab(1), "Ctrl+2",
-                     tr("Show the selected virtual machine's snapshots"))
-        self._action("snapshot", tr("Take S&napshot…"), self.take_snapshot, "Ctrl+Shift+T",
-                     tr("Take a snapshot of the selected virtual machine"))
-        self._action("media", tr("Virtual &Media…"), self.show_media, "Ctrl+D",
-                     tr("The disk images the virtual machines use"))
-        self._action("refresh", tr("&Refresh"), self.reload, "F5",
-                     tr("Read the library from disk again"))
-        self._action("find", tr("&Find"), self._focus_search, "Ctrl+F",
-                     tr("Search the virtual machines"))
-        self._action("quit", tr("&Quit"), self.close, "Ctrl+Q",
-                     tr("Quit vmgui"))
-        self.actions["quit"].setMenuRole(QAction.MenuRole.QuitRole)
-        self._action("about", tr("&About vmgui"), self.about)
-        self.actions["about"].setMenuRole(QAction.MenuRole.AboutRole)
-        self.actions["about"].setIcon(app_icon())
-
-    def _build_menus(self) -> None:
-        bar = self.menuBar()
-        groups = ((self.tr("&File"), ("new", "add", None, "import", "export", None, "media",
-                                      "refresh", None, "quit")),
-                  (self.tr("&Machine"), ("settings", None, "start", "pause", "reset",
-                                         "poweroff", None, "snapshot", "clone", "remove", None,
-                                         "folder")),
-                  (self.tr("&View"), ("show_details", "show_snapshots", None, "find")),
-                  (self.tr("&Help"), ("about",)))
-        for title, keys in groups:
-            menu = bar.addMenu(title)
-            for key in keys:
-                menu.addSeparator() if key is None else menu.addAction(self.actions[key])
-
     def show_media(self) -> None:
         from vmgui.ui.manager.media_dialog import MediaDialog
 
@@ -223,20 +165,6 @@ class ManagerWindow(QMainWindow):
         dialog.setModal(False)
         dialog.show()
         self.media_dialog = dialog
-
-    def _build_toolbar(self) -> None:
-        bar = QToolBar(self.tr("Main toolbar"), self)
-        bar.setObjectName("main-toolbar")
-        bar.setMovable(False)
-        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextUnderIcon)
-        for key in ("new", "add", "settings", None, "start", "pause", "reset", "poweroff"):
-            bar.addSeparator() if key is None else bar.addAction(self.actions[key])
-        for action in bar.actions():
-            button = bar.widgetForAction(action)
-            if button is not None:
-                button.setAccessibleName(action.text().replace("&", "").rstrip("…."))
-        self.addToolBar(bar)
-        self.toolbar = bar
 
     # ------------------------------------------------------------------ list
     def reload(self, select: str | None = None) -> None:
@@ -248,9 +176,28 @@ class ManagerWindow(QMainWindow):
             self._error(self.tr("Cannot read the library"), str(exc))
             entries = []
         self.model.set_entries(entries)
+        self.watcher.watch(entries)
         if not self.select(current) and self.proxy.rowCount():
             self.list.setCurrentIndex(self.proxy.index(0, 0))
-        self._on_selection()
+        self.refresh_selection()
+
+    def _on_library_changed(self) -> None:
+        """The library changed on disk (another vmgui, an editor): show it as it is now."""
+        try:
+            entries = self.library.entries()
+        except LibraryError:
+            entries = None
+        if entries is not None and entries == self.model.entries():
+            self.watcher.watch(entries)  # e.g. a saved state came or went
+            self._on_tick()
+        else:
+            self.reload()
+
+    def _on_tick(self) -> None:
+        """The runner's once-a-second tick: VMs other processes started or stopped, saved
+        states made or discarded."""
+        if self.selected_name() in self.model.refresh_status():
+            self.refresh_selection()
 
     def select(self, name: str | None) -> bool:
         if name is None:
@@ -267,10 +214,10 @@ class ManagerWindow(QMainWindow):
         return True
 
     def selected_entry(self) -> VmEntry | None:
-        index = self.list.currentIndex()
-        if not index.isValid() or not self.list.selectionModel().isSelected(index):
-            return None
-        return index.data(ENTRY_ROLE)
+        """The highlighted VM.  From the selection, not the current index: a click moves
+        the current index first and selects afterwards."""
+        rows = self.list.selectionModel().selectedIndexes()
+        return rows[0].data(ENTRY_ROLE) if rows else None
 
     def selected_name(self) -> str | None:
         entry = self.selected_entry()
@@ -280,42 +227,23 @@ class ManagerWindow(QMainWindow):
         self.proxy.set_search(text)
         if not self.list.currentIndex().isValid() and self.proxy.rowCount():
             self.list.setCurrentIndex(self.proxy.index(0, 0))
-        self._on_selection()
+        self.refresh_selection()
 
-    def _focus_search(self) -> None:
+    def focus_search(self) -> None:
         self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
         self.search.selectAll()
 
-    def _on_selection(self) -> None:
+    def refresh_selection(self) -> None:
+        """Show the selected VM in the details (and snapshots) and enable its actions."""
         entry = self.selected_entry()
         if entry is not None:
             self._check_still_there(entry)
-        state = self.runner.state(entry.name) if entry is not None else None
-        self.details.show_entry(entry, self.model.state_text(entry, state) if entry else "")
+        self.details.show_entry(entry, self.model.state_text(entry) if entry else "",
+                                saved_state.state_notice(self, entry))
         if self.tabs.currentWidget() is self.snapshots:  # reads snapshots.toml: on demand
             self.snapshots.show_entry(entry)
         self._update_preview()
-        self._update_actions()
-
-    def _update_actions(self) -> None:
-        entry = self.selected_entry()
-        ok = entry is not None and entry.config is not None
-        running = ok and self.runner.is_running(entry.name)
-        paused = running and self.runner.state(entry.name) is ev.RunState.PAUSED
-        a = self.actions
-        a["settings"].setEnabled(ok)
-        a["start"].setEnabled(ok and not running)
-        a["start"].setToolTip(self.tr("{0} is already running").format(entry.name) if running
-                              else self.tr("Start the selected virtual machine"))
-        for key in ("pause", "reset", "poweroff"):
-            a[key].setEnabled(running)
-        a["pause"].setText(self.tr("Res&ume") if paused else self.tr("&Pause"))
-        a["pause"].setIcon(icon("start" if paused else "pause"))
-        a["clone"].setEnabled(ok)
-        a["snapshot"].setEnabled(ok)
-        a["export"].setEnabled(ok and not running)
-        a["remove"].setEnabled(entry is not None and not running)
-        a["folder"].setEnabled(entry is not None)
+        actions_mod.update_actions(self)
 
     def _update_preview(self) -> None:
         entry = self.selected_entry()
@@ -325,19 +253,12 @@ class ManagerWindow(QMainWindow):
     def _on_vm_changed(self, name: str) -> None:
         self.model.refresh(name)
         if name == self.selected_name():
-            self._on_selection()
+            self.refresh_selection()
 
     def _on_screens_updated(self) -> None:
         for name in self.runner.running_names():
             self.model.refresh(name)
         self._update_preview()
-
-    def _on_context_menu(self, pos) -> None:
-        menu = QMenu(self)
-        for key in ("start", "pause", "reset", "poweroff", None, "settings", "clone", "remove",
-                    None, "folder"):
-            menu.addSeparator() if key is None else menu.addAction(self.actions[key])
-        menu.popup(self.list.viewport().mapToGlobal(pos))
 
     # ------------------------------------------------------------------ messages
     def _error(self, title: str, text: str) -> None:
@@ -414,8 +335,9 @@ class ManagerWindow(QMainWindow):
             return None
         from vmgui.ui.settings import SettingsDialog
 
-        self.settings_dialog = SettingsDialog(self.library, entry,
-                                              running=self.runner.is_running(entry.name),
+        running = (self.runner.is_running(entry.name)
+                   or self.model.folder_status(entry).other_pid is not None)
+        self.settings_dialog = SettingsDialog(self.library, entry, running=running,
                                               parent=self)
         self.settings_dialog.saved.connect(lambda new: self.reload(select=new))
         self.settings_dialog.open()
@@ -443,7 +365,7 @@ class ManagerWindow(QMainWindow):
             self.reload(select=entry.name)
         else:
             self.statusBar().clearMessage()  # e.g. the welcome's "press Start"
-        self._on_selection()
+        self.refresh_selection()
         return vm
 
     # pause, reset and power off go by name: they work even if the VM's folder went away
@@ -456,26 +378,24 @@ class ManagerWindow(QMainWindow):
         name = self._vm_name(name)
         if name is None or not self.runner.is_running(name):
             return
-        if self._ask(self.tr("Reset {0}? Unsaved work in the guest is lost.").format(name)):
+        if ask_yes_no(self, self.tr("Reset {0}").format(name),
+                      self.tr("Reset {0}? Unsaved work in the guest is lost.").format(name)):
             self.runner.reset(name)
 
     def power_off_vm(self, name: str | None = None) -> None:
         name = self._vm_name(name)
         if name is None or not self.runner.is_running(name):
             return
-        if self._ask(self.tr("Power off {0}? Unsaved work in the guest is lost.")
-                     .format(name)):
+        if ask_yes_no(self, self.tr("Power off {0}").format(name),
+                      self.tr("Power off {0}? Unsaved work in the guest is lost.")
+                      .format(name)):
             self.runner.power_off(name)
-            self._on_selection()
+            self.refresh_selection()
 
-    def _ask(self, question: str) -> bool:
-        if not self.confirm:
-            return True
-        answer = QMessageBox.question(self, self.tr("vmgui"), question,
-                                      QMessageBox.StandardButton.Yes
-                                      | QMessageBox.StandardButton.No,
-                                      QMessageBox.StandardButton.No)
-        return answer == QMessageBox.StandardButton.Yes
+    def discard_saved_state(self, name: str | None = None) -> bool:
+        """Delete the saved state of a powered-off VM (default: the selected one), after
+        asking; True when it was deleted."""
+        return saved_state.discard_saved_state(self, name)
 
     def clone_vm(self, name: str | None = None, new_name: str | None = None,
                  snapshot: str | None = None) -> VmEntry | None:
@@ -521,8 +441,12 @@ class ManagerWindow(QMainWindow):
         entry = self._target(name)
         if entry is None or self.runner.is_running(entry.name):
             return False
+        if self.model.folder_status(entry).other_pid is not None:
+            self._error(self.tr("Cannot remove {0}").format(entry.name),
+                        self.tr("{0} is running in another process").format(entry.name))
+            return False
         if keep_files is None:
-            keep_files = self._ask_remove(entry)
+            keep_files = ask_remove(self, entry)
             if keep_files is None:
                 return False
         try:
@@ -536,29 +460,6 @@ class ManagerWindow(QMainWindow):
         self.statusBar().showMessage(message, 8000)
         self.reload()
         return True
-
-    def _ask_remove(self, entry: VmEntry) -> bool | None:
-        if not self.confirm:
-            return True
-        box = QMessageBox(QMessageBox.Icon.Question, self.tr("Remove {0}").format(entry.name),
-                          self.tr("Remove the virtual machine {0}?").format(entry.name),
-                          QMessageBox.StandardButton.NoButton, self)
-        box.setInformativeText(self.tr(
-            "Remove only: the VM leaves the list; its folder is moved to {0} and nothing is "
-            "deleted.\nDelete all files: its folder and the disk images in it are deleted. "
-            "Images attached from elsewhere are never deleted.")
-            .format(self.library.root / ".removed"))
-        keep = box.addButton(self.tr("Remove only"), QMessageBox.ButtonRole.AcceptRole)
-        delete = box.addButton(self.tr("Delete all files"), QMessageBox.ButtonRole.DestructiveRole)
-        cancel = box.addButton(QMessageBox.StandardButton.Cancel)
-        box.setDefaultButton(cancel)
-        box.exec()
-        clicked = box.clickedButton()
-        if clicked is keep:
-            return True
-        if clicked is delete:
-            return False
-        return None
 
     def show_in_file_manager(self, name: str | None = None) -> bool:
         entry = self._target(name)
@@ -643,22 +544,9 @@ class ManagerWindow(QMainWindow):
 
     # ------------------------------------------------------------------ quitting
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
-        running = self.runner.running_names()
-        if running and self.confirm:
-            box = QMessageBox(QMessageBox.Icon.Question, self.tr("Quit vmgui"),
-                              self.tr("%n virtual machine(s) still running: {0}", "",
-                                      len(running)).format(", ".join(running)),
-                              QMessageBox.StandardButton.NoButton, self)
-            box.setInformativeText(self.tr("Power them off and quit? Unsaved work in the "
-                                           "guests is lost."))
-            power_off = box.addButton(self.tr("Power off all and quit"),
-                                      QMessageBox.ButtonRole.DestructiveRole)
-            cancel = box.addButton(QMessageBox.StandardButton.Cancel)
-            box.setDefaultButton(cancel)
-            box.exec()
-            if box.clickedButton() is not power_off:
-                event.ignore()
-                return
+        if not ask_quit(self, self.runner.running_names()):
+            event.ignore()
+            return
         self.runner.power_off_all()
         self.runner.timer.stop()
         event.accept()

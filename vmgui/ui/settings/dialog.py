@@ -5,7 +5,7 @@ are shown on their page (the page's entry in the list gets a warning icon) and d
 Save.  Save writes ``vm.toml`` with ``Library.save`` and then renames the VM with
 ``Library.rename`` if the name changed; :attr:`SettingsDialog.saved` carries the (new)
 name.  While the VM runs, what it cannot change live is disabled, with a tooltip saying
-why (name, system, storage, serial; notes and display stay editable).
+why (name, try-out mode, system, storage, serial; notes and display stay editable).
 
 Thread rule: GUI thread only.
 """

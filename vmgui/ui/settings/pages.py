@@ -87,6 +87,10 @@ class Page(QWidget):
 
 
 class GeneralPage(Page):
+    """Name, notes and try-out mode (``VmConfig.tryout``).  Try-out mode is chosen when the
+    VM starts (its throw-away overlays are made then), so it cannot change while the VM
+    runs: the box is locked like the name."""
+
     def __init__(self, library: Library, current_name: str, parent=None) -> None:
         super().__init__(parent)
         self.library, self.current_name = library, current_name
@@ -95,22 +99,38 @@ class GeneralPage(Page):
         self.notes = QPlainTextEdit(self)
         self.notes.setAccessibleName(self.tr("Notes"))
         self.notes.setTabChangesFocus(True)
+        self.tryout = QCheckBox(self.tr("&Try-out mode"), self)
+        self.tryout_note = QLabel(self.tr("Disk changes are thrown away at power-off unless "
+                                          "you keep them as a snapshot."), self)
+        self.tryout_note.setWordWrap(True)
+        self.tryout.setAccessibleDescription(self.tryout_note.text())
         form = QFormLayout()
         form.addRow(self.tr("&Name:"), self.name)
         form.addRow(self.tr("N&otes:"), self.notes)
+        form.addRow(self.tryout)
+        form.addRow(self.tryout_note)
         self.layout_.addLayout(form)
         self.finish_layout()
-        self.locked = [self.name]
+        self.locked = [self.name, self.tryout]
         self.name.textChanged.connect(self.changed)
         self.notes.textChanged.connect(self.changed)
+        self.tryout.toggled.connect(self.changed)
 
     def load(self, config: VmConfig) -> None:
         self.name.setText(config.name)
         self.notes.setPlainText(config.notes)
+        self.tryout.setChecked(config.tryout)
 
     def apply(self, config: VmConfig) -> None:
         config.name = self.name.text()
         config.notes = self.notes.toPlainText()
+        config.tryout = self.tryout.isChecked()
+
+    def set_running(self, running: bool) -> None:
+        super().set_running(running)
+        if running:
+            self.tryout.setToolTip(self.tr("Try-out mode is chosen when the virtual machine "
+                                           "starts: power it off to change it."))
 
     def problems(self) -> list[str]:
         name = self.name.text()

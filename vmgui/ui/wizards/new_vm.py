@@ -8,7 +8,8 @@ emitted with the new VM's name; on failure the wizard stays open with the reason
 Fields (``wizard.field(name)``; tests set them with ``setField``): ``name``, ``profile``
 (index), ``memory`` (MB), ``media_none`` / ``media_existing`` / ``media_floppy`` /
 ``media_disk`` (the boot-media choice), ``image_path``, ``image_kind`` (0 floppy, 1 hard
-disk), ``floppy_size`` (a label of ``NEW_FLOPPY_LABELS``), ``disk_mb``.
+disk), ``floppy_size`` (a label of ``NEW_FLOPPY_LABELS``), ``disk_mb``, ``tryout``
+(try-out mode: ``VmConfig.tryout``).
 
 Thread rule: GUI thread only.
 """
@@ -22,6 +23,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QCheckBox,
     QComboBox,
     QFileDialog,
     QFormLayout,
@@ -200,6 +202,12 @@ class MediaPage(QWizardPage):
         self.problem = QLabel(self)
         self.problem.setStyleSheet(ERROR_STYLE)
         self.problem.setWordWrap(True)
+        self.tryout = QCheckBox(self.tr("&Try-out mode"), self)
+        tryout_note = QLabel(self.tr("Disk changes are thrown away at power-off unless you "
+                                     "keep them as a snapshot. The settings change it later."),
+                             self)
+        tryout_note.setWordWrap(True)
+        self.tryout.setAccessibleDescription(tryout_note.text())
         grid = QGridLayout(self)
         grid.setColumnMinimumWidth(0, 24)
         grid.addWidget(self.none, 0, 0, 1, 4)
@@ -212,13 +220,15 @@ class MediaPage(QWizardPage):
         grid.addWidget(self.disk, 6, 0, 1, 4)
         grid.addWidget(self.disk_mb, 7, 1)
         grid.addWidget(self.problem, 8, 0, 1, 4)
-        grid.setColumnStretch(2, 1)
         grid.setRowStretch(9, 1)
+        grid.addWidget(self.tryout, 10, 0, 1, 4)
+        grid.addWidget(tryout_note, 11, 1, 1, 3)
+        grid.setColumnStretch(2, 1)
         self.floppy.setChecked(True)
         for name, widget in (("media_none", self.none), ("media_existing", self.existing),
                              ("media_floppy", self.floppy), ("media_disk", self.disk),
                              ("image_path", self.path), ("image_kind", self.kind),
-                             ("disk_mb", self.disk_mb)):
+                             ("disk_mb", self.disk_mb), ("tryout", self.tryout)):
             self.registerField(name, widget)
         self.registerField("floppy_size", self.floppy_size, "currentText",
                            self.floppy_size.currentTextChanged)
@@ -283,7 +293,10 @@ class SummaryPage(QWizardPage):
         rows = [(self.tr("Name"), wizard.field("name").strip()),
                 (self.tr("Machine"), self.tr(PROFILE_LABELS[wizard.field("profile")][1])),
                 (self.tr("Memory"), self.tr("{0} MB").format(wizard.field("memory"))),
-                (self.tr("Boot media"), wizard.media_description())]
+                (self.tr("Boot media"), wizard.media_description()),
+                (self.tr("Try-out mode"), self.tr("on: disk changes are thrown away at "
+                                                  "power-off") if wizard.field("tryout")
+                 else self.tr("off"))]
         self.text.setText("<table cellspacing=6>" + "".join(
             f"<tr><td><b>{k}:</b></td><td>{html.escape(v)}</td></tr>" for k, v in rows)
             + "</table>")
@@ -329,7 +342,8 @@ class NewVmWizard(QWizard):
         """The configuration the fields describe (new images not made yet)."""
         config = VmConfig(self.field("name").strip(),
                           profile=PROFILE_LABELS[self.field("profile")][0],
-                          memory_mb=int(self.field("memory")))
+                          memory_mb=int(self.field("memory")),
+                          tryout=bool(self.field("tryout")))
         if self.field("media_existing"):
             path = str(Path(self.field("image_path").strip()).expanduser().resolve())
             if self.field("image_kind") == 0:
