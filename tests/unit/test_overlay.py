@@ -21,12 +21,12 @@ from vmgui.storage.overlay import (
     BaseChangedError,
     Overlay,
     OverlayDamagedError,
-    OverlayDiskImage,
     OverlayError,
     discard,
     merge_into_base,
     rebase,
 )
+from vmgui.storage.overlay_disk import OverlayDiskImage
 
 K = 1024
 BS = 8192  # small blocks (16 chunks of 512 bytes) keep the tests quick; default 64 KiB

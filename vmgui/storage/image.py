@@ -239,7 +239,7 @@ class DiskImage:
         of that size; sector I/O goes through the chain.  Raises :class:`DiskImageError`
         (:class:`vmgui.storage.overlay.OverlayError` is one) naming the problem.
         """
-        from vmgui.storage.overlay import OverlayDiskImage  # overlay imports this module
+        from vmgui.storage.overlay_disk import OverlayDiskImage  # it imports this module
 
         return OverlayDiskImage.open_chain(path, kind=kind, read_only=read_only)
 
@@ -292,7 +292,7 @@ class DiskImage:
 
     def _read_at(self, fd: int, size: int, offset: int) -> bytes:
         """``size`` bytes of the disk's backing store at ``offset`` (a subclass may serve
-        another store, e.g. :class:`vmgui.storage.overlay.OverlayDiskImage`)."""
+        another store, e.g. :class:`vmgui.storage.overlay_disk.OverlayDiskImage`)."""
         return os.pread(fd, size, offset)
 
     def _write_at(self, fd: int, data: bytes, offset: int) -> None:

@@ -1,12 +1,13 @@
 """Copy-on-write disk overlays in vmgui's own format (snapshots and try-out mode).
 
 Owns: :class:`Overlay` (one open overlay file and, below it, the chain of overlays ending
-in a raw base image), :func:`merge_into_base`, :func:`discard`, :func:`rebase` and
-:class:`OverlayDiskImage`, the :class:`~vmgui.storage.image.DiskImage` through which the
-BIOS (int 13h) uses an overlay.  The file format, its crash guarantees and what damage is
-detected are specified in ``docs/overlay-format.md``; the layout code is in
-:mod:`vmgui.storage.overlay_format`.  Ideas from QEMU's qcow2 (a header naming the backing
-file, a block table, data appended as written, sub-cluster allocation), kept much simpler.
+in a raw base image), :func:`merge_into_base`, :func:`discard`, :func:`rebase` (the
+:class:`~vmgui.storage.image.DiskImage` through which the BIOS uses an overlay is
+:class:`vmgui.storage.overlay_disk.OverlayDiskImage`).  The file format, its crash
+guarantees and what damage is detected are specified in ``docs/overlay-format.md``; the
+layout code is in :mod:`vmgui.storage.overlay_format`.  Ideas from QEMU's qcow2 (a header
+naming the backing file, a block table, data appended as written, sub-cluster
+allocation), kept much simpler.
 
 Each block of the virtual disk is 16 chunks (4 KiB with the default 64 KiB blocks).  A
 chunk is the unit of copy-on-write and of checking: a first write fills only the chunks
@@ -27,7 +28,7 @@ from pathlib import Path, PurePosixPath
 
 from xxhash import xxh3_64_intdigest
 
-from vmgui.storage.image import DiskImage, Kind, ReadOnlyError
+from vmgui.storage.image import ReadOnlyError
 from vmgui.storage.overlay_format import (  # noqa: F401  (re-exported for callers)
     BASE_OVERLAY,
     BASE_RAW,
@@ -618,65 +619,3 @@ def rebase(overlay_path: str | os.PathLike[str], new_base: str | os.PathLike[str
         write_header(fd, header)
     finally:
         os.close(fd)
-
-
-# ---------------------------------------------------------------------- BIOS adapter
-
-
-class OverlayDiskImage(DiskImage):
-    """A :class:`DiskImage` whose sectors live in an overlay chain (for int 13h).
-
-    Geometry comes from the virtual size by the raw-image rules; :attr:`overlay` is the
-    open :class:`Overlay`.  Transfers inside the virtual disk go straight to it.
-    """
-
-    overlay: Overlay
-
-    @classmethod
-    def open_chain(cls, path: str | os.PathLike[str], *, kind: Kind | None = None,
-                   read_only: bool = False) -> OverlayDiskImage:
-        from vmgui.storage.image import FLOPPY_FORMATS, _check_whole_sectors, _guess_kind
-
-        ov = Overlay.open(path, read_only=read_only)
-        try:
-            name, size = str(path), ov.size
-            if kind not in (None, "floppy", "hdd"):
-                raise OverlayError(f"{name}: kind must be 'floppy', 'hdd' or None, not {kind!r}")
-            if kind != "floppy" and size not in FLOPPY_FORMATS:
-                _check_whole_sectors(name, size)
-            first = ov.read(0, min(512, size))
-            img = cls._build(Path(path), name, ov._fd, kind or _guess_kind(size, first),
-                             size, first, read_only)
-        except BaseException:
-            ov.close()
-            raise
-        img.overlay = ov
-        return img
-
-    def read_sectors(self, lba: int, count: int) -> bytes:
-        if self._fd is not None and 0 <= lba and 0 < count and lba + count <= self._file_sectors:
-            return self.overlay.read(lba << 9, count << 9)
-        return super().read_sectors(lba, count)  # errors, padded floppies
-
-    def write_sectors(self, lba: int, data: bytes) -> None:
-        n = len(data)
-        if (self._fd is not None and not self.read_only and 0 <= lba and n and not n & 511
-                and lba + (n >> 9) <= self._file_sectors):
-            self.overlay.write(lba << 9, data)
-            return
-        super().write_sectors(lba, data)
-
-    def _read_at(self, fd: int, size: int, offset: int) -> bytes:
-        return self.overlay.read(offset, size)
-
-    def _write_at(self, fd: int, data: bytes, offset: int) -> None:
-        self.overlay.write(offset, data)
-
-    def flush(self) -> None:
-        if self._fd is not None:
-            self.overlay.flush()
-
-    def close(self) -> None:
-        if self._fd is not None:
-            self._fd = None
-            self.overlay.close()
