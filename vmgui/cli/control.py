@@ -25,7 +25,7 @@ from vmgui.cli.run import unescape
 from vmgui.config import tryout as tryout_mod
 from vmgui.config.library import Library, LibraryError, VmEntry
 from vmgui.config.runlock import RunLock, VmBusyError
-from vmgui.config.snapshots import saved_state_path
+from vmgui.config.snapshots import saved_state_path, settle_resume
 from vmgui.host.control import Connection, NotRunning, probe, socket_path
 
 log = logging.getLogger(__name__)
@@ -244,13 +244,14 @@ def _run_window(entry: VmEntry, tryout_dir: Path | None) -> int:
     window.set_scale_mode(ScaleMode(config.display_scale))  # as the manager shows it
     window.powered_off.connect(app.quit)
 
+    resuming = [resume]  # until the machine answers the LoadState
+
     def tick() -> None:
-        if resume and state_file.is_file():
+        if resuming[0]:
             for result in host.state_files:
                 if isinstance(result, ev.StateLoaded) and result.path == str(state_file):
-                    if result.error is None:  # resumed: the file goes, as VirtualBox does
-                        state_file.unlink(missing_ok=True)
-                    else:
+                    resuming[0] = False
+                    if not settle_resume(entry.name, state_file, result.error):
                         print(f"vmgui start: {entry.name}: saved state not loaded "
                               f"({result.error}); started afresh, the file is kept",
                               file=sys.stderr)

@@ -63,6 +63,19 @@ def saved_state_path(folder: Path) -> Path:
     return Path(folder) / SAVED_STATE
 
 
+def settle_resume(name: str, path: Path, error: str | None) -> bool:
+    """After the VM ``name`` was sent ``LoadState(path)`` and answered ``error``: a state
+    that loaded is deleted (as VirtualBox does); one that did not is kept and the reason
+    logged (the VM booted afresh).  True when it resumed."""
+    if error is None:
+        Path(path).unlink(missing_ok=True)
+        log.info("%s resumed from its saved state", name)
+        return True
+    log.warning("%s: saved state not loaded (%s); it booted afresh and the file is kept",
+                name, error)
+    return False
+
+
 @dataclass
 class Snapshot:
     id: str

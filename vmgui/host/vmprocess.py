@@ -29,7 +29,7 @@ from vmgui.config import tryout as tryout_mod
 from vmgui.config.library import Library, LibraryError
 from vmgui.config.runlock import RunLock, VmBusyError
 from vmgui.config.schema import ConfigError
-from vmgui.config.snapshots import saved_state_path
+from vmgui.config.snapshots import saved_state_path, settle_resume
 from vmgui.core import events as ev
 from vmgui.host.control import ControlError, ControlServer, MachineHost, socket_path
 from vmgui.storage.image import DiskImageError
@@ -128,12 +128,7 @@ def _run(entry, config, tryout_dir: Path | None) -> int:
         host.on_event(event)
         serial(event)
         if resume and isinstance(event, ev.StateLoaded) and event.path == str(state_file):
-            if event.error is None:  # resumed: the file goes, as VirtualBox does
-                state_file.unlink(missing_ok=True)
-                log.info("%s resumed from its saved state", entry.name)
-            else:
-                log.warning("%s: saved state not loaded (%s); it booted afresh and the file "
-                            "is kept", entry.name, event.error)
+            settle_resume(entry.name, state_file, event.error)
         if isinstance(event, ev.GuestCrashed):
             log.error("guest crashed: %s\n%s", event.reason, event.report)
         elif isinstance(event, ev.StateChanged):

@@ -32,7 +32,6 @@ _BODY = struct.Struct(f"<QHH{CHUNKS}I")  # word, present mask, unchecked mask, c
 _INDEX = struct.Struct("<Q")
 _KEYED = struct.Struct(f"<Q{_BODY.format[1:]}")  # block index + body: what the check covers
 ENTRY_SIZE = _BODY.size + 4  # + the entry check
-ALL_CHUNKS = (1 << CHUNKS) - 1
 STATE_NORMAL, STATE_MERGING = 0, 1
 BASE_RAW, BASE_OVERLAY = 0, 1
 SAMPLE_EDGE = 1 << 20  # raw identity: first and last MiB ...
@@ -59,11 +58,6 @@ def check32(data: bytes | memoryview) -> int:
 
 def align(n: int, to: int) -> int:
     return -(-n // to) * to
-
-
-def chunk_mask(first: int, last: int) -> int:
-    """Bits ``first`` .. ``last`` (inclusive) set."""
-    return ((2 << last) - 1) ^ ((1 << first) - 1)
 
 
 def chunk_runs(mask: int) -> list[tuple[int, int]]:
@@ -186,9 +180,6 @@ class Entry:
         self.present = present
         self.unchecked = unchecked
         self.checks = checks
-
-    def pack(self, b: int) -> bytes:
-        return pack_entry(b, self.pos, self.present, self.unchecked, self.checks)
 
 
 def pack_entry(b: int, pos: int, present: int, unchecked: int, checks: list[int]) -> bytes:

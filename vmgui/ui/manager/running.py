@@ -46,7 +46,7 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QWidget
 from vmgui.config import tryout as tryout_mod
 from vmgui.config.library import VmEntry
 from vmgui.config.runlock import RunLock, VmBusyError
-from vmgui.config.snapshots import saved_state_path
+from vmgui.config.snapshots import saved_state_path, settle_resume
 from vmgui.core import events as ev
 from vmgui.host.control import SOCKET_NAME
 
@@ -428,12 +428,7 @@ class VmRunner(QObject):
             return
         for result in getattr(vm.host, "state_files", ()):
             if isinstance(result, ev.StateLoaded) and result.path == str(vm.resuming):
-                if result.error is None:
-                    vm.resuming.unlink(missing_ok=True)  # resumed: as VirtualBox does
-                    log.info("%s resumed from its saved state", vm.name)
-                else:
-                    log.warning("%s: saved state not loaded (%s); it booted afresh and the "
-                                "file is kept", vm.name, result.error)
+                settle_resume(vm.name, vm.resuming, result.error)
                 vm.resuming = None
                 self.changed.emit(vm.name)
                 if result.error is not None:
