@@ -12,10 +12,18 @@ import pytest  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 
+from vmgui.config.library import Library  # noqa: E402
 from vmgui.core import keys  # noqa: E402
 from vmgui.core.machine import MachineConfig  # noqa: E402
 from vmgui.host.thread import ThreadHost  # noqa: E402
 from vmgui.ui.console import ConsoleWindow  # noqa: E402
+
+
+@pytest.fixture
+def library(tmp_path, monkeypatch) -> Library:
+    """An empty VM library in the test's folder (``VMGUI_HOME`` points there)."""
+    monkeypatch.setenv("VMGUI_HOME", str(tmp_path / "home"))
+    return Library()
 
 
 @pytest.fixture

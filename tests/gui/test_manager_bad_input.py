@@ -22,12 +22,6 @@ from vmgui.ui.manager.vmlist import STATE_TEXT_ROLE
 
 
 @pytest.fixture
-def library(tmp_path, monkeypatch) -> Library:
-    monkeypatch.setenv("VMGUI_HOME", str(tmp_path / "home"))
-    return Library()
-
-
-@pytest.fixture
 def make_manager(qtbot, tmp_path):
     made: list[ManagerWindow] = []
 

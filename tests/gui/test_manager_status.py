@@ -32,12 +32,6 @@ ECHO = REPO / "tests" / "guests" / "echo.img"
 
 
 @pytest.fixture
-def library(tmp_path, monkeypatch) -> Library:
-    monkeypatch.setenv("VMGUI_HOME", str(tmp_path / "home"))
-    return Library()
-
-
-@pytest.fixture
 def make_manager(qtbot, tmp_path):
     made: list[ManagerWindow] = []
 

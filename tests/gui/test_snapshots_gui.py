@@ -25,12 +25,6 @@ DISK = 256 * 1024
 
 
 @pytest.fixture
-def library(tmp_path, monkeypatch) -> Library:
-    monkeypatch.setenv("VMGUI_HOME", str(tmp_path / "home"))
-    return Library()
-
-
-@pytest.fixture
 def manager(qtbot, tmp_path, library):
     window = ManagerWindow(library, confirm=False, create_demo=False,
                            screenshots_dir=tmp_path / "shots")

@@ -7,15 +7,8 @@ import tomllib
 import pytest
 from PySide6.QtWidgets import QWizard
 
-from vmgui.config.library import Library
 from vmgui.config.schema import VmConfig
 from vmgui.ui.manager import ManagerWindow
-
-
-@pytest.fixture
-def library(tmp_path, monkeypatch) -> Library:
-    monkeypatch.setenv("VMGUI_HOME", str(tmp_path / "home"))
-    return Library()
 
 
 @pytest.fixture
