@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,16 @@ import numpy as np
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def vmgui(home: Path, *args: object, timeout: float = 180,
+          **env: str) -> subprocess.CompletedProcess[str]:
+    """``vmgui ARGS...`` as a subprocess on the library in ``home`` (``VMGUI_HOME``), with
+    extra environment variables ``env``."""
+    environ = dict(os.environ, VMGUI_HOME=str(home), **env)
+    cmd = [sys.executable, "-m", "vmgui.cli.main", *map(str, args)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+                          env=environ)
 
 
 def vmgui_run(*args: object, timeout: float = 120) -> subprocess.CompletedProcess[str]:

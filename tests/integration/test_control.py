@@ -16,19 +16,13 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from tests.integration.runner import vmgui
 from vmgui.config.library import Library
 from vmgui.config.schema import Attachment, VmConfig
 from vmgui.host.control import ControlError, ControlServer, MachineHost, NotRunning, probe
 
 ROOT = Path(__file__).resolve().parents[2]
 ECHO = ROOT / "tests" / "guests" / "echo.img"
-
-
-def vmgui(home: Path, *args: object, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, VMGUI_HOME=str(home))
-    cmd = [sys.executable, "-m", "vmgui.cli.main", *map(str, args)]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT,
-                          env=env)
 
 
 def ok(result: subprocess.CompletedProcess[str]) -> str:

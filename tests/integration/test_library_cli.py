@@ -3,14 +3,13 @@ subprocess with ``VMGUI_HOME`` pointing at a fresh library."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.integration.runner import vmgui
 from vmgui.config.library import Library
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,13 +18,6 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def home(tmp_path) -> Path:
     return tmp_path / "machines"
-
-
-def vmgui(home: Path, *args: object, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, VMGUI_HOME=str(home))
-    cmd = [sys.executable, "-m", "vmgui.cli.main", *map(str, args)]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT,
-                          env=env)
 
 
 def ok(result: subprocess.CompletedProcess[str]) -> str:

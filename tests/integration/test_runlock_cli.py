@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.runner import vmgui
 from vmgui.config.library import Library
 from vmgui.config.runlock import RunLock, running_pid
 from vmgui.config.schema import Attachment, VmConfig
@@ -23,14 +24,6 @@ from vmgui.host.control import NotRunning, probe
 
 ROOT = Path(__file__).resolve().parents[2]
 ECHO = ROOT / "tests" / "guests" / "echo.img"
-
-
-def vmgui(home: Path, *args: object, timeout: float = 60,
-          **env: str) -> subprocess.CompletedProcess[str]:
-    environ = dict(os.environ, VMGUI_HOME=str(home), **env)
-    cmd = [sys.executable, "-m", "vmgui.cli.main", *map(str, args)]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT,
-                          env=environ)
 
 
 def ok(result: subprocess.CompletedProcess[str]) -> str:

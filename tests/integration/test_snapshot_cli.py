@@ -7,11 +7,11 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.integration.runner import vmgui
 from vmgui.config.library import Library
 from vmgui.config.snapshots import Snapshots, flatten, saved_state_path
 
@@ -19,13 +19,6 @@ ROOT = Path(__file__).resolve().parents[2]
 FREEDOS = Path("/work/shared/guests/freedos722.img")
 pytestmark = pytest.mark.skipif(not FREEDOS.exists(), reason="FreeDOS image not available")
 PROMPT = "A:\\>"
-
-
-def vmgui(home: Path, *args: object, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, VMGUI_HOME=str(home))
-    cmd = [sys.executable, "-m", "vmgui.cli.main", *map(str, args)]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT,
-                          env=env)
 
 
 def ok(result: subprocess.CompletedProcess[str]) -> str:

@@ -11,7 +11,7 @@ session ("cold" in bench_overlay.py).  Raw and overlay runs alternate; median of
 Target (issue 6): overlay <= 1.2x raw.  The storage layer alone (no guest, no BIOS) is
 measured by bench_overlay.py.
 
-Run from the repository root: ``python tests/perf/bench_overlay_guest.py [N] [R]``
+Run from the repository root: ``python -m tests.perf.bench_overlay_guest [N] [R]``
 (needs ``nasm``).
 """
 
@@ -23,12 +23,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 
-from vmgui.core import events as ev
-from vmgui.core.machine import Machine, MachineConfig
+from tests.perf.timing import time_in_machine
 from vmgui.storage.image import DiskImage
 from vmgui.storage.overlay import Overlay
 
@@ -97,29 +94,6 @@ def assemble(folder: Path, function: int, random_lbas: bool, count: int) -> Path
     return out
 
 
-def time_guest(boot: Path, disk: DiskImage) -> float:
-    marks: dict[bytes, float] = {}
-    done = threading.Event()
-
-    def on_event(event: ev.Event) -> None:
-        if isinstance(event, ev.DebugOutput):
-            for ch in event.data:
-                marks[bytes((ch,))] = time.perf_counter()
-            if b"E" in marks or b"F" in marks:
-                done.set()
-
-    drives = {0: DiskImage.open(boot, kind="floppy", read_only=True), 0x80: disk}
-    machine = Machine(MachineConfig(boot_order=("a",)), on_event=on_event, drives=drives)
-    thread = threading.Thread(target=machine.run, daemon=True)
-    thread.start()
-    finished = done.wait(300)
-    machine.send(ev.PowerOff())
-    thread.join(10)
-    if not finished or b"F" in marks:
-        raise RuntimeError("the guest's int 13h call failed" if finished else "guest hung")
-    return marks[b"E"] - marks[b"S"]
-
-
 def fill(path: Path) -> None:
     with Overlay.open(path) as ov:
         for offset in range(0, ov.size, ov.block_size):
@@ -142,14 +116,15 @@ def main() -> None:
                 ("full", 0x42, True), ("empty", 0x43, False), ("empty", 0x43, True),
                 ("full", 0x43, False), ("full", 0x43, True)):
             boot = assemble(folder, function, random_lbas, n)
-            raw_t, cow_t = [], []
+            raw_t, cow_t, code = [], [], boot.read_bytes()
             for _ in range(rounds):
-                raw_t.append(time_guest(boot, DiskImage.open(raw, kind="hdd")))
+                raw_t.append(time_in_machine(code, 300, DiskImage.open(raw, kind="hdd")))
                 cow.unlink(missing_ok=True)
                 Overlay.create(cow, base).close()
                 if state == "full":
                     fill(cow)
-                cow_t.append(time_guest(boot, DiskImage.open_overlay(cow, kind="hdd")))
+                cow_t.append(time_in_machine(code, 300,
+                                             DiskImage.open_overlay(cow, kind="hdd")))
             r, c = statistics.median(raw_t) / n * 1e6, statistics.median(cow_t) / n * 1e6
             name = (f"{'random' if random_lbas else 'seq'} "
                     f"{'read' if function == 0x42 else 'write'}, {state} overlay")

@@ -9,10 +9,14 @@ from pathlib import Path
 
 from vmgui.core import events as ev
 from vmgui.core.machine import Machine, MachineConfig
+from vmgui.storage.image import DiskImage
 
 
-def time_in_machine(image: bytes, timeout: float = 120.0) -> float:
-    """Seconds between the guest's 'S' and 'E' on port E9h (host monotonic clock)."""
+def time_in_machine(image: bytes, timeout: float = 120.0,
+                    hard_disk: DiskImage | None = None) -> float:
+    """Seconds between the guest's 'S' and 'E' on port E9h (host monotonic clock).  The
+    boot sector ``image`` is floppy A:; ``hard_disk`` (closed with the machine) is C:.
+    A guest that writes 'F' instead of 'E' failed: RuntimeError."""
     marks: dict[bytes, float] = {}
     done = threading.Event()
 
@@ -20,17 +24,26 @@ def time_in_machine(image: bytes, timeout: float = 120.0) -> float:
         if isinstance(event, ev.DebugOutput):
             for ch in event.data:
                 marks[bytes((ch,))] = time.perf_counter()
-            if b"E" in marks:
+            if b"E" in marks or b"F" in marks:
                 done.set()
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.img"
         path.write_bytes(image)
-        machine = Machine(MachineConfig(floppies=(path,), read_only=True), on_event=on_event)
+        if hard_disk is None:
+            machine = Machine(MachineConfig(floppies=(path,), read_only=True),
+                              on_event=on_event)
+        else:
+            drives = {0: DiskImage.open(path, kind="floppy", read_only=True), 0x80: hard_disk}
+            machine = Machine(MachineConfig(boot_order=("a",)), on_event=on_event,
+                              drives=drives)
         thread = threading.Thread(target=machine.run, daemon=True)
         thread.start()
-        if not done.wait(timeout):
-            raise RuntimeError("guest did not finish")
+        finished = done.wait(timeout)
         machine.send(ev.PowerOff())
-        thread.join(5)
+        thread.join(10)
+    if not finished:
+        raise RuntimeError("guest did not finish")
+    if b"F" in marks:
+        raise RuntimeError("the guest reported a failure ('F' on port E9h)")
     return marks[b"E"] - marks[b"S"]

@@ -49,6 +49,13 @@ def flip(path: Path, offset: int) -> None:
     path.write_bytes(bytes(data))
 
 
+def crash(ov: Overlay) -> None:
+    """Drop an open overlay as a killed process would: no flush, descriptors gone."""
+    os.close(ov._fd)
+    ov._fd = None
+    ov.base.close()
+
+
 def test_round_trip(tmp_path):
     base = make_base(tmp_path)
     with Overlay.create(tmp_path / "a.cow", base, block_size=BS) as ov:
@@ -217,9 +224,7 @@ def test_rewrite_in_place_survives_a_crash_before_flush(tmp_path):
         ov.write(0, b"1" * BS)
     ov = Overlay.open(p)
     ov.write(100, b"2" * 50)
-    os.close(ov._fd)  # "crash": no flush, the stored CRC is stale
-    ov._fd = None
-    ov.base.close()
+    crash(ov)  # no flush: the stored check is stale
     with Overlay.open(p) as ov:
         assert ov.read(0, 200) == b"1" * 100 + b"2" * 50 + b"1" * 50
     with Overlay.open(p) as ov:  # the flush at close stored the CRC again
@@ -335,13 +340,6 @@ def test_merging_state_constant_is_in_header(tmp_path):
     Overlay.create(p, base, block_size=BS).close()
     merge_into_base(p, remove=False)
     assert struct.unpack_from("<I", p.read_bytes(), 20)[0] == STATE_MERGING
-
-
-def crash(ov: Overlay) -> None:
-    """Drop an open overlay as a killed process would: no flush, descriptors gone."""
-    os.close(ov._fd)
-    ov._fd = None
-    ov.base.close()
 
 
 @pytest.mark.parametrize(("seed", "block_size"), [(1, BS), (2, BS), (3, 65536)])
