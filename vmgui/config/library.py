@@ -446,7 +446,7 @@ def _unique_file(folder: Path, name: str) -> Path:
 def _copy_folder_files(src: Path, dst: Path) -> None:
     """Copy a VM folder's files (not its config, logs, screenshots, snapshots, try-out
     session or run lock, nor sockets such as a crashed run's control socket)."""
-    from vmgui.config.runlock import LOCK_FILE  # runlock -> tryout -> this module
+    from vmgui.config.runlock import LOCK_FILE
 
     skip = {CONFIG_FILE, *SUBFOLDERS, TRYOUT_FOLDER, LOCK_FILE}
 

@@ -1,11 +1,13 @@
 """Which process runs a library VM: a lock file in the VM's folder.
 
-Owns: :class:`RunLock` (an exclusive ``flock`` on ``<vm folder>/running.lock``, with the
-holder's pid and start token written inside) and :func:`running_pid` (who holds it, read
-without locking).  Two processes running one VM would write its disks at the same time
-and corrupt them; every way of running a library VM takes this lock first: the manager
-(for each VM it starts; its VM processes end with it), ``vmgui start`` (the headless VM
-process, or the process showing the console window) and ``vmgui run NAME``.
+Owns: :func:`pid_alive` and :func:`process_token` (is a process alive, and is it the same
+one: also used by try-out sessions' owner files), :class:`RunLock` (an exclusive
+``flock`` on ``<vm folder>/running.lock``, with the holder's pid and start token written
+inside) and :func:`running_pid` (who holds it, read without locking). Two processes
+running one VM would write its disks at the same time and corrupt them; every way of
+running a library VM takes this lock first: the manager (for each VM it starts; its VM
+processes end with it), ``vmgui start`` (the headless VM process, or the process showing
+the console window) and ``vmgui run NAME``.
 
 The kernel drops the lock when its holder exits, however it exits, so a crash leaves no
 stale lock; the pid in the file is only for messages and for :func:`running_pid`, which
@@ -22,8 +24,6 @@ import logging
 import os
 from pathlib import Path
 
-from vmgui.config.tryout import pid_alive, process_token
-
 try:
     import fcntl
 except ImportError:  # Windows: the pid file alone (no kernel lock)
@@ -32,6 +32,67 @@ except ImportError:  # Windows: the pid file alone (no kernel lock)
 log = logging.getLogger(__name__)
 
 LOCK_FILE = "running.lock"
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    """``/proc/<pid>/stat`` from the state field on (Linux); None when not readable."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat[stat.rindex(")") + 2:].split()
+
+
+def process_token(pid: int) -> str | None:
+    """Tells one process from a later one with the same pid (this boot's id and the
+    process's start time; Linux only, else None)."""
+    fields = _proc_stat(pid)
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return None
+    if fields is None or len(fields) < 20:
+        return None
+    return f"{boot}/{fields[19]}"
+
+
+def _alive_windows(pid: int) -> bool:
+    import ctypes
+
+    kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
+    handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+    if not handle:
+        return kernel32.GetLastError() == 5  # access denied: it exists
+    try:
+        code = ctypes.c_ulong()
+        return not kernel32.GetExitCodeProcess(handle, ctypes.byref(code)) or code.value == 259
+    finally:
+        kernel32.CloseHandle(handle)
+
+
+def pid_alive(pid: int, token: str | None = None) -> bool:
+    """Is process ``pid`` running (not a zombie)?  With ``token`` (see
+    :func:`process_token`) a different process that got the same pid counts as dead."""
+    if pid <= 0:
+        return False
+    if os.name == "nt":
+        return _alive_windows(pid)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # another user's process
+    except OSError:
+        return False
+    fields = _proc_stat(pid)
+    if fields and fields[0] in ("Z", "X"):
+        return False
+    if token:
+        now = process_token(pid)
+        if now is not None and now != token:
+            return False
+    return True
 
 
 class VmBusyError(Exception):

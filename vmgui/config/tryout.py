@@ -38,6 +38,7 @@ from vmgui.config.library import (
     atomic_write,
     read_config,
 )
+from vmgui.config.runlock import pid_alive, process_token
 from vmgui.config.snapshots import (
     DRIVE_SLOTS,
     Snapshot,
@@ -69,68 +70,6 @@ class TryoutBusyError(TryoutError):
 def session_folder(folder: Path) -> Path:
     """Where a library VM's try-out session keeps its overlays."""
     return Path(folder) / TRYOUT_FOLDER
-
-
-# ---------------------------------------------------------------------- processes
-def _proc_stat(pid: int) -> list[str] | None:
-    """``/proc/<pid>/stat`` from the state field on (Linux); None when not readable."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat[stat.rindex(")") + 2:].split()
-
-
-def process_token(pid: int) -> str | None:
-    """Tells one process from a later one with the same pid (this boot's id and the
-    process's start time; Linux only, else None)."""
-    fields = _proc_stat(pid)
-    try:
-        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-    except OSError:
-        return None
-    if fields is None or len(fields) < 20:
-        return None
-    return f"{boot}/{fields[19]}"
-
-
-def _alive_windows(pid: int) -> bool:
-    import ctypes
-
-    kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
-    handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
-    if not handle:
-        return kernel32.GetLastError() == 5  # access denied: it exists
-    try:
-        code = ctypes.c_ulong()
-        return not kernel32.GetExitCodeProcess(handle, ctypes.byref(code)) or code.value == 259
-    finally:
-        kernel32.CloseHandle(handle)
-
-
-def pid_alive(pid: int, token: str | None = None) -> bool:
-    """Is process ``pid`` running (not a zombie)?  With ``token`` (see
-    :func:`process_token`) a different process that got the same pid counts as dead."""
-    if pid <= 0:
-        return False
-    if os.name == "nt":
-        return _alive_windows(pid)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # another user's process
-    except OSError:
-        return False
-    fields = _proc_stat(pid)
-    if fields and fields[0] in ("Z", "X"):
-        return False
-    if token:
-        now = process_token(pid)
-        if now is not None and now != token:
-            return False
-    return True
 
 
 def _write_owner(tryout_dir: Path, pid: int) -> None:
