@@ -23,7 +23,7 @@ from pathlib import Path
 
 from vmgui.cli.run import unescape
 from vmgui.config import tryout as tryout_mod
-from vmgui.config.library import Library, LibraryError, VmEntry
+from vmgui.config.library import Library, LibraryError, VmEntry, check_media
 from vmgui.config.runlock import RunLock, VmBusyError
 from vmgui.config.snapshots import saved_state_path, settle_resume
 from vmgui.host.control import Connection, NotRunning, probe, socket_path
@@ -113,6 +113,11 @@ def start_command(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if entry.config is None:
         print(f"vmgui start: VM {entry.name!r} is inaccessible: {entry.error}", file=sys.stderr)
+        return EXIT_USAGE
+    try:  # an image that is a FIFO or a device: refused before any process starts
+        check_media(entry, "start")
+    except LibraryError as exc:
+        print(f"vmgui start: {exc}", file=sys.stderr)
         return EXIT_USAGE
     status = running_status(entry)
     if status is not None:

@@ -23,7 +23,7 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from vmgui.config.library import Library, LibraryError, VmEntry
+from vmgui.config.library import Library, LibraryError, VmEntry, media_problems
 from vmgui.config.runlock import RunLock, VmBusyError, running_pid
 from vmgui.config.schema import (
     MAX_MEMORY_MB,
@@ -33,7 +33,7 @@ from vmgui.config.schema import (
     VmConfig,
 )
 from vmgui.storage import media
-from vmgui.storage.image import DiskImageError
+from vmgui.storage.image import DiskImageError, ImageMissingError, check_regular
 from vmgui.storage.overlay import is_overlay
 
 log = logging.getLogger(__name__)
@@ -156,6 +156,9 @@ def describe_entry(entry: VmEntry) -> str:
     cfg = entry.config
     if cfg is None:
         return f"inaccessible: {entry.error}"
+    problems = media_problems(cfg, entry.folder)  # a FIFO or device: it cannot run
+    if problems:
+        return f"inaccessible: {'; '.join(problems)}"
     drives = [(letter, att) for letter, att in (("A", cfg.floppy_a), ("B", cfg.floppy_b))
               if att is not None]
     drives += list(zip("CD", cfg.hard_disks, strict=False))
@@ -268,9 +271,12 @@ def _clone(args: argparse.Namespace, library: Library) -> None:
 
 
 def _existing_image(option: str, path: Path) -> Attachment:
-    if not path.is_file():
-        what = "is a directory" if path.is_dir() else "no such file"
-        raise CliError(f"{option} {path}: {what}")
+    try:
+        check_regular(path, "image")
+    except ImageMissingError:
+        raise CliError(f"{option} {path}: no such file") from None
+    except DiskImageError as exc:
+        raise CliError(f"{option}: {exc}") from None
     return Attachment(os.path.abspath(path))
 
 

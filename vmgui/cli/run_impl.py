@@ -41,7 +41,7 @@ from vmgui.core.machine import MachineConfig
 from vmgui.core.statefile import StateFileError
 from vmgui.host.lockstep import LockstepHost
 from vmgui.host.thread import ThreadHost
-from vmgui.storage.image import FLOPPY_FORMATS, DiskImage, DiskImageError
+from vmgui.storage.image import FLOPPY_FORMATS, DiskImage, DiskImageError, check_regular
 from vmgui.storage.overlay import Overlay, is_overlay
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,9 @@ def _library_config(args: argparse.Namespace, entry: VmEntry, tryout_dir: Path |
 
 
 def _open_image(path: Path, kind: str, read_only: bool, tryout_dir: Path | None) -> DiskImage:
-    """Open a bare image (or overlay); in try-out mode through a new throw-away overlay."""
+    """Open a bare image (or overlay); in try-out mode through a new throw-away overlay.
+    Only a regular file is opened (a FIFO would block, a device never end)."""
+    check_regular(path)
     if tryout_dir is not None and not read_only:
         top = tryout_dir / f"tryout-{len(list(tryout_dir.iterdir()))}.cow"
         Overlay.create(top, path).close()

@@ -23,6 +23,7 @@ import shutil
 import tarfile
 import tempfile
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 from vmgui.config.library import (
     CONFIG_FILE,
@@ -31,12 +32,14 @@ from vmgui.config.library import (
     LibraryError,
     VmEntry,
     _dump,
+    media_problems,
     read_config,
 )
 from vmgui.config.runlock import LOCK_FILE
 from vmgui.config.schema import ConfigError, VmConfig
 from vmgui.config.snapshots import SLOTS, Snapshots, get_slot
 from vmgui.storage import overlay as ov
+from vmgui.storage.image import open_regular
 
 MANIFEST = "manifest.json"
 FORMAT = "vmgui-vm-export"
@@ -50,12 +53,24 @@ class ArchiveError(Exception):
     """An archive cannot be written or is refused on import; the message says why."""
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
+def _open_member(path: Path, what: str) -> BinaryIO:
+    """A file to archive, open for reading: only a regular file (a FIFO would block the
+    export, /dev/zero never end it), checked on the open file."""
+    try:
+        return os.fdopen(open_regular(path, os.O_RDONLY | getattr(os, "O_BINARY", 0),
+                                      what=what), "rb")
+    except OSError as exc:
+        raise ArchiveError(f"cannot export {path}: {exc.strerror or exc}") from exc
+
+
+def _sha256(path: Path, what: str) -> tuple[int, str]:
+    """(size, sha256) of the file to archive at ``path``."""
+    digest, size = hashlib.sha256(), 0
+    with _open_member(path, what) as fh:
         while chunk := fh.read(1 << 20):
             digest.update(chunk)
-    return digest.hexdigest()
+            size += len(chunk)
+    return size, digest.hexdigest()
 
 
 def _vm_files(folder: Path) -> list[str]:
@@ -99,6 +114,9 @@ def export_vm(library: Library, name: str, target: Path) -> Path:
     entry = library.get(name)
     if entry.config is None:
         raise ArchiveError(f"cannot export VM {entry.name!r}: {entry.error}")
+    problems = media_problems(entry.config, entry.folder)  # /dev/zero: for ever
+    if problems:
+        raise ArchiveError(f"cannot export VM {entry.name!r}: {'; '.join(problems)}")
     folder, target = entry.folder, Path(target)
     members = {rel: folder / rel for rel in _vm_files(folder)}
     externals = _externals(folder, entry.config)
@@ -118,7 +136,8 @@ def export_vm(library: Library, name: str, target: Path) -> Path:
             manifest["files"][rel] = {"size": len(config_bytes),
                                       "sha256": hashlib.sha256(config_bytes).hexdigest()}
         else:
-            manifest["files"][rel] = {"size": path.stat().st_size, "sha256": _sha256(path)}
+            size, digest = _sha256(path, "disk" if rel in externals else "file")
+            manifest["files"][rel] = {"size": size, "sha256": digest}
     tmp = target.with_name(f".{target.name}.tmp")
     try:
         with tarfile.open(tmp, "w") as tar:
@@ -127,7 +146,7 @@ def export_vm(library: Library, name: str, target: Path) -> Path:
                 if rel == CONFIG_FILE:
                     _add_bytes(tar, rel, config_bytes)
                 else:
-                    tar.add(path, arcname=rel, recursive=False)
+                    _add_file(tar, rel, path, manifest["files"][rel]["size"])
         os.replace(tmp, target)
     except BaseException as exc:
         tmp.unlink(missing_ok=True)
@@ -135,6 +154,16 @@ def export_vm(library: Library, name: str, target: Path) -> Path:
             raise ArchiveError(f"{target}: cannot write ({exc.strerror or exc})") from exc
         raise
     return target
+
+
+def _add_file(tar: tarfile.TarFile, rel: str, path: Path, size: int) -> None:
+    """``path``'s contents as the plain file ``rel`` (a link is archived as the file it
+    names, so the archive can be imported)."""
+    with _open_member(path, "file") as fh:
+        info = tar.gettarinfo(arcname=rel, fileobj=fh)
+        if info.size != size:
+            raise ArchiveError(f"{path} changed while it was being exported; try again")
+        tar.addfile(info, fh)
 
 
 def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:

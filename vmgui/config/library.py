@@ -39,6 +39,7 @@ import logging
 import os
 import secrets
 import shutil
+import stat
 import sys
 import tempfile
 import time
@@ -51,7 +52,7 @@ import tomli_w
 
 from vmgui.config.schema import Attachment, ConfigError, VmConfig, name_problems
 from vmgui.storage import media as media_mod
-from vmgui.storage.image import DiskImageError, Kind
+from vmgui.storage.image import DiskImageError, ImageMissingError, Kind, check_regular
 
 __all__ = ["ConfigError", "Library", "LibraryError", "MediaInfo", "VmEntry", "atomic_write",
            "default_root", "read_config"]
@@ -175,6 +176,31 @@ def read_config(path: Path) -> VmConfig:
     if problems:
         raise ConfigError(f"{path}: " + "; ".join(problems))
     return config
+
+
+def media_problems(config: VmConfig, folder: Path) -> list[str]:
+    """Why the VM in ``folder`` cannot use its attached images now: one that exists but
+    is not a regular file (a FIFO blocks whoever opens it, a device never ends) or whose
+    path cannot be used.  Missing images are not problems here (the drive reports them
+    when the VM starts).  Never opens anything."""
+    problems = []
+    for _number, att, _kind in config.drive_slots():
+        path = att.resolve(Path(folder))
+        try:
+            check_regular(path)
+        except ImageMissingError:
+            continue
+        except DiskImageError as exc:
+            problems.append(str(exc))
+    return problems
+
+
+def check_media(entry: VmEntry, doing: str) -> None:
+    """:class:`LibraryError` ("cannot clone VM 'x': disk '/dev/zero' is not a regular
+    file (character device)") when an image of ``entry`` is not a regular file."""
+    problems = media_problems(entry.config, entry.folder) if entry.config else []
+    if problems:
+        raise LibraryError(f"cannot {doing} VM {entry.name!r}: {'; '.join(problems)}")
 
 
 def _dump(config: VmConfig) -> bytes:
@@ -359,6 +385,7 @@ class Library:
         if entry.config is None:
             raise LibraryError(f"cannot clone VM {entry.name!r}: {entry.error}")
         self._check_new_name(new_name)
+        check_media(entry, "clone")
         config = copy.deepcopy(entry.config)
         config.name = new_name
         config.uuid = VmConfig(new_name).uuid
@@ -368,6 +395,7 @@ class Library:
             for att in config.hard_disks:
                 source = att.resolve(entry.folder)
                 if not _inside(source, entry.folder):
+                    check_regular(source)  # /dev/zero would be copied for ever
                     target = _unique_file(tmp, source.name)
                     media_mod.copy_sparse(source, target)
                     att.path = target.name
@@ -406,8 +434,8 @@ class Library:
 
 def _media_info(path: Path, kind: Kind, used_by: tuple[str, ...]) -> MediaInfo:
     try:
-        description = media_mod.describe(path, kind=kind)
-        return MediaInfo(path, path.stat().st_size, description, used_by)
+        size = check_regular(path).st_size  # a FIFO or device is never opened
+        return MediaInfo(path, size, media_mod.describe(path, kind=kind), used_by)
     except (DiskImageError, OSError) as exc:
         return MediaInfo(path, None, "unusable", used_by, str(exc))
 
@@ -445,15 +473,23 @@ def _unique_file(folder: Path, name: str) -> Path:
 
 def _copy_folder_files(src: Path, dst: Path) -> None:
     """Copy a VM folder's files (not its config, logs, screenshots, snapshots, try-out
-    session or run lock, nor sockets such as a crashed run's control socket)."""
+    session or run lock, nor sockets such as a crashed run's control socket, FIFOs or
+    devices: only folders, regular files and symbolic links, which stay links)."""
     from vmgui.config.runlock import LOCK_FILE
 
     skip = {CONFIG_FILE, *SUBFOLDERS, TRYOUT_FOLDER, LOCK_FILE}
 
+    def special(path: Path) -> bool:
+        try:
+            mode = path.lstat().st_mode
+        except OSError:
+            return True
+        return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode))
+
     def ignore(folder: str, names: list[str]) -> set[str]:
         top = Path(folder) == src
         return {n for n in names if n.startswith(".") or (top and n in skip)
-                or Path(folder, n).is_socket()}
+                or special(Path(folder, n))}
 
     shutil.copytree(src, dst, ignore=ignore, copy_function=media_mod.copy_sparse,
                     dirs_exist_ok=True, symlinks=True)

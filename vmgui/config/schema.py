@@ -240,19 +240,21 @@ class VmConfig:
         """Open the attached images (drive number -> image), honouring per-drive read-only.
 
         An attachment that is a copy-on-write overlay (snapshots: ``docs/snapshots.md``)
-        opens with its chain.  ``tryout_dir``: every writable drive gets a fresh overlay
-        there over its image, which itself stays unwritten (try-out mode; the folder is
-        :mod:`vmgui.config.tryout`'s, which deletes it afterwards).  Raises
+        opens with its chain; only regular files are opened.  ``tryout_dir``: every
+        writable drive gets a fresh overlay there over its image, which itself stays
+        unwritten (try-out mode; the folder is :mod:`vmgui.config.tryout`'s, which deletes
+        it afterwards).  Raises
         :class:`vmgui.storage.image.DiskImageError` naming the image; images already
         opened are closed first.
         """
-        from vmgui.storage.image import DiskImage
+        from vmgui.storage.image import DiskImage, check_regular
         from vmgui.storage.overlay import Overlay, is_overlay
 
         drives: dict[int, DiskImage | None] = {}
         try:
             for number, att, kind in self.drive_slots():
                 path, ro = att.resolve(Path(folder)), read_only or att.read_only
+                check_regular(path)  # a FIFO or device would block or never end
                 if tryout_dir is not None and not ro:
                     top = Path(tryout_dir) / f"tryout-{number:02x}.cow"
                     Overlay.create(top, path).close()

@@ -38,6 +38,8 @@ from vmgui.config.library import (
     VmEntry,
     _dump,
     atomic_write,
+    check_media,
+    media_problems,
     read_config,
 )
 from vmgui.config.schema import Attachment, VmConfig
@@ -282,6 +284,9 @@ class Snapshots:
             if src is not None and not Path(src).is_file():
                 raise SnapshotError(f"{label} {src}: no such file")
         config = self._config()
+        problems = media_problems(config, self.folder)  # a FIFO would block the take
+        if problems:
+            raise SnapshotError(f"cannot take a snapshot: {'; '.join(problems)}")
         snap = Snapshot(id=str(uuid_mod.uuid4()), name=name, description=description,
                         created=_now(), parent=self.current_id)
         new_config = copy.deepcopy(config)
@@ -514,6 +519,7 @@ def clone_vm(library: Library, name: str, new_name: str,
     if entry.config is None:
         raise LibraryError(f"cannot clone VM {entry.name!r}: {entry.error}")
     library._check_new_name(new_name)
+    check_media(entry, "clone")
     snaps = Snapshots(entry.folder)
     layers = snaps.layers(snapshot)
     state = saved_state_path(entry.folder)

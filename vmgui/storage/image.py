@@ -1,7 +1,9 @@
 """Raw disk and floppy images: validation, geometry and sector I/O.
 
 Owns: :class:`DiskImage` (one open raw image file), the table of standard PC floppy
-formats and the geometry rules for hard disks.  References: the IBM PC/AT technical
+formats and the geometry rules for hard disks; which files may be images at all
+(:func:`check_regular`, :func:`open_regular`: regular files only -- a FIFO blocks
+whoever opens it, ``/dev/zero`` never ends).  References: the IBM PC/AT technical
 reference (diskette formats, CMOS drive types), Ralf Brown's interrupt list (INT 13h
 AH=08h drive types), SeaBIOS ``block.c`` / QEMU ``hw/block/hd-geometry.c`` (guessing a
 hard disk's logical geometry from its MBR partition table, LBA-assist translation).
@@ -24,8 +26,10 @@ thread); it holds an OS file descriptor until :meth:`DiskImage.close`.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import stat
 import types
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +46,10 @@ Kind = Literal["floppy", "hdd"]
 
 class DiskImageError(ValueError):
     """An image cannot be opened or used; the message names the file and the problem."""
+
+
+class ImageMissingError(DiskImageError):
+    """The image file does not exist."""
 
 
 class ReadOnlyError(DiskImageError):
@@ -157,11 +165,68 @@ def _guess_kind(size: int, first: bytes) -> Kind:
     return "hdd"
 
 
+_KINDS = ((stat.S_ISDIR, "directory"), (stat.S_ISFIFO, "FIFO"),
+          (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"),
+          (stat.S_ISSOCK, "socket"), (stat.S_ISLNK, "symbolic link"))
+
+
+def file_kind(mode: int) -> str:
+    """What a file of ``st_mode`` ``mode`` is, for messages: "regular file", "FIFO",
+    "character device", "block device", "socket", "directory", "symbolic link"."""
+    if stat.S_ISREG(mode):
+        return "regular file"
+    return next((kind for test, kind in _KINDS if test(mode)), "special file")
+
+
+def not_regular(what: str, path: object, mode: int) -> str:
+    """The message for a file that must be a regular one and is not."""
+    return f"{what} '{path}' is not a regular file ({file_kind(mode)})"
+
+
+def check_regular(path: str | os.PathLike[str], what: str = "disk") -> os.stat_result:
+    """``os.stat`` of an image that must be a regular file (a FIFO would block the
+    opener, a device never ends): :class:`DiskImageError` naming the path otherwise
+    ("disk '/dev/zero' is not a regular file (character device)"), or when it is missing
+    or its name is unusable (too long, a NUL byte)."""
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        raise ImageMissingError(f"{path}: no such file") from None
+    except (OSError, ValueError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise DiskImageError(f"{what} '{str(path)[:200]}': cannot use the path ({why})"
+                             ) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise DiskImageError(f"{path}: is a directory, not a {what} image")
+    if not stat.S_ISREG(st.st_mode):
+        raise DiskImageError(not_regular(what, path, st.st_mode))
+    return st
+
+
+def open_regular(path: str | os.PathLike[str], flags: int, what: str = "disk",
+                 mode: int = 0o666) -> int:
+    """``os.open`` that never blocks on a FIFO or device and returns only a regular file:
+    opened with ``O_NONBLOCK``, checked with ``fstat`` (no race with a swapped file),
+    then ``O_NONBLOCK`` cleared.  OSError otherwise; for a file that is not regular its
+    ``strerror`` is :func:`not_regular`'s message."""
+    fd = os.open(path, flags | getattr(os, "O_NONBLOCK", 0), mode)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, not_regular(what, path, st.st_mode))
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 def _open_fd(name: str, path: Path, read_only: bool, fallback: bool) -> tuple[int, bool]:
     binary = getattr(os, "O_BINARY", 0)
     if not read_only:
         try:
-            return os.open(path, os.O_RDWR | binary), False
+            return open_regular(path, os.O_RDWR | binary), False
         except OSError as exc:
             if not fallback:
                 raise DiskImageError(
@@ -171,7 +236,7 @@ def _open_fd(name: str, path: Path, read_only: bool, fallback: bool) -> tuple[in
             log.warning("%s: cannot open for writing (%s); using it read-only", name,
                         exc.strerror)
     try:
-        return os.open(path, os.O_RDONLY | binary), True
+        return open_regular(path, os.O_RDONLY | binary), True
     except OSError as exc:
         raise DiskImageError(f"{name}: cannot open ({exc.strerror})") from exc
 
@@ -213,17 +278,14 @@ class DiskImage:
             raise DiskImageError(f"{path}: kind must be 'floppy', 'hdd' or None, not {kind!r}")
         p = Path(path)
         name = str(path)
-        if not p.exists():
-            raise DiskImageError(f"{name}: no such file")
-        if p.is_dir():
-            raise DiskImageError(f"{name}: is a directory, not a disk image")
-        size = p.stat().st_size
-        if size == 0:
-            raise DiskImageError(f"{name}: the file is empty (0 bytes)")
-        if kind != "floppy" and size not in FLOPPY_FORMATS:
-            _check_whole_sectors(name, size)
+        check_regular(p)  # before opening: a FIFO or device is never opened
         fd, ro = _open_fd(name, p, read_only, read_only_fallback)
         try:
+            size = os.fstat(fd).st_size  # of the file opened, not of the name
+            if size == 0:
+                raise DiskImageError(f"{name}: the file is empty (0 bytes)")
+            if kind != "floppy" and size not in FLOPPY_FORMATS:
+                _check_whole_sectors(name, size)
             first = os.pread(fd, SECTOR_SIZE, 0)
             return cls._build(p, name, fd, kind or _guess_kind(size, first), size, first, ro)
         except BaseException:
