@@ -16,8 +16,14 @@ import os
 from pathlib import Path
 
 from vmgui.storage.image import FLOPPY_FORMATS, SECTOR_SIZE, DiskImage, DiskImageError, Kind
-from vmgui.storage.overlay import BaseChangedError, OverlayError, is_overlay
-from vmgui.storage.overlay_format import BASE_OVERLAY, BINARY, read_header
+from vmgui.storage.overlay import (
+    BaseChangedError,
+    OverlayError,
+    is_overlay,
+    must_be_overlay,
+    open_layer_file,
+)
+from vmgui.storage.overlay_format import BASE_OVERLAY, read_header
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +112,7 @@ def describe(path: str | os.PathLike[str], kind: Kind | None = None) -> str:
     :meth:`DiskImage.open` does).  Raises :class:`DiskImageError` naming the problem of a
     raw image (a missing or empty file, a bad size).
     """
-    if is_overlay(path):
+    if must_be_overlay(path):
         return _describe_layer(Path(path), kind)
     with DiskImage.open(path, kind=kind, read_only=True) as image:
         return f"raw {_guest_disk(image)}"
@@ -156,7 +162,7 @@ def _header_chain(path: Path) -> list[Path]:
     chain = [path]
     while True:
         top = chain[-1]
-        fd = os.open(top, os.O_RDONLY | BINARY)
+        fd = open_layer_file(top, os.O_RDONLY)
         try:
             header = read_header(str(top), fd)
         finally:
@@ -168,6 +174,19 @@ def _header_chain(path: Path) -> list[Path]:
             return chain
         if len(chain) > MAX_CHAIN:
             raise OverlayError(f"{path}: its chain of layers loops")
+
+
+def layer_damage(path: str | os.PathLike[str]) -> str | None:
+    """Why the image ``path`` is a snapshot layer that cannot be used (its header, or a
+    header down its chain of layers, is damaged: a bad magic, a garbage ``*.cow``), for
+    ``vmgui list``; None when it is not a layer or its headers are sound.  Reads only the
+    headers (a missing base and a changed base are reported when the VM starts)."""
+    try:
+        if must_be_overlay(path):
+            _header_chain(Path(path))
+    except (OverlayError, OSError, ValueError) as exc:
+        return str(exc)
+    return None
 
 
 def layer_base(path: str | os.PathLike[str]) -> Path | None:

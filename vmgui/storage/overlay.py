@@ -51,8 +51,11 @@ from vmgui.storage.overlay_format import (  # noqa: F401  (re-exported for calle
     check_block_size,
     chunk_runs,
     is_overlay,
+    must_be_overlay,
+    open_layer_file,
     pack_entry,
     read_header,
+    read_table,
     unpack_table,
     write_header,
 )
@@ -162,7 +165,7 @@ class Overlay:
             raise OverlayError(f"{path}: its base {base} is missing")
         if base.resolve() == path.resolve():
             raise OverlayError(f"{path}: cannot be its own base")
-        if is_overlay(base):
+        if must_be_overlay(base):
             Overlay.open(base, read_only=True).close()  # a damaged base is refused now
         kind, size, ident = base_identity(base)
         if size == 0:
@@ -189,20 +192,14 @@ class Overlay:
     @classmethod
     def _open(cls, path: Path, read_only: bool, merging_ok: bool) -> Overlay:
         name = str(path)
-        if not path.is_file():
-            raise OverlayError(f"{name}: no such overlay file")
-        try:
-            fd = os.open(path, (os.O_RDONLY if read_only else os.O_RDWR) | BINARY)
-        except OSError as exc:
-            raise OverlayError(f"{name}: cannot open ({exc.strerror})") from exc
+        fd = open_layer_file(path, os.O_RDONLY if read_only else os.O_RDWR)
         try:
             header = read_header(name, fd)
             if header.state == STATE_MERGING and not merging_ok:
                 raise OverlayError(
                     f"{name}: a merge into its base {header.base_path} was interrupted; "
                     "finish it with merge_into_base (or discard the overlay)")
-            table = os.pread(fd, header.block_count * ENTRY_SIZE, header.table_offset)
-            entries = unpack_table(name, table, header)
+            entries = unpack_table(name, read_table(name, fd, header), header)
             base = cls._open_base(path, header, check=header.state != STATE_MERGING)
         except BaseException:
             os.close(fd)

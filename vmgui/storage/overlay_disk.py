@@ -1,6 +1,7 @@
 """The BIOS's view of a copy-on-write overlay: :class:`OverlayDiskImage`, a
 :class:`~vmgui.storage.image.DiskImage` whose sectors live in an overlay chain
-(:mod:`vmgui.storage.overlay`).  Opened by ``DiskImage.open_overlay``.
+(:mod:`vmgui.storage.overlay`).  Opened by ``DiskImage.open_overlay``; :func:`open_disk`
+opens any attached image, deciding whether it is an overlay.
 
 Thread rules: as :class:`~vmgui.storage.image.DiskImage` (one thread at a time).
 """
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from vmgui.storage.image import DiskImage, Kind
 from vmgui.storage.overlay import Overlay, OverlayError
+from vmgui.storage.overlay_format import must_be_overlay
 
 
 class OverlayDiskImage(DiskImage):
@@ -71,3 +73,17 @@ class OverlayDiskImage(DiskImage):
         if self._fd is not None:
             self._fd = None
             self.overlay.close()
+
+
+def open_disk(path: str | os.PathLike[str], *, kind: Kind | None = None,
+              read_only: bool = False) -> DiskImage:
+    """Open an attached image: the one place that decides "overlay or raw".
+
+    A file that must be an overlay (:func:`~vmgui.storage.overlay_format.must_be_overlay`:
+    the magic, a ``*.cow`` name, a damaged magic) opens with its chain or not at all --
+    :class:`~vmgui.storage.overlay_format.OverlayDamagedError` naming the layer, the file
+    untouched; anything else opens as a raw image.
+    """
+    if must_be_overlay(path):
+        return OverlayDiskImage.open_chain(path, kind=kind, read_only=read_only)
+    return DiskImage.open(path, kind=kind, read_only=read_only)

@@ -2,15 +2,18 @@
 entries, checks and base identities.
 
 Owns: the format constants, :class:`Header`, :class:`Entry` (one decoded block table
-entry), :func:`check32` (the checksum of chunks and entries), :func:`base_identity` and
-the overlay error classes.  :mod:`vmgui.storage.overlay` does the I/O on top of it.
-Nothing here keeps state between calls.
+entry), :func:`check32` (the checksum of chunks and entries), :func:`base_identity`, the
+overlay error classes, and the rule for which files are overlays: :func:`is_overlay` (has
+the magic: ours to delete) and :func:`must_be_overlay` (opens as an overlay or not at
+all: the magic, a ``*.cow`` name, or a damaged magic).  :mod:`vmgui.storage.overlay` does
+the I/O on top of it.  Nothing here keeps state between calls.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import struct
 import zlib
 from pathlib import Path
@@ -22,6 +25,7 @@ from vmgui.storage.image import DiskImageError
 
 MAGIC = b"VMGUICOW"
 VERSION = 2
+LAYER_SUFFIX = ".cow"  # vmgui names every overlay it makes so (snapshots, try-out)
 DEFAULT_BLOCK_SIZE = 65536
 CHUNKS = 16  # a block is 16 chunks; each chunk is present, verified and checked on its own
 MIN_BLOCK_SIZE = CHUNKS * 512
@@ -36,7 +40,10 @@ STATE_NORMAL, STATE_MERGING = 0, 1
 BASE_RAW, BASE_OVERLAY = 0, 1
 SAMPLE_EDGE = 1 << 20  # raw identity: first and last MiB ...
 SAMPLE_COUNT, SAMPLE_SIZE = 64, 4096  # ... and 64 evenly spaced 4 KiB blocks
+MAX_BLOCKS = 1 << 22  # 256 GiB of 64 KiB blocks: the per-block lists stay ~100 MB
+NEAR_MAGIC = 5  # of the magic's 8 bytes in place: an overlay whose magic was damaged
 BINARY = getattr(os, "O_BINARY", 0)
+NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 
 
 class OverlayError(DiskImageError):
@@ -73,13 +80,78 @@ def chunk_runs(mask: int) -> list[tuple[int, int]]:
     return runs
 
 
-def is_overlay(path: str | os.PathLike[str]) -> bool:
-    """True when the file starts with the overlay magic."""
+def _head(path: str | os.PathLike[str], size: int) -> bytes | None:
+    """The first ``size`` bytes of a regular file; None for anything else (a FIFO or a
+    device is never waited on) or a file that cannot be read."""
     try:
-        with open(path, "rb") as f:
-            return f.read(len(MAGIC)) == MAGIC
+        fd = os.open(path, os.O_RDONLY | BINARY | NONBLOCK)
+    except (OSError, ValueError):
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return os.pread(fd, size, 0)
     except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def open_layer_file(path: Path, flags: int) -> int:
+    """A descriptor of the regular file ``path`` (a FIFO or device is never waited on)."""
+    name = str(path)
+    try:
+        fd = os.open(path, flags | BINARY | NONBLOCK)
+    except FileNotFoundError:
+        raise OverlayError(f"{name}: no such overlay file") from None
+    except (OSError, ValueError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) else str(exc)
+        raise OverlayError(f"{name}: cannot open ({why})") from exc
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OverlayError(f"{name}: not a regular file, so not an overlay")
+        if NONBLOCK:
+            os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def is_overlay(path: str | os.PathLike[str]) -> bool:
+    """True when the file is a regular file that starts with the overlay magic (the test
+    for "ours to delete"; whether to *open* a file as an overlay is
+    :func:`must_be_overlay`'s)."""
+    return _head(path, len(MAGIC)) == MAGIC
+
+
+def damaged_magic(head: bytes) -> bool:
+    """Does ``head`` (a file's first bytes) look like an overlay header whose magic was
+    damaged?  Most of the magic's bytes are in place, or the header checksum matches once
+    the magic is put back.  (For a raw image either is a ~2^-32 coincidence.)"""
+    if head[:8] == MAGIC:
         return False
+    if sum(a == b for a, b in zip(head[:8], MAGIC, strict=False)) >= NEAR_MAGIC:
+        return True
+    if len(head) < 16:
+        return False
+    (size,) = struct.unpack_from("<I", head, 12)
+    if not _FIXED.size + 4 <= size <= min(len(head), HEADER_AREA):
+        return False
+    (crc,) = struct.unpack_from("<I", head, size - 4)
+    return zlib.crc32(MAGIC + head[8 : size - 4]) == crc
+
+
+def must_be_overlay(path: str | os.PathLike[str]) -> bool:
+    """Must ``path`` be opened as an overlay, and never as a raw image?  True when it
+    starts with the magic, is named ``*.cow`` (every layer vmgui makes), or is an overlay
+    whose magic was damaged (:func:`damaged_magic`).  Such a file opens as an overlay or
+    not at all: a damaged layer run as a raw disk would be destroyed by the guest's first
+    write.  False for a file that cannot be read (the raw opener names the problem)."""
+    if os.fspath(path).lower().endswith(LAYER_SUFFIX):
+        return True
+    head = _head(path, HEADER_AREA)
+    return head is not None and (head[:8] == MAGIC or damaged_magic(head))
 
 
 # ---------------------------------------------------------------------- header
@@ -108,6 +180,10 @@ class Header:
         size = _FIXED.size + len(path) + 4
         if size > HEADER_AREA:
             raise OverlayError(f"base path too long for an overlay header: {self.base_path}")
+        if self.block_count > MAX_BLOCKS:
+            raise OverlayError(f"a disk of {self.virtual_size} bytes needs {self.block_count} "
+                               f"blocks of {self.block_size} bytes; an overlay holds at most "
+                               f"{MAX_BLOCKS} (use bigger blocks)")
         fixed = _FIXED.pack(MAGIC, VERSION, size, self.block_size, self.state,
                             self.virtual_size, self.table_offset, self.block_count,
                             self.data_offset, self.base_size, self.base_id, self.base_kind,
@@ -118,7 +194,14 @@ class Header:
     @classmethod
     def unpack(cls, name: str, raw: bytes) -> Header:
         if raw[:8] != MAGIC:
-            raise OverlayError(f"{name}: not a vmgui overlay (bad magic)")
+            got = f"bad magic {raw[:8]!r}, not {MAGIC!r}" if raw else "the file is empty"
+            if name.lower().endswith(LAYER_SUFFIX) and raw and not damaged_magic(raw):
+                got += f" (a raw disk image must not be named *{LAYER_SUFFIX})"
+            raise OverlayDamagedError(f"layer '{name}' is damaged: {got}; it was neither "
+                                      "opened nor changed")
+        if len(raw) < _FIXED.size + 4:
+            raise OverlayDamagedError(f"{name}: the overlay header is damaged (cut short: "
+                                      f"the file is {len(raw)} bytes)")
         version, size = struct.unpack_from("<II", raw, 8)
         if not _FIXED.size + 4 <= size <= min(len(raw), HEADER_AREA):
             raise OverlayDamagedError(f"{name}: the overlay header is damaged (bad length)")
@@ -140,10 +223,14 @@ class Header:
         if bs % MIN_BLOCK_SIZE or not MIN_BLOCK_SIZE <= bs <= MAX_BLOCK_SIZE:
             raise OverlayDamagedError(f"{name}: the overlay header is inconsistent "
                                       f"(block size {bs})")
+        if not 0 < vsize == bsize or -(-vsize // bs) > MAX_BLOCKS:
+            raise OverlayDamagedError(f"{name}: the overlay header is inconsistent (virtual "
+                                      f"size {vsize}, base size {bsize}, block size {bs})")
         path = raw[_FIXED.size : _FIXED.size + plen].decode("utf-8", "replace")
         h = cls(block_size=bs, virtual_size=vsize, base_path=path, base_kind=bkind,
                 base_size=bsize, base_id=bid, state=state)
         if (state not in (STATE_NORMAL, STATE_MERGING) or bkind not in (BASE_RAW, BASE_OVERLAY)
+                or _FIXED.size + plen + 4 != size or "\0" in path
                 or (t_off, count, d_off) != (h.table_offset, h.block_count, h.data_offset)):
             raise OverlayDamagedError(f"{name}: the overlay header is inconsistent")
         return h
@@ -152,6 +239,16 @@ class Header:
 def read_header(name: str, fd: int) -> Header:
     """The header of the overlay open as ``fd`` (``name`` is for messages)."""
     return Header.unpack(name, os.pread(fd, HEADER_AREA, 0))
+
+
+def read_table(name: str, fd: int, header: Header) -> bytes:
+    """The raw block table of the overlay open as ``fd``; refused when the file is too
+    short to hold it (so a damaged header never makes a huge read)."""
+    n = header.block_count * ENTRY_SIZE
+    if os.fstat(fd).st_size < header.table_offset + n:
+        raise OverlayDamagedError(f"{name}: the block table is cut short (the file ends "
+                                  "before it does)")
+    return os.pread(fd, n, header.table_offset)
 
 
 def write_header(fd: int, header: Header) -> None:
@@ -244,9 +341,11 @@ def base_identity(path: Path) -> tuple[int, int, bytes]:
     except OSError as exc:
         raise OverlayError(f"{path}: cannot open ({exc.strerror})") from exc
     try:
-        if os.pread(fd, len(MAGIC), 0) == MAGIC:
-            header = read_header(str(path), fd)
-            table = os.pread(fd, header.block_count * ENTRY_SIZE, header.table_offset)
+        head = os.pread(fd, HEADER_AREA, 0)
+        if (head[:8] == MAGIC or damaged_magic(head)
+                or os.fspath(path).lower().endswith(LAYER_SUFFIX)):
+            header = Header.unpack(str(path), head)  # a damaged layer is refused here
+            table = read_table(str(path), fd, header)
             return BASE_OVERLAY, header.virtual_size, overlay_identity(header, table)
         size = os.fstat(fd).st_size
         return BASE_RAW, size, raw_identity(fd, size)
