@@ -42,7 +42,8 @@ from vmgui.core.statefile import StateFileError
 from vmgui.host.lockstep import LockstepHost
 from vmgui.host.thread import ThreadHost
 from vmgui.storage.image import FLOPPY_FORMATS, DiskImage, DiskImageError, check_regular
-from vmgui.storage.overlay import Overlay, is_overlay
+from vmgui.storage.overlay import Overlay
+from vmgui.storage.overlay_disk import open_disk
 
 log = logging.getLogger(__name__)
 
@@ -109,8 +110,7 @@ def _open_image(path: Path, kind: str, read_only: bool, tryout_dir: Path | None)
         top = tryout_dir / f"tryout-{len(list(tryout_dir.iterdir()))}.cow"
         Overlay.create(top, path).close()
         path = top
-    opener = DiskImage.open_overlay if is_overlay(path) else DiskImage.open
-    return opener(path, kind=kind, read_only=read_only)
+    return open_disk(path, kind=kind, read_only=read_only)  # a layer: as one or not at all
 
 
 def build_config(args: argparse.Namespace, tryout_dir: Path | None = None,

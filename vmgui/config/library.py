@@ -181,8 +181,9 @@ def read_config(path: Path) -> VmConfig:
 def media_problems(config: VmConfig, folder: Path) -> list[str]:
     """Why the VM in ``folder`` cannot use its attached images now: one that exists but
     is not a regular file (a FIFO blocks whoever opens it, a device never ends) or whose
-    path cannot be used.  Missing images are not problems here (the drive reports them
-    when the VM starts).  Never opens anything."""
+    path cannot be used, and a snapshot layer whose header (or one down its chain) is
+    damaged (:func:`vmgui.storage.media.layer_damage`).  Missing images are not problems
+    here (the drive reports them when the VM starts).  Opens only regular files' headers."""
     problems = []
     for _number, att, _kind in config.drive_slots():
         path = att.resolve(Path(folder))
@@ -192,6 +193,10 @@ def media_problems(config: VmConfig, folder: Path) -> list[str]:
             continue
         except DiskImageError as exc:
             problems.append(str(exc))
+        else:
+            damage = media_mod.layer_damage(path)  # a bad magic, a garbage .cow
+            if damage is not None:
+                problems.append(damage)
     return problems
 
 

@@ -247,8 +247,9 @@ class VmConfig:
         :class:`vmgui.storage.image.DiskImageError` naming the image; images already
         opened are closed first.
         """
-        from vmgui.storage.image import DiskImage, check_regular
-        from vmgui.storage.overlay import Overlay, is_overlay
+        from vmgui.storage.image import check_regular
+        from vmgui.storage.overlay import Overlay
+        from vmgui.storage.overlay_disk import open_disk
 
         drives: dict[int, DiskImage | None] = {}
         try:
@@ -259,8 +260,7 @@ class VmConfig:
                     top = Path(tryout_dir) / f"tryout-{number:02x}.cow"
                     Overlay.create(top, path).close()
                     path = top
-                opener = DiskImage.open_overlay if is_overlay(path) else DiskImage.open
-                drives[number] = opener(path, kind=kind, read_only=ro)
+                drives[number] = open_disk(path, kind=kind, read_only=ro)  # or a layer
         except BaseException:
             for image in drives.values():
                 if image is not None:

@@ -474,7 +474,7 @@ class Snapshots:
 # ---------------------------------------------------------------------- flat copies
 def read_disk(path: Path) -> bytes:
     """The whole virtual disk an image or overlay chain shows (small disks; tests)."""
-    if ov.is_overlay(path):
+    if ov.must_be_overlay(path):
         with ov.Overlay.open(path, read_only=True) as o:
             return o.read(0, o.size)
     return Path(path).read_bytes()
@@ -484,7 +484,7 @@ def flatten(src: Path, dst: Path) -> None:
     """Write the disk ``src`` (a raw image or an overlay chain) as a raw image ``dst``
     (sparse where zero; refuses to overwrite)."""
     src, dst = Path(src), Path(dst)
-    if not ov.is_overlay(src):
+    if not ov.must_be_overlay(src):  # a damaged layer is refused, not copied as raw
         from vmgui.storage.media import copy_sparse
         copy_sparse(src, dst)
         return
@@ -504,7 +504,7 @@ def flatten(src: Path, dst: Path) -> None:
 def _bottom_name(path: Path) -> str:
     """The file name of the raw image at the bottom of a chain (what a flat copy is
     called)."""
-    if ov.is_overlay(path):
+    if ov.must_be_overlay(path):
         with ov.Overlay.open(path, read_only=True) as o:
             return o.chain()[-1].name
     return path.name

@@ -145,12 +145,9 @@ def _serve(conn, machine, send, thread) -> None:
 
 def _open_drive(path: str, kind: str, read_only: bool):
     """A raw image, or the top of a copy-on-write overlay chain (snapshots, try-out)."""
-    from vmgui.storage.image import DiskImage
-    from vmgui.storage.overlay import is_overlay
+    from vmgui.storage.overlay_disk import open_disk
 
-    if is_overlay(Path(path)):
-        return DiskImage.open_overlay(path, kind=kind, read_only=read_only)
-    return DiskImage.open(path, kind=kind, read_only=read_only)
+    return open_disk(path, kind=kind, read_only=read_only)
 
 
 class ProcessHost(EventRecord):
