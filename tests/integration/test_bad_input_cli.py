@@ -5,7 +5,9 @@ library stay usable.  Subprocesses on a fresh library (``VMGUI_HOME``); a hang s
 
 from __future__ import annotations
 
+import io
 import os
+import tarfile
 
 import pytest
 
@@ -51,3 +53,36 @@ def test_fifo_and_device_disks(tmp_path):
             f"--hdd: image '{fifo}' is not a regular file (FIFO)")
     assert sorted(p.name for p in home.iterdir()) == ["Fifo", "Good", "Zero"]
     assert not (tmp_path / "z.tar").exists()
+
+
+def test_damaged_files_are_messages_and_the_list_keeps_the_other_vms(tmp_path):
+    home = tmp_path / "machines"
+    Library(home).create(VmConfig("Good"))
+    texts = {"Deep": 'name = "Deep"\nx = ' + "[" * 50_000 + "]" * 50_000 + "\n",
+             "Nul": 'name = "Nul"\n[[hard_disks]]\npath = "a\\u0000b"\n',
+             "Long": f'name = "Long"\n[[hard_disks]]\npath = "{"a" * 5000}"\n'}
+    for name, text in texts.items():
+        (home / name).mkdir()
+        (home / name / "vm.toml").write_text(text)
+    (home / "Good" / "snapshots" / "snapshots.toml").write_text(
+        "version = 1\nx = " + "[" * 50_000 + "]" * 50_000 + "\n")
+    listing = vmgui(home, "list", timeout=LIMIT_S)
+    assert listing.returncode == 0 and listing.stderr == "", listing.stderr
+    lines = {line.split()[0]: line for line in listing.stdout.splitlines()}
+    assert "inaccessible:" in lines["Deep"] and "nested too deeply" in lines["Deep"]
+    assert "contains control characters (U+0000)" in lines["Nul"]
+    assert "is 5000 characters long (at most 4096)" in lines["Long"]
+    assert "16 MB" in lines["Good"]
+    refused(vmgui(home, "run", "Nul", timeout=LIMIT_S), "VM 'Nul' is inaccessible")
+    refused(vmgui(home, "snapshot", "Good", "list", timeout=LIMIT_S),
+            "snapshots.toml: nested too deeply to be read")
+    refused(vmgui(home, "run", "x" * 5000, timeout=LIMIT_S),
+            "the path is 5000 characters long")
+    deep = tmp_path / "deep.tar"
+    with tarfile.open(deep, "w") as tar:
+        data = b"[" * 50_000 + b"]" * 50_000
+        info = tarfile.TarInfo("manifest.json")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    refused(vmgui(home, "import", deep, timeout=LIMIT_S),
+            "not a vmgui VM archive (manifest.json: nested too deeply to be read")

@@ -99,7 +99,7 @@ def test_escaping_member_is_refused(library, tmp_path):
     def manifest_lists_escape(name: str, data: bytes) -> bytes:
         if name == "manifest.json":
             m = json.loads(data)
-            m["files"]["../escape"] = {"size": 1, "sha256": "0"}
+            m["files"]["../escape"] = {"size": 1, "sha256": "0" * 64}
             return json.dumps(m).encode()
         return data
 

@@ -3,17 +3,17 @@ a FIFO or a device attached as a disk is refused with a message naming it, never
 in a way that blocks, never read for ever; the library lists the other VMs and marks
 this one inaccessible.
 
-A FIFO here always has a writer waiting (``fifo`` fixture), so code that wrongly opens
-it for reading gets unblocked and fails the test on its result instead of hanging."""
+A FIFO here always has a writer waiting (tests/fifo.py), so code that wrongly opens it
+for reading gets unblocked and fails the test on its result instead of hanging."""
 
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 
 import pytest
 
+from tests.fifo import fifo_with_writer
 from vmgui.cli.library import describe_entry
 from vmgui.config.archive import ArchiveError, export_vm
 from vmgui.config.library import Library, LibraryError, media_problems
@@ -27,22 +27,8 @@ pytestmark = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
 @pytest.fixture
 def fifo(tmp_path):
     """A FIFO with a writer that keeps opening it (so a reader never blocks for ever)."""
-    path = tmp_path / "fifo.img"
-    os.mkfifo(path)
-    stop = threading.Event()
-
-    def writer() -> None:
-        while not stop.is_set():
-            fd = os.open(path, os.O_WRONLY)  # blocks until someone opens it to read
-            os.close(fd)
-
-    thread = threading.Thread(target=writer, daemon=True)
-    thread.start()
-    yield path
-    stop.set()
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # lets the writer's open return
-    os.close(fd)
-    thread.join(5)
+    with fifo_with_writer(tmp_path / "fifo.img") as path:
+        yield path
 
 
 def test_disk_image_refuses_a_fifo_and_a_device(fifo):

@@ -214,7 +214,16 @@ def _list(args: argparse.Namespace, library: Library) -> None:
         return
     width = max(len(entry.name) for entry, _mark in rows)
     for entry, mark in rows:
-        print(f"{entry.name:<{width}}  {mark}{describe_entry(entry)}")
+        print(f"{entry.name:<{width}}  {mark}{_described(entry)}")
+
+
+def _described(entry: VmEntry) -> str:
+    """:func:`describe_entry`; one VM that cannot be described never hides the others."""
+    try:
+        return describe_entry(entry)
+    except Exception as exc:  # noqa: BLE001 - shown as the VM's line instead
+        log.debug("describing %s", entry.name, exc_info=True)
+        return f"inaccessible: {exc!r}"
 
 
 def _running_status(entry: VmEntry) -> dict | None:

@@ -33,6 +33,7 @@ from vmgui.cli.run import (
 from vmgui.config import tryout as tryout_mod
 from vmgui.config.library import Library, LibraryError, VmEntry
 from vmgui.config.runlock import RunLock, VmBusyError
+from vmgui.config.safefile import path_problem, shown
 from vmgui.config.schema import MAX_MEMORY_MB, MIN_MEMORY_MB
 from vmgui.config.snapshots import saved_state_path
 from vmgui.core import events as ev
@@ -56,6 +57,11 @@ def _looks_like_floppy(path: Path) -> bool:
     return size in FLOPPY_FORMATS or (size == 512)
 
 
+def _unusable(path: Path) -> str | None:
+    """Why the OS cannot use ``path`` at all (a NUL byte, too long); None if it can."""
+    return path_problem(str(path))
+
+
 def _memory_mb(args: argparse.Namespace, default: int) -> int:
     memory = default if args.memory is None else args.memory
     if not MIN_MEMORY_MB <= memory <= MAX_MEMORY_MB:  # the limits VM settings have
@@ -75,7 +81,7 @@ def _boot_order(args: argparse.Namespace, default: tuple[str, ...]) -> tuple[str
 
 def _library_vm(image: Path | None) -> VmEntry | None:
     """The library VM that ``image`` names, when it is not an existing file."""
-    if image is None or image.is_file():
+    if image is None or _unusable(image) or image.is_file():
         return None
     try:
         return Library().get(str(image))
@@ -120,6 +126,9 @@ def build_config(args: argparse.Namespace, tryout_dir: Path | None = None,
     entry = _library_vm(args.image)
     if entry is not None:
         return _library_config(args, entry, tryout_dir)
+    for path in (args.image, *args.floppy, *args.hdd):
+        if path is not None and (why := _unusable(path)):
+            raise RunError(f"{shown(str(path))}: the path {why}", EXIT_USAGE)
     if args.image is not None and not args.image.exists():
         raise RunError(f"{args.image}: no such file, nor a VM in the library "
                        f"{Library().root} (see 'vmgui list')", EXIT_USAGE)

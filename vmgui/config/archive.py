@@ -25,6 +25,7 @@ import tempfile
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
+from vmgui.config import safefile
 from vmgui.config.library import (
     CONFIG_FILE,
     TRYOUT_FOLDER,
@@ -44,6 +45,7 @@ from vmgui.storage.image import open_regular
 MANIFEST = "manifest.json"
 FORMAT = "vmgui-vm-export"
 VERSION = 1
+MAX_MANIFEST_BYTES = 16 << 20
 EXTERNAL = "external"
 SKIP_FOLDERS = ("logs", "screenshots", TRYOUT_FOLDER)  # not part of the VM
 SKIP_FILES = (LOCK_FILE,)  # in the VM folder: who runs it, not part of the VM
@@ -182,21 +184,47 @@ def _safe_name(name: str) -> bool:
 def _read_manifest(tar: tarfile.TarFile, source: Path) -> dict:
     try:
         member = tar.getmember(MANIFEST)
+        if not member.isfile() or member.size > MAX_MANIFEST_BYTES:
+            raise ArchiveError(f"{source}: its {MANIFEST} is not a plain file of at most "
+                               f"{MAX_MANIFEST_BYTES} bytes; nothing imported")
         raw = tar.extractfile(member).read()
-        manifest = json.loads(raw)
     except (tarfile.TarError, OSError, EOFError) as exc:
         raise ArchiveError(f"{source}: damaged archive ({exc}); nothing imported") from exc
-    except (KeyError, AttributeError, ValueError) as exc:
-        raise ArchiveError(f"{source}: not a vmgui VM archive (no readable "
-                           f"{MANIFEST})") from exc
+    except KeyError as exc:
+        raise ArchiveError(f"{source}: not a vmgui VM archive (no {MANIFEST})") from exc
+    try:
+        manifest = safefile.parse_json(raw)
+    except ValueError as exc:
+        raise ArchiveError(f"{source}: not a vmgui VM archive ({MANIFEST}: {exc})") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise ArchiveError(f"{source}: not a vmgui VM archive")
-    if not isinstance(manifest.get("version"), int) or manifest["version"] > VERSION:
-        raise ArchiveError(f"{source}: archive version {manifest.get('version')!r} is newer "
-                           f"than this vmgui reads ({VERSION})")
-    if not isinstance(manifest.get("files"), dict) or CONFIG_FILE not in manifest["files"]:
-        raise ArchiveError(f"{source}: the manifest lists no {CONFIG_FILE}")
+    version = manifest.get("version")
+    if isinstance(version, bool) or not isinstance(version, int) or version > VERSION:
+        raise ArchiveError(f"{source}: archive version {version!r:.40} is newer than this "
+                           f"vmgui reads ({VERSION})")
+    problem = _manifest_problem(manifest)
+    if problem is not None:
+        raise ArchiveError(f"{source}: damaged {MANIFEST}: {problem}; nothing imported")
     return manifest
+
+
+def _manifest_problem(manifest: dict) -> str | None:
+    """What is wrong with the fields of a parsed manifest; None when nothing is."""
+    files, external = manifest.get("files"), manifest.get("external", {})
+    if not isinstance(files, dict) or CONFIG_FILE not in files:
+        return f"it lists no {CONFIG_FILE}"
+    for name, want in files.items():
+        size = want.get("size") if isinstance(want, dict) else None
+        digest = want.get("sha256") if isinstance(want, dict) else None
+        if (isinstance(size, bool) or not isinstance(size, int) or size < 0
+                or not isinstance(digest, str) or len(digest) != 64):
+            return f"files[{safefile.shown(name)}] is not a size and a sha256"
+    if not isinstance(manifest.get("name", ""), str):
+        return "the VM name is not text"
+    if not isinstance(external, dict) or not all(
+            isinstance(v, str) and k in files for k, v in external.items()):
+        return "external must map archived files to their original paths"
+    return None
 
 
 def _unpack_verified(source: Path, dest: Path) -> dict:
@@ -216,9 +244,14 @@ def _unpack_verified(source: Path, dest: Path) -> dict:
                 if not member.isfile() or not _safe_name(member.name):
                     raise ArchiveError(f"{source}: member {member.name!r} is not a plain "
                                        "file inside the VM folder; refused")
-                if member.name not in files:
+                want = files.get(member.name)
+                if want is None:
                     raise ArchiveError(f"{source}: member {member.name!r} is not in the "
                                        "manifest; refused")
+                if member.size != want["size"]:  # before writing anything of it
+                    raise ArchiveError(f"{source}: {member.name} does not have the size "
+                                       "the manifest says (damaged archive); nothing "
+                                       "imported")
                 target = dest / member.name
                 target.parent.mkdir(parents=True, exist_ok=True)
                 digest = hashlib.sha256()
@@ -226,8 +259,7 @@ def _unpack_verified(source: Path, dest: Path) -> dict:
                     while chunk := fin.read(1 << 20):
                         digest.update(chunk)
                         fout.write(chunk)
-                want = files[member.name]
-                if digest.hexdigest() != want.get("sha256") or member.size != want.get("size"):
+                if digest.hexdigest() != want["sha256"]:
                     raise ArchiveError(f"{source}: {member.name} does not match its checksum "
                                        "in the manifest (damaged archive); nothing imported")
                 seen.add(member.name)
@@ -283,8 +315,9 @@ def import_vm(library: Library, source: Path, new_name: str | None = None) -> Vm
         staging = staging.rename(staging.with_name(name))
         try:
             config = read_config(staging / CONFIG_FILE)
-        except ConfigError as exc:
-            raise ArchiveError(f"{source}: {exc}") from exc
+        except ConfigError as exc:  # named as in the archive, not by the staging path
+            reason = str(exc).replace(str(staging / CONFIG_FILE), f"its {CONFIG_FILE}")
+            raise ArchiveError(f"{source}: {reason}; nothing imported") from exc
         config.name = name
         (staging / CONFIG_FILE).write_bytes(_dump(config))
         try:

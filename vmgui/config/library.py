@@ -43,13 +43,13 @@ import stat
 import sys
 import tempfile
 import time
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 import platformdirs
 import tomli_w
 
+from vmgui.config import safefile
 from vmgui.config.schema import Attachment, ConfigError, VmConfig, name_problems
 from vmgui.storage import media as media_mod
 from vmgui.storage.image import DiskImageError, ImageMissingError, Kind, check_regular
@@ -61,6 +61,7 @@ log = logging.getLogger(__name__)
 
 HOME_ENV = "VMGUI_HOME"
 CONFIG_FILE = "vm.toml"
+MAX_CONFIG_BYTES = 1 << 20  # a vm.toml vmgui writes is under 2 KB
 SUBFOLDERS = ("logs", "screenshots", "snapshots")
 TRYOUT_FOLDER = "tryout"  # a try-out session's throw-away overlays (not copied by clones)
 REMOVED_FOLDER = ".removed"
@@ -155,17 +156,15 @@ def read_config(path: Path) -> VmConfig:
     """Read and validate one ``vm.toml``; raises :class:`ConfigError` naming the file."""
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        raw = safefile.read_small(path, MAX_CONFIG_BYTES)
     except FileNotFoundError:
         raise ConfigError(f"{path}: missing (the VM folder has no {CONFIG_FILE})") from None
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from exc
+        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from exc
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text (corrupt?)") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+        data = safefile.parse_toml(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     config = VmConfig.from_toml_dict(data, source=str(path))
     folder_name = path.parent.name
     if config.name != folder_name:
@@ -237,8 +236,9 @@ class Library:
         except ConfigError as exc:
             return VmEntry(name, folder, None, str(exc))
         except Exception as exc:  # never let one VM break the list
-            log.exception("%s: unexpected error reading the VM", folder)
-            return VmEntry(name, folder, None, f"{folder / CONFIG_FILE}: {exc}")
+            log.error("%s: unexpected error reading the VM: %r", folder, exc)
+            log.debug("the error", exc_info=True)
+            return VmEntry(name, folder, None, f"{folder / CONFIG_FILE}: {exc!r}")
         return VmEntry(name, folder, config, None)
 
     def entries(self) -> list[VmEntry]:

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vmgui.config.safefile import path_problem, shown
+
 if TYPE_CHECKING:
     from vmgui.core.machine import MachineConfig
     from vmgui.storage.image import DiskImage
@@ -65,6 +67,8 @@ class SerialConfig:
             return [f"serial mode {self.mode!r} is not one of {', '.join(SERIAL_MODES)}"]
         if self.mode == "file" and not self.path.strip():
             return ["serial mode 'file' needs a file path"]
+        if self.path and (why := path_problem(self.path)) is not None:
+            return [f"serial file path {shown(self.path)} {why}"]
         if self.mode == "tcp" and not MIN_TCP_PORT <= self.port <= MAX_TCP_PORT:
             return [f"serial TCP port {self.port} is outside {MIN_TCP_PORT}-{MAX_TCP_PORT}"]
         return []
@@ -143,8 +147,12 @@ class VmConfig:
         slots += [(f"hard disk {'CD'[i] if i < 2 else i}:", att)
                   for i, att in enumerate(self.hard_disks)]
         for label, att in slots:
-            if att is not None and not str(att.path).strip():
+            if att is None:
+                continue
+            if not str(att.path).strip():
                 problems.append(f"{label} has an empty image path")
+            elif (why := path_problem(att.path)) is not None:
+                problems.append(f"{label} image path {shown(att.path)} {why}")
         return problems
 
     # ------------------------------------------------------------------ TOML

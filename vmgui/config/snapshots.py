@@ -24,13 +24,13 @@ import logging
 import os
 import secrets
 import shutil
-import tomllib
 import uuid as uuid_mod
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import tomli_w
 
+from vmgui.config import safefile
 from vmgui.config.library import (
     CONFIG_FILE,
     Library,
@@ -54,6 +54,7 @@ FORMAT_VERSION = 1
 SLOTS = ("floppy_a", "floppy_b", "hdd0", "hdd1")
 DRIVE_SLOTS = {0: "floppy_a", 1: "floppy_b", 0x80: "hdd0", 0x81: "hdd1"}  # BIOS number
 COPY_CHUNK = 1 << 20
+MAX_TREE_BYTES = 16 << 20  # about 40,000 snapshots
 
 
 class SnapshotError(Exception):
@@ -161,27 +162,43 @@ class Snapshots:
 
     # ------------------------------------------------------------------ file
     def _load(self) -> None:
-        if not self.path.exists():
-            return
         try:
-            data = tomllib.loads(self.path.read_text("utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise SnapshotError(f"{self.path}: cannot read ({exc})") from exc
+            data = safefile.parse_toml(safefile.read_small(self.path, MAX_TREE_BYTES))
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise SnapshotError(f"{self.path}: cannot read ({exc.strerror or exc})") from exc
+        except ValueError as exc:
+            raise SnapshotError(f"{self.path}: {exc}") from None
         version = data.get("version", 0)
-        if not isinstance(version, int) or version > FORMAT_VERSION:
+        if isinstance(version, bool) or not isinstance(version, int) \
+                or version > FORMAT_VERSION:
             raise SnapshotError(f"{self.path}: format version {version!r} is newer than "
                                 f"this vmgui reads ({FORMAT_VERSION})")
-        try:
-            self.current_id = str(data.get("current", ""))
-            for d in data.get("snapshot", []):
-                self.snapshots.append(Snapshot(
-                    id=str(d["id"]), name=str(d["name"]),
-                    description=str(d.get("description", "")),
-                    created=str(d.get("created", "")), parent=str(d.get("parent", "")),
-                    disks={str(k): str(v) for k, v in dict(d.get("disks", {})).items()},
-                    state=str(d.get("state", "")), thumbnail=str(d.get("thumbnail", ""))))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise SnapshotError(f"{self.path}: damaged entry ({exc!r})") from exc
+        entries = data.get("snapshot", [])
+        if not isinstance(data.get("current", ""), str) or not isinstance(entries, list):
+            raise SnapshotError(f"{self.path}: damaged (current must be text, snapshot a "
+                                "list of tables)")
+        self.current_id = data.get("current", "")
+        self.snapshots = [self._parse(i, d) for i, d in enumerate(entries)]
+
+    def _parse(self, index: int, d: object) -> Snapshot:
+        """One ``[[snapshot]]`` table, every field checked (SnapshotError naming it)."""
+        where = f"{self.path}: snapshot {index + 1}"
+        if not isinstance(d, dict):
+            raise SnapshotError(f"{where} is not a table")
+        text = {}
+        for key in ("id", "name", "description", "created", "parent", "state", "thumbnail"):
+            value = d.get(key, None if key in ("id", "name") else "")
+            if not isinstance(value, str):
+                raise SnapshotError(f"{where}: {key} must be text, not {value!r:.80}")
+            text[key] = value
+        disks = d.get("disks", {})
+        if not isinstance(disks, dict) or not all(
+                k in SLOTS and isinstance(v, str) for k, v in disks.items()):
+            raise SnapshotError(f"{where}: disks must map drive slots "
+                                f"({', '.join(SLOTS)}) to file paths")
+        return Snapshot(disks=dict(disks), **text)
 
     def _write(self) -> None:
         self.dir.mkdir(exist_ok=True)
