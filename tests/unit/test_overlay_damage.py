@@ -349,3 +349,24 @@ def test_random_damage_is_refused_with_a_message_never_a_traceback(tmp_path_fact
     except DiskImageError as exc:
         assert str(exc)
     guard.check()
+
+
+def test_a_machine_given_paths_opens_layers_as_layers(tmp_path):
+    """``Machine(MachineConfig(floppies=(path,)))`` (in-process console, embedding)
+    opens the drives itself: a layer through its chain, a damaged one not at all."""
+    from vmgui.core.machine import Machine, MachineConfig
+
+    layer = make_layer(tmp_path)
+    machine = Machine(MachineConfig(floppies=(layer,)))
+    try:
+        assert isinstance(machine.drives[0], OverlayDiskImage)
+        assert machine.drives[0].read_sectors(0, 1)[:11] == b"layer data "
+    finally:
+        machine.close()
+    data = bytearray(layer.read_bytes())
+    data[4] ^= 0x10
+    layer.write_bytes(bytes(data))
+    guard = Untouched(layer)
+    with pytest.raises(OverlayDamagedError, match="bad magic"):
+        Machine(MachineConfig(floppies=(layer,)))
+    guard.check()

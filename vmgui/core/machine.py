@@ -114,12 +114,14 @@ class Machine:
 
     @staticmethod
     def _open_drives(config: MachineConfig) -> dict[int, DiskImage | None]:
+        from vmgui.storage.overlay_disk import open_disk  # a layer: as one or not at all
+
         drives: dict[int, DiskImage | None] = {}
         for i, path in enumerate(config.floppies[:2]):
-            drives[i] = (DiskImage.open(path, kind="floppy", read_only=config.read_only)
+            drives[i] = (open_disk(path, kind="floppy", read_only=config.read_only)
                          if path else None)
         for i, path in enumerate(config.hard_disks[:4]):
-            drives[0x80 + i] = DiskImage.open(path, kind="hdd", read_only=config.read_only)
+            drives[0x80 + i] = open_disk(path, kind="hdd", read_only=config.read_only)
         return drives
 
     # ------------------------------------------------------------------ building
