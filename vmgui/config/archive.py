@@ -38,11 +38,19 @@ from vmgui.config.library import (
 )
 from vmgui.config.runlock import LOCK_FILE
 from vmgui.config.schema import ConfigError, VmConfig
-from vmgui.config.snapshots import SLOTS, Snapshots, get_slot
+from vmgui.config.snapshots import (
+    SLOTS,
+    SNAPSHOT_DIR,
+    TREE_FILE,
+    SnapshotError,
+    Snapshots,
+    get_slot,
+)
 from vmgui.storage import overlay as ov
 from vmgui.storage.image import open_regular
 
 MANIFEST = "manifest.json"
+SNAPSHOT_TREE = f"{SNAPSHOT_DIR}/{TREE_FILE}"
 FORMAT = "vmgui-vm-export"
 VERSION = 1
 MAX_MANIFEST_BYTES = 16 << 20
@@ -300,6 +308,39 @@ def _fix_external_bases(folder: Path, manifest: dict) -> None:
         tree._write()
 
 
+def _outside_problem(folder: Path) -> str | None:
+    """What in the unpacked VM ``folder`` names a file outside it (an archive may bring
+    only the VM's own files): a path in ``snapshots.toml``; None when nothing does."""
+    try:
+        tree = Snapshots(folder)
+    except SnapshotError as exc:
+        return _as_archived(exc, folder)
+    for snap in tree.snapshots:
+        for what, stored in [("state", snap.state), ("thumbnail", snap.thumbnail),
+                             *((f"{slot} layer", p) for slot, p in snap.disks.items())]:
+            if stored and (why := safefile.escape_problem(stored)) is not None:
+                return (f"{SNAPSHOT_TREE}: snapshot {snap.name!r:.40} names its {what} "
+                        f"{safefile.shown(stored)} ({why})")
+    return None
+
+
+def _as_archived(exc: Exception, staging: Path) -> str:
+    """``exc``'s message with the staging folder's paths shown as in the archive."""
+    return str(exc).replace(f"{staging}{os.sep}", "")
+
+
+def _staged_config(staging: Path, source: Path, name: str) -> VmConfig:
+    """The unpacked ``vm.toml``, read, checked and renamed ``name`` (written back)."""
+    try:
+        config = read_config(staging / CONFIG_FILE)
+    except ConfigError as exc:  # named as in the archive, not by the staging path
+        reason = str(exc).replace(str(staging / CONFIG_FILE), f"its {CONFIG_FILE}")
+        raise ArchiveError(f"{source}: {reason}; nothing imported") from exc
+    config.name = name
+    (staging / CONFIG_FILE).write_bytes(_dump(config))
+    return config
+
+
 def import_vm(library: Library, source: Path, new_name: str | None = None) -> VmEntry:
     """Add the VM in archive ``source`` to ``library`` (as ``new_name`` if given).
 
@@ -313,17 +354,18 @@ def import_vm(library: Library, source: Path, new_name: str | None = None) -> Vm
         name = new_name or str(manifest.get("name", ""))
         library._check_new_name(name)
         staging = staging.rename(staging.with_name(name))
-        try:
-            config = read_config(staging / CONFIG_FILE)
-        except ConfigError as exc:  # named as in the archive, not by the staging path
-            reason = str(exc).replace(str(staging / CONFIG_FILE), f"its {CONFIG_FILE}")
-            raise ArchiveError(f"{source}: {reason}; nothing imported") from exc
-        config.name = name
-        (staging / CONFIG_FILE).write_bytes(_dump(config))
+        config = _staged_config(staging, source, name)
         try:
             _fix_external_bases(staging, manifest)
+        except SnapshotError as exc:
+            raise ArchiveError(f"{source}: {_as_archived(exc, staging)}; nothing "
+                               "imported") from exc
         except (OSError, ov.OverlayError) as exc:
             raise ArchiveError(f"{source}: cannot re-link external images ({exc})") from exc
+        problem = _outside_problem(staging)
+        if problem is not None:
+            raise ArchiveError(f"{source}: {problem}, which is outside the VM folder; "
+                               "refused (nothing imported)")
         tmp = library._make_temp_folder(".import-")
         try:
             shutil.copytree(staging, tmp, dirs_exist_ok=True)

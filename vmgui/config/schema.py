@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vmgui.config.safefile import path_problem, shown
+from vmgui.config.safefile import escape_problem, path_problem, shown
 
 if TYPE_CHECKING:
     from vmgui.core.machine import MachineConfig
@@ -76,7 +76,8 @@ class SerialConfig:
 
 @dataclass
 class Attachment:
-    """A disk image attached to a drive; a relative ``path`` is relative to the VM folder."""
+    """A disk image attached to a drive; a relative ``path`` is relative to the VM folder
+    and stays inside it (no ``..``: :func:`leaves_folder`)."""
 
     path: str
     read_only: bool = False
@@ -153,6 +154,10 @@ class VmConfig:
                 problems.append(f"{label} has an empty image path")
             elif (why := path_problem(att.path)) is not None:
                 problems.append(f"{label} image path {shown(att.path)} {why}")
+            elif leaves_folder(att.path):
+                problems.append(f"{label} image path {shown(att.path)} leads out of the VM "
+                                "folder with ..; attach an image outside it by its "
+                                "absolute path")
         return problems
 
     # ------------------------------------------------------------------ TOML
@@ -288,6 +293,13 @@ class VmConfig:
 
 
 _KNOWN_KEYS = frozenset(VmConfig("x").to_toml_dict()) | {"floppy_a", "floppy_b"}
+
+
+def leaves_folder(stored: str) -> bool:
+    """A relative path (as a VM's files store them) that goes up out of the folder it
+    is relative to; absolute and ``~`` paths are the user's explicit choice."""
+    return not (Path(stored).is_absolute() or stored.startswith("~")) \
+        and escape_problem(stored) is not None
 
 
 def name_problems(name: object) -> list[str]:

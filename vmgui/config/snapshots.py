@@ -144,6 +144,19 @@ def _copy_atomic(src: Path, dst: Path) -> None:
         raise
 
 
+def _stored_problem(stored: str, own: bool) -> str | None:
+    """Why a path in ``snapshots.toml`` is refused: one the OS cannot use, a relative one
+    that leads out of the VM folder, or for a file the snapshot owns (its state and
+    thumbnail, deleted with it) any path not inside the folder.  A frozen disk layer
+    may be absolute: an image the user attached from elsewhere."""
+    why = safefile.path_problem(stored)
+    if why is None and (own or not Path(stored).is_absolute()):
+        why = safefile.escape_problem(stored)
+        if why is not None:
+            why = f"{why}: not inside the VM folder"
+    return why
+
+
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
@@ -198,6 +211,13 @@ class Snapshots:
                 k in SLOTS and isinstance(v, str) for k, v in disks.items()):
             raise SnapshotError(f"{where}: disks must map drive slots "
                                 f"({', '.join(SLOTS)}) to file paths")
+        for what, stored, own in ([("state", text["state"], True),
+                                   ("thumbnail", text["thumbnail"], True)]
+                                  + [(f"{k} layer", v, False) for k, v in disks.items()]):
+            why = _stored_problem(stored, own)
+            if stored and why:
+                raise SnapshotError(f"{where} ({text['name']!r:.40}): {what} path "
+                                    f"{safefile.shown(stored)} {why}; refused")
         return Snapshot(disks=dict(disks), **text)
 
     def _write(self) -> None:
