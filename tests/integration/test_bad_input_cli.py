@@ -11,6 +11,7 @@ import tarfile
 
 import pytest
 
+from tests.archives import craft, member
 from tests.integration.runner import vmgui
 from vmgui.config.library import Library
 from vmgui.config.schema import Attachment, VmConfig
@@ -86,3 +87,22 @@ def test_damaged_files_are_messages_and_the_list_keeps_the_other_vms(tmp_path):
         tar.addfile(info, io.BytesIO(data))
     refused(vmgui(home, "import", deep, timeout=LIMIT_S),
             "not a vmgui VM archive (manifest.json: nested too deeply to be read")
+
+
+def test_import_refuses_a_vm_reaching_into_another(tmp_path):
+    """The issue's reproduction: an archived vm.toml attaching another VM's disk."""
+    source, home = tmp_path / "source", tmp_path / "machines"
+    assert vmgui(source, "create", "Demo", "--new-hdd", "1").returncode == 0
+    assert vmgui(home, "create", "Other", "--new-hdd", "1").returncode == 0
+    archive = tmp_path / "demo.tar"
+    assert vmgui(source, "export", "Demo", archive).returncode == 0
+    text = member(archive, "vm.toml")
+    for path, reason in [("../Other/hdd.img", "image path '../Other/hdd.img' leads out of "
+                                              "the VM folder"),
+                         (str(home / "Other" / "hdd.img"), "(is absolute), which is outside "
+                                                           "the VM folder")]:
+        evil = craft(archive, tmp_path / "evil.tar",
+                     {"vm.toml": text.replace('"hdd.img"', f'"{path}"').encode()})
+        message = refused(vmgui(home, "import", evil, timeout=LIMIT_S), reason)
+        assert "nothing imported" in message
+        assert sorted(p.name for p in home.iterdir()) == ["Other"]

@@ -10,12 +10,14 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import re
 import tarfile
 from pathlib import Path
 
 import pytest
 
+from tests.archives import craft, member
 from vmgui.config.archive import ArchiveError, export_vm, import_vm
 from vmgui.config.library import Library
 from vmgui.config.schema import Attachment, VmConfig
@@ -99,41 +101,10 @@ def test_a_relative_disk_path_may_not_leave_the_vm_folder(library, tmp_path):
 
 
 # ---------------------------------------------------------------------- import time
-def craft(archive: Path, out: Path, changes: dict[str, bytes | None],
-          manifest_edit=None) -> Path:
-    """``archive`` with members replaced (None: removed) or added, the manifest's sizes
-    and checksums made to match, so that only the checks of content refuse it."""
-    with tarfile.open(archive) as tar:
-        members = {m.name: tar.extractfile(m).read() for m in tar}
-    manifest = json.loads(members.pop("manifest.json"))
-    for name, data in changes.items():
-        if data is None:
-            members.pop(name, None)
-            manifest["files"].pop(name, None)
-        else:
-            members[name] = data
-    for name, data in members.items():
-        manifest["files"][name] = {"size": len(data),
-                                   "sha256": hashlib.sha256(data).hexdigest()}
-    if manifest_edit is not None:
-        manifest_edit(manifest)
-    with tarfile.open(out, "w") as tar:
-        for name, data in [("manifest.json", json.dumps(manifest).encode()),
-                           *members.items()]:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return out
-
-
-def member(archive: Path, name: str) -> str:
-    with tarfile.open(archive) as tar:
-        return tar.extractfile(name).read().decode()
-
-
 def refused(archive: Path, tmp_path: Path, reason: str) -> None:
     target = Library(tmp_path / "target")
-    target.create(VmConfig("Other"))
+    if "Other" not in target:
+        target.create(VmConfig("Other"))
     with pytest.raises(ArchiveError, match=reason) as info:
         import_vm(target, archive, "Imported")
     assert "nothing imported" in str(info.value)
@@ -153,4 +124,106 @@ def test_an_archived_tree_naming_files_outside_is_refused(library, victim, tmp_p
     tree = re.sub(old, new.format(victim=victim), tree, flags=re.M)
     evil = craft(archive, tmp_path / "evil.tar", {"snapshots/snapshots.toml": tree.encode()})
     refused(evil, tmp_path, reason)
+    assert victim.read_text() == "precious"
+
+
+def edit_config(text: str, old: str, new: str) -> bytes:
+    assert re.search(old, text, re.M), text
+    return re.sub(old, new, text, count=1, flags=re.M).encode()
+
+
+@pytest.mark.parametrize(("old", "new", "reason"), [
+    (r'path = "[^"]*hdd0\.cow"', 'path = "{victim}"',
+     r"its vm.toml attaches hard disk C: '.*victim.txt' \(is absolute\), which is outside"),
+    (r'path = "[^"]*hdd0\.cow"', 'path = "~/victim.txt"', r"\(starts with ~"),
+    (r'path = "[^"]*hdd0\.cow"', 'path = "../Other/hdd.img"',
+     r"its vm.toml: hard disk C: image path '\.\./Other/hdd\.img' leads out of the VM"),
+    (r'^mode = "off"$', 'mode = "file"\npath = "{victim}"',
+     r"its vm.toml logs COM1 to '.*victim.txt' \(is absolute\), which is outside"),
+])
+def test_an_archived_vm_toml_reaching_outside_is_refused(library, victim, tmp_path, old,
+                                                         new, reason):
+    archive = export_vm(library, "Box", tmp_path / "box.tar")
+    text = member(archive, "vm.toml").replace('path = ""\n', "")
+    evil = craft(archive, tmp_path / "evil.tar",
+                 {"vm.toml": edit_config(text, old, new.format(victim=victim))})
+    refused(evil, tmp_path, reason)
+    assert victim.read_text() == "precious"
+
+
+def test_an_archived_layer_whose_base_is_outside_is_refused(library, tmp_path):
+    from vmgui.storage import overlay as ov
+
+    outside = tmp_path / "other-vm-disk.img"
+    outside.write_bytes(bytes(SIZE))
+    layer = tmp_path / "layers" / "evil.cow"
+    layer.parent.mkdir()
+    ov.Overlay.create(layer, outside).close()  # its header names the absolute path
+    archive = export_vm(library, "Box", tmp_path / "box.tar")
+    evil = craft(archive, tmp_path / "evil.tar", {"evil.cow": layer.read_bytes()})
+    refused(evil, tmp_path, r"the snapshot layer evil.cow has its base at '/.*"
+                            r"other-vm-disk.img', which is outside the VM folder")
+    fd = os.open(layer, os.O_RDWR)
+    try:
+        header = ov.read_header(str(layer), fd)
+        header.base_path = "../../other-vm-disk.img"
+        ov.write_header(fd, header)
+    finally:
+        os.close(fd)
+    evil = craft(archive, tmp_path / "evil2.tar", {"snapshots/evil.cow": layer.read_bytes()})
+    refused(evil, tmp_path, r"the snapshot layer snapshots/evil.cow has its base at "
+                            r"'\.\./\.\./other-vm-disk\.img'")
+    assert outside.read_bytes() == bytes(SIZE)
+
+
+def _with_member(archive: Path, out: Path, info: tarfile.TarInfo,
+                 data: bytes = b"") -> Path:
+    """``archive`` plus a member (listed in the manifest, with a matching checksum)."""
+    craft(archive, out, {}, lambda m: m["files"].__setitem__(
+        info.name, {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}))
+    with tarfile.open(out, "a") as tar:
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data) if data else None)
+    return out
+
+
+@pytest.mark.parametrize(("kind", "name", "reason"), [
+    (tarfile.SYMTYPE, "link.img", "is not a plain file inside the VM folder"),
+    (tarfile.LNKTYPE, "hard.img", "is not a plain file inside the VM folder"),
+    (tarfile.CHRTYPE, "zero.img", "is not a plain file inside the VM folder"),
+    (tarfile.FIFOTYPE, "fifo.img", "is not a plain file inside the VM folder"),
+    (tarfile.DIRTYPE, "dir", "is not a plain file inside the VM folder"),
+    (tarfile.REGTYPE, "{tmp}/abs.img", "is not a plain file inside the VM folder"),
+    (tarfile.REGTYPE, "sub/../../up.img", "is not a plain file inside the VM folder"),
+    (tarfile.REGTYPE, "tryout/keep.json", "belongs to a try-out session"),
+])
+def test_members_that_are_not_plain_files_inside_are_refused(library, tmp_path, victim,
+                                                             kind, name, reason):
+    archive = export_vm(library, "Box", tmp_path / "box.tar")
+    name = name.format(tmp=tmp_path)
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    if kind in (tarfile.SYMTYPE, tarfile.LNKTYPE):
+        info.linkname = str(victim)
+    data = b"x" if kind == tarfile.REGTYPE else b""
+    evil = _with_member(archive, tmp_path / "evil.tar", info, data)
+    target = Library(tmp_path / "target")
+    with pytest.raises(ArchiveError, match=reason):
+        import_vm(target, evil)
+    assert not target.root.exists()
+    assert victim.read_text() == "precious"
+    assert not (tmp_path / "abs.img").exists()
+
+
+def test_a_keep_journal_naming_files_outside_its_session_is_refused(library, victim):
+    from vmgui.config import tryout
+
+    folder = library.get("Box").folder
+    session = tryout.session_folder(folder)
+    session.mkdir()
+    (session / tryout.JOURNAL_FILE).write_text(json.dumps({
+        "version": tryout.JOURNAL_VERSION, "vm": "Box", "before": "b", "after": "a",
+        "before_id": "", "rebased": [], "overlays": {"hdd0": f"../../{victim.name}"}}))
+    with pytest.raises(tryout.TryoutError, match="not a keep journal this vmgui reads"):
+        tryout.recover_tryout(folder)
     assert victim.read_text() == "precious"

@@ -51,6 +51,7 @@ from vmgui.storage.image import open_regular
 
 MANIFEST = "manifest.json"
 SNAPSHOT_TREE = f"{SNAPSHOT_DIR}/{TREE_FILE}"
+_DRIVES = {0: "floppy A:", 1: "floppy B:", 0x80: "hard disk C:", 0x81: "hard disk D:"}
 FORMAT = "vmgui-vm-export"
 VERSION = 1
 MAX_MANIFEST_BYTES = 16 << 20
@@ -252,6 +253,10 @@ def _unpack_verified(source: Path, dest: Path) -> dict:
                 if not member.isfile() or not _safe_name(member.name):
                     raise ArchiveError(f"{source}: member {member.name!r} is not a plain "
                                        "file inside the VM folder; refused")
+                if PurePosixPath(member.name).parts[0] == TRYOUT_FOLDER:
+                    raise ArchiveError(f"{source}: member {member.name!r} belongs to a "
+                                       "try-out session, which archives never hold; "
+                                       "refused")
                 want = files.get(member.name)
                 if want is None:
                     raise ArchiveError(f"{source}: member {member.name!r} is not in the "
@@ -308,13 +313,49 @@ def _fix_external_bases(folder: Path, manifest: dict) -> None:
         tree._write()
 
 
-def _outside_problem(folder: Path) -> str | None:
+def _outside_problem(folder: Path, config: VmConfig) -> str | None:
     """What in the unpacked VM ``folder`` names a file outside it (an archive may bring
-    only the VM's own files): a path in ``snapshots.toml``; None when nothing does."""
+    only the VM's own files): an image or the serial log in ``vm.toml``, a path in
+    ``snapshots.toml``, the base of an overlay; None when nothing does."""
+    for number, att, _kind in config.drive_slots():
+        if (why := safefile.escape_problem(att.path)) is not None:
+            return (f"its {CONFIG_FILE} attaches {_DRIVES.get(number, 'a drive')} "
+                    f"{safefile.shown(att.path)} ({why})")
+    serial = config.serial.path
+    if serial and (why := safefile.escape_problem(serial)) is not None:
+        return f"its {CONFIG_FILE} logs COM1 to {safefile.shown(serial)} ({why})"
     try:
         tree = Snapshots(folder)
     except SnapshotError as exc:
         return _as_archived(exc, folder)
+    return _tree_problem(tree) or _overlay_problem(folder)
+
+
+def _overlay_problem(folder: Path) -> str | None:
+    """An overlay in ``folder`` whose base (as its header names it) is outside it."""
+    root = os.path.abspath(folder)
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        if not ov.is_overlay(path):
+            continue
+        rel = path.relative_to(folder).as_posix()
+        try:
+            fd = os.open(path, os.O_RDONLY | ov.BINARY)
+            try:
+                base = ov.read_header(rel, fd).base_path
+            finally:
+                os.close(fd)
+        except (OSError, ov.OverlayError) as exc:
+            return f"{rel} is a damaged snapshot layer ({exc}); it cannot be checked"
+        if Path(base).is_absolute():
+            return f"the snapshot layer {rel} has its base at {safefile.shown(base)}"
+        target = os.path.normpath(os.path.join(os.path.dirname(path), base))
+        if os.path.commonpath([root, target]) != root:
+            return f"the snapshot layer {rel} has its base at {safefile.shown(base)}"
+    return None
+
+
+def _tree_problem(tree: Snapshots) -> str | None:
+    """A snapshot in ``tree`` that names a file by an absolute path (or up with ..)."""
     for snap in tree.snapshots:
         for what, stored in [("state", snap.state), ("thumbnail", snap.thumbnail),
                              *((f"{slot} layer", p) for slot, p in snap.disks.items())]:
@@ -362,7 +403,7 @@ def import_vm(library: Library, source: Path, new_name: str | None = None) -> Vm
                                "imported") from exc
         except (OSError, ov.OverlayError) as exc:
             raise ArchiveError(f"{source}: cannot re-link external images ({exc})") from exc
-        problem = _outside_problem(staging)
+        problem = _outside_problem(staging, config)
         if problem is not None:
             raise ArchiveError(f"{source}: {problem}, which is outside the VM folder; "
                                "refused (nothing imported)")

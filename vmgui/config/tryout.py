@@ -31,6 +31,7 @@ import re
 import tempfile
 from pathlib import Path
 
+from vmgui.config import safefile
 from vmgui.config.library import (
     CONFIG_FILE,
     TRYOUT_FOLDER,
@@ -41,6 +42,7 @@ from vmgui.config.library import (
 from vmgui.config.runlock import pid_alive, process_token
 from vmgui.config.snapshots import (
     DRIVE_SLOTS,
+    SLOTS,
     Snapshot,
     SnapshotError,
     Snapshots,
@@ -178,7 +180,7 @@ def keep_pending(tryout_dir: Path) -> bool:
 def _read_journal(tryout_dir: Path) -> dict | None:
     path = Path(tryout_dir) / JOURNAL_FILE
     try:
-        data = json.loads(path.read_text("utf-8"))
+        data = safefile.parse_json(safefile.read_small(path, 1 << 20))
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
@@ -186,10 +188,18 @@ def _read_journal(tryout_dir: Path) -> dict | None:
                           "the try-out changes") from exc
     if (not isinstance(data, dict) or data.get("version") != JOURNAL_VERSION
             or not all(isinstance(data.get(k), t) for k, t in (
-                ("before", str), ("after", str), ("overlays", dict), ("rebased", list)))):
+                ("before", str), ("after", str), ("overlays", dict), ("rebased", list)))
+            or not all(slot in SLOTS and _plain_name(name)  # files of the session only
+                       for slot, name in data["overlays"].items())):
         raise TryoutError(f"{path}: not a keep journal this vmgui reads; remove "
                           f"{tryout_dir} to discard the try-out changes")
     return data
+
+
+def _plain_name(name: object) -> bool:
+    """A file name without a folder part (what the journal names in the session)."""
+    return (isinstance(name, str) and safefile.path_problem(name) is None
+            and name not in ("", ".", "..") and "/" not in name and "\\" not in name)
 
 
 def _write_journal(tryout_dir: Path, journal: dict) -> None:
