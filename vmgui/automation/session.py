@@ -137,6 +137,7 @@ class Session:
         self.host = host
         self.serial_path = serial_path
         self.artifacts = artifacts
+        self.key_timeout = KEY_DRAIN_TIMEOUT_S  # how long typed keys may wait to be read
         self._serial_written = 0
 
     # ------------------------------------------------------------------ plumbing
@@ -250,8 +251,14 @@ class Session:
     def _send_keys(self, events: list[bytes]) -> None:
         for event in events:
             self.host.send(ev.KeyScancodes(event))
-        self._poll_until(lambda: not self.host.pending_keys(),
-                         "the guest to read the typed keys", KEY_DRAIN_TIMEOUT_S)
+        try:
+            self._poll_until(lambda: not self.host.pending_keys(),
+                             "the guest to read the typed keys (the unread key presses "
+                             "were dropped)", self.key_timeout)
+        except AutomationTimeout:
+            # Left queued they would make every later type/keys wait behind them.
+            self.host.send(ev.DiscardKeys())
+            raise
 
     def type_text(self, text: str) -> None:
         self._send_keys(keys.text(text))

@@ -9,6 +9,7 @@ Reference: IBM PC/AT Technical Reference (keyboard scan codes, set 1).
 
 from __future__ import annotations
 
+import re
 from types import MappingProxyType
 
 BREAK = 0x80
@@ -83,10 +84,18 @@ def key_name(name: str) -> tuple[bool, int]:
     raise KeyError_(f"unknown key name {name!r} (try enter, esc, f1-f12, up, ctrl+alt+del)")
 
 
+_SPLIT = re.compile(r"(?<![kK][pP])\+")  # "+" joins keys, except in the key name "kp+"
+
+
+def _parts(spec: str) -> list[str]:
+    """The key names of ``spec``: 'ctrl+kp+' -> ['ctrl', 'kp+']."""
+    return [p for p in _SPLIT.split(spec) if p.strip()]
+
+
 def combo(spec: str) -> list[bytes]:
     """'ctrl+alt+del' -> press each key in order, release in reverse: one byte string per
     key event, so a consumer can pace them."""
-    parts = [p for p in spec.split("+") if p]
+    parts = _parts(spec)
     if not parts:
         raise KeyError_(f"empty key combination {spec!r}")
     keys = [key_name(p) for p in parts]
@@ -95,12 +104,12 @@ def combo(spec: str) -> list[bytes]:
 
 def press(spec: str) -> list[bytes]:
     """Make codes only: hold the keys of ``spec`` down (until :func:`release`)."""
-    return [make(*key_name(p)) for p in spec.split("+") if p]
+    return [make(*key_name(p)) for p in _parts(spec)]
 
 
 def release(spec: str) -> list[bytes]:
     """Break codes for the keys of ``spec``, in reverse order."""
-    return [brk(*key_name(p)) for p in reversed(spec.split("+")) if p]
+    return [brk(*key_name(p)) for p in reversed(_parts(spec))]
 
 
 def text(s: str) -> list[bytes]:
