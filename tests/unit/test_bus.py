@@ -8,16 +8,23 @@ from vmgui.devices.bus import IoBus, IrqLine
 
 
 class ByteRegs:
-    def __init__(self, bus: IoBus, base: int, count: int) -> None:
+    """A device that records every access; its handlers refuse values wider than the
+    access, as a strict 8-bit device model would (the PIC once raised on F000h)."""
+
+    def __init__(self, bus: IoBus, base: int, count: int,
+                 widths: frozenset[int] = frozenset({1})) -> None:
         self.mem = bytearray(count)
         self.reads: list[tuple[int, int]] = []
-        self.handle = bus.register(base, count, "regs", self.read, self.write)
+        self.writes: list[tuple[int, int, int]] = []
+        self.handle = bus.register(base, count, "regs", self.read, self.write, widths=widths)
 
     def read(self, offset: int, size: int) -> int:
         self.reads.append((offset, size))
         return self.mem[offset]
 
     def write(self, offset: int, size: int, value: int) -> None:
+        assert 0 <= value < 1 << (8 * size), f"value {value:#x} wider than {size} byte(s)"
+        self.writes.append((offset, size, value))
         self.mem[offset] = value & 0xFF
 
 
@@ -73,12 +80,54 @@ def test_word_access_half_unclaimed_reads_ff_in_missing_byte():
     assert bus.read(0x100, 2) == 0xFF42
 
 
-def test_word_access_inside_range_goes_to_device_whole():
+def test_word_access_inside_range_goes_whole_to_a_device_that_decodes_words():
     bus = IoBus()
-    regs = ByteRegs(bus, 0x1F0, 8)
+    regs = ByteRegs(bus, 0x1F0, 8, widths=frozenset({1, 2}))
     regs.mem[0] = 0x99
     bus.read(0x1F0, 2)
     assert regs.reads[-1] == (0, 2)
+    bus.write(0x1F0, 2, 0x1234)
+    assert regs.writes[-1] == (0, 2, 0x1234)
+
+
+def test_word_out_to_a_byte_device_is_two_byte_writes_low_port_first():
+    """pic-word-out.img: `out dx, ax` with DX=A0h, AX=F000h.  On the ISA bus an 8-bit
+    card sees A0h <- 00h then A1h <- F0h; the device never sees F000h."""
+    bus = IoBus()
+    pic = ByteRegs(bus, 0xA0, 2)
+    bus.write(0xA0, 2, 0xF000)
+    assert pic.writes == [(0, 1, 0x00), (1, 1, 0xF0)]
+    assert bus.read(0xA0, 2) == 0xF000
+    assert pic.reads == [(0, 1), (1, 1)]
+
+
+def test_dword_access_to_byte_device_reaches_each_port_and_the_next_device():
+    bus = IoBus()
+    low = ByteRegs(bus, 0x60, 2)
+    high = ByteRegs(bus, 0x62, 2)
+    bus.write(0x60, 4, 0x44332211)
+    assert low.writes == [(0, 1, 0x11), (1, 1, 0x22)]
+    assert high.writes == [(0, 1, 0x33), (1, 1, 0x44)]
+    assert bus.read(0x60, 4) == 0x44332211
+
+
+def test_word_write_starting_on_an_unclaimed_port_still_reaches_the_next_port():
+    bus = IoBus()
+    regs = ByteRegs(bus, 0x81, 1)
+    bus.write(0x80, 2, 0xAB00)
+    assert regs.writes == [(0, 1, 0xAB)]
+
+
+def test_values_wider_than_the_access_are_masked():
+    bus = IoBus()
+    regs = ByteRegs(bus, 0x70, 1)
+    bus.write(0x70, 1, 0x1FF)
+    assert regs.writes == [(0, 1, 0xFF)]
+
+
+def test_widths_other_than_1_2_4_are_refused():
+    with pytest.raises(ValueError, match="widths"):
+        IoBus().register(0x100, 4, "odd", widths=frozenset({3}))
 
 
 def test_irq_line_reports_each_level_to_sink():

@@ -1,8 +1,10 @@
 """I/O port bus and interrupt lines: the only way devices talk to the machine.
 
 Owns: port-range registration (returning handles that undo it), dispatch of IN/OUT by
-port, the ISA convention that an unclaimed port reads all ones, and :class:`IrqLine`,
-the wire a device raises and lowers without knowing who listens.
+port, the ISA convention that an unclaimed port reads all ones, the splitting of wide
+accesses to devices that decode bytes only (an 8-bit ISA card sees a 16-bit OUT as two
+byte writes, low port first: the bus's byte-lane steering), and :class:`IrqLine`, the
+wire a device raises and lowers without knowing who listens.
 
 Thread rule: a bus and everything registered on it are used from one thread only (the
 VM's emulation thread).  Devices never import the engine; tests drive them through a bus.
@@ -22,17 +24,20 @@ WriteFn = Callable[[int, int, int], None]
 """``write(offset, size, value)``: offset is relative to the registered base."""
 
 _SIZE_MASK = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFFFFFF}
+BYTE_ONLY = frozenset({1})
 
 
 @dataclass(frozen=True)
 class PortRange:
-    """One registration: ports ``base .. base+count-1`` owned by ``name``."""
+    """One registration: ports ``base .. base+count-1`` owned by ``name``; ``widths`` are
+    the access sizes the device decodes itself (any other size reaches it as bytes)."""
 
     base: int
     count: int
     name: str
     read: ReadFn | None
     write: WriteFn | None
+    widths: frozenset[int] = BYTE_ONLY
 
 
 class Registration:
@@ -50,8 +55,10 @@ class IoBus:
     """Dispatches port reads and writes to the devices that claimed the ports.
 
     A read of an unclaimed port returns all ones (0xFF, 0xFFFF, ...), as on an ISA bus
-    with nothing driving the data lines; a write to one is dropped.  Multi-byte accesses
-    to a range that only decodes bytes are split into byte accesses, low port first.
+    with nothing driving the data lines; a write to one is dropped.  An access whose
+    size the device does not decode, or that runs past the end of its range, is split
+    into byte accesses, low port first, each going to whoever claims that port.  So a
+    handler only ever sees the sizes it registered, with values masked to that size.
     """
 
     def __init__(self) -> None:
@@ -66,10 +73,15 @@ class IoBus:
         name: str,
         read: ReadFn | None = None,
         write: WriteFn | None = None,
+        widths: frozenset[int] = BYTE_ONLY,
     ) -> Registration:
+        """Claim ports ``base .. base+count-1``.  ``widths``: the access sizes (1, 2, 4)
+        the device decodes; 1 is always among them, wider accesses arrive as bytes."""
         if not (0 <= base and base + count <= 0x10000 and count > 0):
             raise ValueError(f"{name}: port range {base:#x}+{count} outside 0-FFFFh")
-        rng = PortRange(base, count, name, read, write)
+        if not widths <= {1, 2, 4}:
+            raise ValueError(f"{name}: access widths {sorted(widths)} not among 1, 2, 4")
+        rng = PortRange(base, count, name, read, write, frozenset(widths) | BYTE_ONLY)
         for port in range(base, base + count):
             if port in self._ports:
                 other = self._ports[port].name
@@ -88,32 +100,34 @@ class IoBus:
         return rng.name if rng else None
 
     def read(self, port: int, size: int = 1) -> int:
+        port &= 0xFFFF
         rng = self._ports.get(port)
         if rng is None or rng.read is None:
             value = _SIZE_MASK[size]
-        elif size == 1 or port + size > rng.base + rng.count:
-            value = rng.read(port - rng.base, 1) if size == 1 else self._split_read(port, size)
-        else:
+        elif size in rng.widths and port + size <= rng.base + rng.count:
             value = rng.read(port - rng.base, size) & _SIZE_MASK[size]
+        else:
+            value = 0
+            for i in range(size):
+                value |= self.read((port + i) & 0xFFFF, 1) << (8 * i)
         self.last_access = ("in", port, size, value)
         return value
 
-    def _split_read(self, port: int, size: int) -> int:
-        value = 0
-        for i in range(size):
-            value |= self.read(port + i, 1) << (8 * i)
-        return value
-
     def write(self, port: int, size: int, value: int) -> None:
+        port &= 0xFFFF
+        value &= _SIZE_MASK[size]
         self.last_access = ("out", port, size, value)
         rng = self._ports.get(port)
         if rng is None or rng.write is None:
+            if size > 1:  # the other bytes may belong to a device
+                for i in range(1, size):
+                    self.write((port + i) & 0xFFFF, 1, (value >> (8 * i)) & 0xFF)
             return
-        if size == 1 or port + size <= rng.base + rng.count:
-            rng.write(port - rng.base, size, value & _SIZE_MASK[size])
+        if size in rng.widths and port + size <= rng.base + rng.count:
+            rng.write(port - rng.base, size, value)
         else:
             for i in range(size):
-                self.write(port + i, 1, (value >> (8 * i)) & 0xFF)
+                self.write((port + i) & 0xFFFF, 1, (value >> (8 * i)) & 0xFF)
 
 
 class IrqLine:
