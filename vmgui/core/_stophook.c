@@ -8,12 +8,30 @@
  *
  * It needs neither unicorn's headers nor linking: the caller passes uc_emu_stop's address
  * inside the control struct.  The module only exports the callback's address.
+ *
+ * It also holds the crash guard: vmgui_guarded_emu_start() calls uc_emu_start under
+ * sigsetjmp, and a SIGSEGV/SIGBUS/SIGILL/SIGFPE raised on that thread while the engine
+ * runs jumps back out of it instead of killing the process.  Guest code cannot fault the
+ * host by itself, so such a signal is a bug in the engine (seen: unicorn 2.1.4's x87
+ * translator leaks one TCG temporary per fcmov/fmov-ST(i) instruction and overruns its
+ * fixed 512-entry temporaries array on a block of ~470 of them).  The engine's
+ * translator state is damaged after that: the caller must never run it again; the CPU
+ * registers (a separate structure) stay readable for the crash report.
+ * A signal outside a guarded run goes to whatever handler was installed before ours.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdint.h>
+#include <string.h>
+#if defined(__linux__) && defined(__x86_64__)
+#include <ucontext.h>
+#endif
 
 typedef int (*emu_stop_fn)(void *uc);
+typedef int (*emu_start_fn)(void *uc, uint64_t begin, uint64_t until, uint64_t timeout,
+                            size_t count);
 
 typedef struct {
     volatile int32_t stop;   /* set to 1 by any thread to request a stop */
@@ -21,7 +39,83 @@ typedef struct {
     uint64_t blocks;         /* blocks executed since the counter was last reset */
     uint64_t limit;          /* stop when blocks reaches this; 0 = no budget */
     emu_stop_fn emu_stop;    /* uc_emu_stop from the loaded libunicorn */
+    emu_start_fn emu_start;  /* uc_emu_start from the loaded libunicorn */
+    int32_t crash_signal;    /* set by the guard: the signal that ended the run */
+    int32_t reserved;
+    uint64_t crash_address;  /* the faulting data address (si_addr) */
+    uint64_t crash_pc;       /* the host instruction that faulted, 0 if unknown */
 } vmgui_stop_ctl;
+
+#define GUARDED_CRASH (-1)   /* vmgui_guarded_emu_start's result after a caught signal */
+
+typedef struct {
+    sigjmp_buf env;
+    vmgui_stop_ctl *ctl;
+    volatile sig_atomic_t active;
+} vmgui_guard;
+
+/* Per thread: the guard of the run in progress on this thread (several VMs may run in
+ * one process, each on its own thread). */
+static __thread vmgui_guard *current_guard;
+
+static const int guarded_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE};
+#define N_GUARDED (sizeof(guarded_signals) / sizeof(guarded_signals[0]))
+/* Process-wide by nature: signal dispositions belong to the process.  Written once, by
+ * install_guard() under the GIL, before any guarded run. */
+static struct sigaction previous_actions[N_GUARDED];
+static int guard_installed;
+
+static void guard_handler(int sig, siginfo_t *info, void *context)
+{
+    vmgui_guard *guard = current_guard;
+    /* Only while libunicorn itself runs: ctypes released the GIL for the call, and a
+     * hook (Python code) takes it back.  Jumping out of a fault inside Python would
+     * leave the interpreter broken, so that case keeps the old behaviour. */
+    if (guard != NULL && guard->active && !PyGILState_Check()) {
+        guard->active = 0;
+        guard->ctl->crash_signal = sig;
+        guard->ctl->crash_address = (uint64_t)(uintptr_t)info->si_addr;
+        guard->ctl->crash_pc = 0;
+#if defined(__linux__) && defined(__x86_64__)
+        if (context != NULL)
+            guard->ctl->crash_pc = (uint64_t)((ucontext_t *)context)->uc_mcontext.gregs[REG_RIP];
+#else
+        (void)context;
+#endif
+        siglongjmp(guard->env, 1);
+    }
+    /* Not ours: put the previous handler back; the faulting instruction runs again and
+     * reaches it (a signal sent by kill()/raise() is raised again instead). */
+    for (size_t i = 0; i < N_GUARDED; i++) {
+        if (guarded_signals[i] == sig) {
+            sigaction(sig, &previous_actions[i], NULL);
+            break;
+        }
+    }
+    if (info == NULL || info->si_code <= 0)
+        raise(sig);
+}
+
+static int vmgui_guarded_emu_start(vmgui_stop_ctl *ctl, void *uc, uint64_t begin,
+                                   uint64_t until, uint64_t timeout, size_t count)
+{
+    vmgui_guard guard;
+    vmgui_guard *outer = current_guard;
+    int result;
+    guard.ctl = ctl;
+    guard.active = 0;
+    ctl->crash_signal = 0;
+    if (sigsetjmp(guard.env, 1)) {
+        current_guard = outer;
+        return GUARDED_CRASH;
+    }
+    current_guard = &guard;
+    guard.active = 1;
+    result = ctl->emu_start(uc, begin, until, timeout, count);
+    guard.active = 0;
+    current_guard = outer;
+    return result;
+}
 
 static void vmgui_block_hook(void *uc, uint64_t address, uint32_t size, void *user_data)
 {
@@ -45,6 +139,32 @@ static PyObject *hook_address(PyObject *self, PyObject *args)
     return PyLong_FromVoidPtr((void *)&vmgui_block_hook);
 }
 
+static PyObject *guarded_start_address(PyObject *self, PyObject *args)
+{
+    (void)self;
+    (void)args;
+    return PyLong_FromVoidPtr((void *)&vmgui_guarded_emu_start);
+}
+
+static PyObject *install_guard(PyObject *self, PyObject *args)
+{
+    (void)self;
+    (void)args;
+    if (!guard_installed) {
+        struct sigaction action;
+        memset(&action, 0, sizeof(action));
+        action.sa_sigaction = guard_handler;
+        action.sa_flags = SA_SIGINFO | SA_ONSTACK;
+        sigemptyset(&action.sa_mask);
+        for (size_t i = 0; i < N_GUARDED; i++) {
+            if (sigaction(guarded_signals[i], &action, &previous_actions[i]) != 0)
+                return PyErr_SetFromErrno(PyExc_OSError);
+        }
+        guard_installed = 1;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyObject *ctl_size(PyObject *self, PyObject *args)
 {
     (void)self;
@@ -54,6 +174,10 @@ static PyObject *ctl_size(PyObject *self, PyObject *args)
 
 static PyMethodDef methods[] = {
     {"hook_address", hook_address, METH_NOARGS, "Address of the native block hook."},
+    {"guarded_start_address", guarded_start_address, METH_NOARGS,
+     "Address of vmgui_guarded_emu_start (returns -1 after a caught engine crash)."},
+    {"install_guard", install_guard, METH_NOARGS,
+     "Install the crash guard's signal handlers (once per process)."},
     {"ctl_size", ctl_size, METH_NOARGS, "sizeof the control struct (for a layout check)."},
     {NULL, NULL, 0, NULL},
 };

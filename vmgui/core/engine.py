@@ -144,10 +144,61 @@ class StopControl(ctypes.Structure):
         ("blocks", ctypes.c_uint64),
         ("limit", ctypes.c_uint64),
         ("emu_stop", ctypes.c_void_p),
+        ("emu_start", ctypes.c_void_p),
+        ("crash_signal", ctypes.c_int32),
+        ("reserved", ctypes.c_int32),
+        ("crash_address", ctypes.c_uint64),
+        ("crash_pc", ctypes.c_uint64),
     ]
 
 
-def _native_hook_address() -> int | None:
+_GUARDED_START = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(StopControl), ctypes.c_void_p,
+                                  ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64,
+                                  ctypes.c_size_t)
+ENGINE_CRASHED = -1  # Engine.run's result when the crash guard caught a host signal
+
+
+class EngineCrash(RuntimeError):
+    """libunicorn itself faulted (a host signal inside uc_emu_start) and the crash guard
+    caught it.  The engine is unusable afterwards; its registers can still be read."""
+
+    def __init__(self, signal_number: int, address: int, host_pc: int) -> None:
+        self.signal_number = signal_number
+        self.address = address
+        self.host_pc = host_pc
+        super().__init__(f"the CPU engine crashed ({_signal_name(signal_number)} at host "
+                         f"address {address:#x}{_where(host_pc)})")
+
+
+def _signal_name(number: int) -> str:
+    import signal
+
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def _where(host_pc: int) -> str:
+    """' in libunicorn.so.2+0x1234' for a host code address, from /proc/self/maps."""
+    if not host_pc:
+        return ""
+    try:
+        with open("/proc/self/maps", encoding="ascii", errors="replace") as maps:
+            for line in maps:
+                fields = line.split()
+                start, end = (int(x, 16) for x in fields[0].split("-"))
+                if start <= host_pc < end and len(fields) >= 6:
+                    name = fields[5].rsplit("/", 1)[-1]
+                    return f", code in {name}+{host_pc - start + int(fields[2], 16):#x}"
+    except (OSError, ValueError, IndexError):
+        pass
+    return f", code at {host_pc:#x}"
+
+
+def _native_hooks() -> tuple[int, int] | None:
+    """(block hook address, guarded emu_start address) from the built extension, with
+    the crash guard's signal handlers installed; None without the extension."""
     try:
         from vmgui.core import _stophook
     except ImportError:
@@ -155,7 +206,8 @@ def _native_hook_address() -> int | None:
     if _stophook.ctl_size() != ctypes.sizeof(StopControl):
         log.warning("native stop hook has a different struct layout; not using it")
         return None
-    return _stophook.hook_address()
+    _stophook.install_guard()
+    return _stophook.hook_address(), _stophook.guarded_start_address()
 
 
 class HookHandle:
@@ -201,7 +253,12 @@ class Engine:
         self._mapped: list[object] = []  # buffers kept alive while mapped
         self.stop_ctl = StopControl()
         self.stop_ctl.emu_stop = ctypes.cast(_LIB.uc_emu_stop, ctypes.c_void_p).value
-        addr = _native_hook_address() if use_native_stop else None
+        self.stop_ctl.emu_start = ctypes.cast(_LIB.uc_emu_start, ctypes.c_void_p).value
+        self._stop_ctl_ref = ctypes.pointer(self.stop_ctl)
+        self.crash: EngineCrash | None = None  # set when the crash guard caught a fault
+        native = _native_hooks()
+        self._guarded_start = _GUARDED_START(native[1]) if native else None
+        addr = native[0] if native and use_native_stop else None
         self.native_stop = addr is not None
         if self.native_stop:
             handle = ctypes.c_size_t()
@@ -217,6 +274,12 @@ class Engine:
 
     # ------------------------------------------------------------------ lifecycle
     def close(self) -> None:
+        if self.crash is not None:
+            # The translator's state is damaged: uc_close could fault in turn.  Leave the
+            # engine (and the buffers it maps) allocated; the process ends soon after.
+            self._uc = None
+            self._hooks.clear()
+            return
         for hook in self._hooks:
             hook.remove()
         self._hooks.clear()
@@ -439,15 +502,25 @@ class Engine:
 
     # ------------------------------------------------------------------ running
     def run(self, *, max_instructions: int = 0) -> int:
-        """Run from CS:EIP until stopped (flag, budget, HLT, error).  Returns uc_err."""
-        if not self._uc:
+        """Run from CS:EIP until stopped (flag, budget, HLT, error).  Returns uc_err, or
+        :data:`ENGINE_CRASHED` when libunicorn faulted (then :attr:`crash` says how and
+        the engine refuses to run again)."""
+        if not self._uc or self.crash is not None:
             raise EngineError("run", ucc.UC_ERR_HANDLE)
         eip = self.read(Reg.EIP)
         self.stop_ctl.stopped_by = 0
         # Without the native hook, slices of SLICE instructions bring the emulation
         # thread back regularly to look at the stop flag itself.
         count = max_instructions or (0 if self.native_stop else SLICE_INSTRUCTIONS)
-        return _LIB.uc_emu_start(self._uc, eip, 0xFFFFFFFFFFFFFFFF, 0, count)
+        if self._guarded_start is None:
+            return _LIB.uc_emu_start(self._uc, eip, 0xFFFFFFFFFFFFFFFF, 0, count)
+        err = self._guarded_start(self._stop_ctl_ref, self._uc, eip, 0xFFFFFFFFFFFFFFFF,
+                                  0, count)
+        if err == ENGINE_CRASHED:
+            ctl = self.stop_ctl
+            self.crash = EngineCrash(ctl.crash_signal, ctl.crash_address, ctl.crash_pc)
+            log.error("%s", self.crash)
+        return err
 
     def request_stop(self) -> None:
         """Any thread: ask the emulation thread to stop at the next block boundary."""

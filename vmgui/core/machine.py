@@ -31,7 +31,7 @@ from vmgui.bios.firmware import Bios
 from vmgui.bios.system import MemoryLayout
 from vmgui.core import crash
 from vmgui.core import events as ev
-from vmgui.core.engine import UC_REG_CR0, Engine
+from vmgui.core.engine import ENGINE_CRASHED, UC_REG_CR0, Engine
 from vmgui.core.memory import GuestMemory
 from vmgui.core.regcache import RegisterCache
 from vmgui.core.timing import DeadlineTimer, HostClock, VirtualClock
@@ -576,6 +576,11 @@ class Machine:
         self._wake.clear()
 
     def _after_run(self, err: int) -> None:
+        if err == ENGINE_CRASHED:
+            self._fault = None
+            self._crash(f"{self.engine.crash}; the guest's last known state is below. "
+                        "This VM cannot continue: power it off and start it again")
+            return
         if self._fault is not None:
             self._crash(self._fault)
             self._fault = None
@@ -622,6 +627,9 @@ class Machine:
             elif isinstance(cmd, ev.SaveState):
                 if self._save_state(cmd.path, cmd.new_layers) and cmd.power_off:
                     return False
+            elif self.engine.crash is not None and isinstance(cmd, ev.LoadState | ev.Reset):
+                log.warning("%s ignored: the CPU engine crashed; power the VM off and "
+                            "start it again", type(cmd).__name__)
             elif isinstance(cmd, ev.LoadState):
                 self._load_state(cmd.path)
             elif isinstance(cmd, ev.Reset):
