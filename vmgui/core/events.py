@@ -86,8 +86,15 @@ class LoadState:
     path: str
 
 
+@dataclass(frozen=True)
+class DiscardKeys:
+    """Drop the typed key presses the keyboard controller has not taken yet (a script
+    gave up waiting for the guest to read them).  Key releases are kept, so no key the
+    guest already saw go down stays held."""
+
+
 Command = (KeyScancodes | MouseInput | SerialInput | Pause | Resume | Reset | PowerOff
-           | SaveState | LoadState)
+           | SaveState | LoadState | DiscardKeys)
 
 
 # ------------------------------------------------------------------ events (out)

@@ -403,6 +403,7 @@ class Machine:
         self.memory.set_a20(True)
         self._wait = Wait.NONE
         self._reset_requested = False
+        self._typed.clear()  # keys typed before the reset are not for the new boot
         self.bios.build_rom()
         self.engine.write(Reg.ESP, 0x7000)
         self.bios.post()
@@ -614,6 +615,8 @@ class Machine:
                 return False
             if isinstance(cmd, ev.KeyScancodes):
                 self._typed.append(cmd.data)
+            elif isinstance(cmd, ev.DiscardKeys):
+                self._discard_typed_keys()
             elif isinstance(cmd, ev.MouseInput):
                 self.kbc.mouse_input(cmd.dx, cmd.dy, cmd.buttons)
             elif isinstance(cmd, ev.SerialInput):
@@ -684,13 +687,21 @@ class Machine:
             self._set_state(ev.RunState.RUNNING)
         self._emit(ev.StateLoaded(path, None))
 
+    def _discard_typed_keys(self) -> None:
+        """Drop queued key presses, keep the releases (a release of a key that is not
+        down changes nothing in the guest; a lost one would leave it held)."""
+        kept = [event for event in self._typed if event and event[-1] & 0x80]
+        log.info("discarded %d unread key presses", len(self._typed) - len(kept))
+        self._typed = collections.deque(kept)
+
     def _feed_typed_keys(self) -> None:
         """Hand queued key presses to the keyboard controller one at a time, only while
         the guest keeps up (controller idle, BIOS buffer not filling)."""
         if not self._typed or self.kbc.output_buffer_full or self.kbc.keyboard.data:
             return
-        head = self.memory.read_u16(Bda.KBD_BUF_HEAD)
-        tail = self.memory.read_u16(Bda.KBD_BUF_TAIL)
-        if ((tail - head) % 32) // 2 >= KEY_BUFFER_HIGH_WATER:
-            return
+        if not self._typed[0][-1] & 0x80:  # a press fills the BIOS buffer; a release not
+            head = self.memory.read_u16(Bda.KBD_BUF_HEAD)
+            tail = self.memory.read_u16(Bda.KBD_BUF_TAIL)
+            if ((tail - head) % 32) // 2 >= KEY_BUFFER_HIGH_WATER:
+                return
         self.kbc.key_input(self._typed.popleft())
