@@ -14,6 +14,7 @@ import pytest
 from vmgui.core import events as ev
 from vmgui.core import keys
 from vmgui.core.machine import MachineConfig
+from vmgui.host.base import HostError, NoScreenYet
 from vmgui.host.process import ProcessHost
 
 
@@ -28,10 +29,7 @@ def wait_until(predicate, host, timeout=20.0):
 
 
 def screen(host) -> str:
-    try:
-        return "\n".join(host.text_lines())
-    except RuntimeError:
-        return ""
+    return "\n".join(host.text_lines())  # "" before the first screen
 
 
 def type_into(host, text: str) -> None:
@@ -99,5 +97,28 @@ def test_bad_image_is_reported_not_raised(tmp_path):
     try:
         wait_until(lambda: host.crash is not None, host)
         assert "1000" in host.crash.report
+    finally:
+        host.power_off()
+
+
+def test_no_screen_yet_is_named_and_text_is_empty(echo_copy):
+    """Before the VM process has answered once there is no screen: display() says so
+    with NoScreenYet (a HostError, so also the RuntimeError older callers catch) and
+    text_lines() is empty, as for a graphics mode; once RUNNING is reported the screen
+    is there (the VM process says it is ready before its machine can report RUNNING)."""
+    host = ProcessHost(MachineConfig(floppies=(echo_copy("a.img"),)))
+    with pytest.raises(NoScreenYet, match="has not drawn a screen yet"):
+        host.display()
+    assert host.text_lines() == []
+    host.start()  # a VM process takes far longer than this to come up
+    try:
+        with pytest.raises(NoScreenYet) as caught:
+            host.display()
+        assert isinstance(caught.value, HostError) and isinstance(caught.value, RuntimeError)
+        assert host.text_lines() == []
+        wait_until(lambda: host.state is ev.RunState.RUNNING, host)
+        assert host.display().cols > 0
+        assert isinstance(host.text_lines(), list)
+        wait_until(lambda: "READY" in screen(host), host)
     finally:
         host.power_off()

@@ -34,7 +34,7 @@ from vmgui.core.machine import MachineConfig
 from vmgui.core.memory import VGA_SIZE
 from vmgui.devices.display import DisplayState
 from vmgui.devices.render import text_lines
-from vmgui.host.base import EventRecord
+from vmgui.host.base import EventRecord, NoScreenYet
 
 log = logging.getLogger(__name__)
 
@@ -110,8 +110,10 @@ def _child_main(conn, config: MachineConfig, drives: dict[int, DriveSpec | None]
         os._exit(0)
     server = start_server(control, Path(control_socket) if control_socket else None)
     thread = _threading.Thread(target=machine.run, name="vmgui-cpu", daemon=True)
-    thread.start()
+    # _Ready goes first: the parent must never see RUNNING before it may ask for the
+    # screen (it would find none and, under load, report that as an error)
     send(_Ready())
+    thread.start()
     try:
         _serve(conn, machine, send, thread)
     finally:
@@ -276,7 +278,9 @@ class ProcessHost(EventRecord):
 
     def display(self) -> DisplayState:
         """The screen: registers asked over the pipe, video memory from shared memory.
-        After the process has gone, the last known state (memory as it was left)."""
+        After the process has gone, the last known state (memory as it was left).
+        :class:`NoScreenYet` until the VM process has answered once: it is still
+        starting, or (a loaded machine) did not answer within :data:`REPLY_TIMEOUT_S`."""
         if not self._closed and self._ready.is_set() and self._process.is_alive():
             with contextlib.suppress(queue.Empty):
                 while True:  # drop answers to earlier requests that timed out
@@ -290,11 +294,15 @@ class ProcessHost(EventRecord):
         if self._last_display is None:
             # not started yet (a VM process takes ~0.3 s to come up): answer at once
             # instead of blocking the GUI that asks
-            raise RuntimeError("the VM has not drawn a screen yet")
+            raise NoScreenYet()
         return self._last_display
 
     def text_lines(self) -> list[str]:
-        return text_lines(self.display())
+        """The text screen; ``[]`` while there is none yet (see :meth:`display`)."""
+        try:
+            return text_lines(self.display())
+        except NoScreenYet:
+            return []
 
     def pending_keys(self) -> int:
         return 0

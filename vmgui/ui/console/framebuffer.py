@@ -120,6 +120,7 @@ class FramebufferView(QWidget):
         self.scale_mode = ScaleMode.X1
         self.integer_scaling = False
         self.image: QImage | None = None
+        self.placeholder = ""  # drawn while there is no frame yet ("Starting...")
         self._rgb = b""  # keeps the QImage's pixel buffer alive
         self._signature: tuple | None = None
         self._cache: dict[tuple, tuple[bytes, QImage]] = {}  # blink phases -> frame
@@ -229,6 +230,9 @@ class FramebufferView(QWidget):
             smooth = self.scale_mode is ScaleMode.FIT and not self.integer_scaling
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
             painter.drawImage(target, self.image)
+        elif self.placeholder:
+            painter.setPen(Qt.GlobalColor.lightGray)
+            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self.placeholder)
         painter.end()
         self.paint_ms = (time.perf_counter() - start) * 1000
 

@@ -38,6 +38,7 @@ from vmgui.core import events as ev
 from vmgui.core import keys
 from vmgui.devices.display import DisplayKind, DisplayState
 from vmgui.devices.render import render, save_png
+from vmgui.host.base import NoScreenYet
 from vmgui.ui.console.framebuffer import FramebufferView, ScaleMode, font_for
 from vmgui.ui.console.keyboard import GuestKeyboard
 from vmgui.ui.console.keymap import KeyTranslator
@@ -201,7 +202,7 @@ class ConsoleWindow(QMainWindow):
         before = self.view.content_changes
         try:
             self.view.refresh(ask=active or self._ticks % IDLE_ASK_EVERY == 0)
-        except RuntimeError:  # a VM process that has not drawn a screen yet
+        except NoScreenYet:  # a VM process still starting: the view says so
             return
         if self.view.content_changes != before:
             self._active_until = now + ACTIVE_S
@@ -279,7 +280,12 @@ class ConsoleWindow(QMainWindow):
         return names.get(state, str(state))
 
     def _update_state_label(self) -> None:
-        self.state_label.setText(self._state_text())
+        text = self._state_text()
+        self.state_label.setText(text)
+        # shown until the first frame: "Starting", or why there will be none
+        self.view.placeholder = (self.tr("Starting...") if self.host.state in (
+            ev.RunState.CREATED, ev.RunState.RUNNING) else text)
+        self.view.update()
 
     def _update_title(self) -> None:
         self.setWindowTitle(self.tr("{0} [{1}] - vmgui").format(self.title, self._state_text()))
@@ -378,7 +384,8 @@ class ConsoleWindow(QMainWindow):
         return answer == QMessageBox.StandardButton.Yes
 
     def take_screenshot(self) -> Path:
-        """Save the screen as PNG at native resolution (and copy it to the clipboard)."""
+        """Save the screen as PNG at native resolution (and copy it to the clipboard);
+        :class:`NoScreenYet` while the VM is starting."""
         state = self.host.display()
         width, height, rgb = render(state, font_for(state))
         self.screenshots_dir.mkdir(parents=True, exist_ok=True)
@@ -398,6 +405,10 @@ class ConsoleWindow(QMainWindow):
     def _on_screenshot(self) -> None:
         try:
             path = self.take_screenshot()
+        except NoScreenYet:
+            self.statusBar().showMessage(self.tr("No screenshot: the VM is still starting"),
+                                         5000)
+            return
         except OSError as exc:
             QMessageBox.warning(self, self.tr("Take screenshot"),
                                 self.tr("Could not save the screenshot: {0}").format(exc))

@@ -48,6 +48,7 @@ from vmgui.config.library import VmEntry
 from vmgui.config.runlock import RunLock, VmBusyError
 from vmgui.config.snapshots import saved_state_path, settle_resume
 from vmgui.core import events as ev
+from vmgui.host.base import NoScreenYet
 from vmgui.host.control import SOCKET_NAME
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,8 @@ def screen_image(host) -> QImage | None:
         state = host.display()
         height = state.char_height if state.char_height in ROM_FONT_HEIGHTS else 16
         width, height, rgb = render(state, load_rom_font(height))
+    except NoScreenYet:  # still starting: the list shows "Starting" in its place
+        return None
     except Exception:  # noqa: BLE001 - a thumbnail must never break the manager
         log.debug("cannot render a thumbnail", exc_info=True)
         return None

@@ -31,6 +31,7 @@ from vmgui.ui.manager.vmstatus import NOTHING, FolderStatus, probe
 
 ENTRY_ROLE = Qt.ItemDataRole.UserRole + 1
 STATE_ROLE = Qt.ItemDataRole.UserRole + 2  # RunState, or None when not started
+_STARTING = (ev.RunState.CREATED, ev.RunState.RUNNING)  # a thumbnail says "Starting..."
 SCREEN_ROLE = Qt.ItemDataRole.UserRole + 3  # QImage or None
 STATE_TEXT_ROLE = Qt.ItemDataRole.UserRole + 4
 STATE_ICON_ROLE = Qt.ItemDataRole.UserRole + 5
@@ -275,6 +276,12 @@ class VmItemDelegate(QStyledItemDelegate):
             painter.drawImage(rect, screen)
             painter.setPen(QColor(0, 0, 0, 120))
             painter.drawRect(rect.adjusted(0, 0, -1, -1))
+            return
+        if index.data(STATE_ROLE) in _STARTING:  # runs, but no screen to show yet
+            painter.fillRect(rect, Qt.GlobalColor.black)
+            painter.setPen(Qt.GlobalColor.lightGray)
+            painter.drawText(rect, Qt.AlignmentFlag.AlignCenter,
+                             QApplication.translate("VmItemDelegate", "Starting..."))
             return
         entry: VmEntry = index.data(ENTRY_ROLE)
         broken = entry is not None and entry.config is None
