@@ -240,3 +240,26 @@ def test_more_than_1024_cylinders_are_capped_in_params_and_reachable(tmp_path):
                 assert not cpu.cf and cpu.regs.al == 1
             int13(svc, cpu, ax=0x0C00, cx=chs_cx(1023, 1), dx=0x0080)
             assert not cpu.cf
+
+
+def test_the_partial_cylinder_at_the_end_is_not_addressable_by_chs(tmp_path):
+    """A disk of 300 whole cylinders and 500 more sectors: CHS reaches cylinders 0-299
+    only (the LBA services reach every sector)."""
+    heads, spt = 16, 63
+    total = 300 * heads * spt + 500
+    extra = 300 * heads * spt
+    path = make_disk(tmp_path, "odd.img", total, [extra, extra - 1])
+    with DiskImage.open(path, kind="hdd") as image:
+        assert image.cylinders == 300 and image.total_sectors == total
+        svc, cpu = DiskService({0x80: image}), FakeCpu()
+        int13(svc, cpu, ax=0x0201, cx=chs_cx(299, spt), dx=(heads - 1) << 8 | 0x80,
+              es=BUF_SEG, bx=0)
+        assert not cpu.cf and cpu.mem.read(BUF, SECTOR) == stamp(extra - 1)
+        for ah in (0x02, 0x03, 0x04, 0x05, 0x0C):
+            int13(svc, cpu, ax=ah << 8 | 1, cx=chs_cx(300, 1), dx=0x0080, es=BUF_SEG, bx=0)
+            assert cpu.cf and cpu.regs.ah == 0x04, hex(ah)
+        assert file_sectors(path, extra) == stamp(extra)  # the write did not land
+        packet = bytes((0x10, 0, 1, 0, 0, 0)) + BUF_SEG.to_bytes(2, "little")
+        cpu.mem.write(0x600, packet + extra.to_bytes(8, "little"))
+        int13(svc, cpu, ah=0x42, dl=0x80, ds=0, si=0x600)
+        assert not cpu.cf and cpu.mem.read(BUF, SECTOR) == stamp(extra)
