@@ -42,6 +42,13 @@ def test_fd_count_follows_an_open_file(tmp_path):
     with (tmp_path / "f").open("w"):
         assert probe.count_entries("self", "fd") == before + 1
     assert probe.count_entries("self", "maps") > 0
+    pipes = probe.fd_kinds().get("pipe", 0)
+    read, write = os.pipe()
+    try:
+        assert probe.fd_kinds()["pipe"] == pipes + 2
+    finally:
+        os.close(read)
+        os.close(write)
 
 
 def test_children_lists_a_started_process():

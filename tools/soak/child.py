@@ -11,7 +11,9 @@ it survives an abort) and ``DIR/events.log``; SIGUSR1 dumps every thread's stack
   list's selection to the next VM every minute, power everything off after ``--minutes``.
 - cycles: ``--cycles`` times start the first ``--vm``, wait until it runs and its console
   has drawn a frame (in BIOS mode ``--expect-mode`` if given), power it off as the
-  manager's Power off does, sample once the event loop has run again.
+  manager's Power off does, sample once the event loop has run again (after a
+  ``gc.collect()``: the comparison is of two single samples, and VM hosts wait in reference
+  cycles for the collector).
 
 Exit status: 0 the run finished; 3 the driver gave up (a VM would not start or never drew
 a frame three times in a row; see events.log).  Anything else is the manager's own exit
@@ -71,8 +73,12 @@ class Recorder:
     def watch_none(self) -> None:
         self.none_min = min(self.none_min, sys.getrefcount(None))
 
-    def sample(self, phase: str, cycle: int, vms: list[tuple]) -> None:
-        """One row; ``vms``: (pid or None, state text, frames or None) per VM column."""
+    def sample(self, phase: str, cycle: int, vms: list[tuple], collect: bool = False) -> None:
+        """One row; ``vms``: (pid or None, state text, frames or None) per VM column.
+        ``collect``: run the cyclic garbage collector first, so that garbage it has not
+        reached yet does not read as growth (the cycles compare two single samples)."""
+        if collect:
+            gc.collect()
         now = sys.getrefcount(None)
         row = {"t_s": round(self.elapsed(), 1), "phase": phase, "cycle": cycle,
                "none_refcount": now, "none_refcount_min": min(self.none_min, now),
@@ -208,7 +214,7 @@ class Driver:
 
     # ------------------------------------------------------------------ cycles
     def _sample_first(self) -> None:
-        self.rec.sample("warmup", 0, self._vm_columns())
+        self.rec.sample("warmup", 0, self._vm_columns(), collect=True)
         self._step = self._cycle_start
 
     def _cycle_start(self) -> None:
@@ -262,7 +268,9 @@ class Driver:
     def _cycle_sample(self) -> None:
         """One tick after the power-off: the console's deleteLater has run."""
         phase = "warmup" if self.cycle <= self.args.warmup_cycles else "measure"
-        self.rec.sample(phase, self.cycle, self._vm_columns())
+        self.rec.sample(phase, self.cycle, self._vm_columns(), collect=True)
+        if self.cycle in (self.args.warmup_cycles, self.args.cycles):
+            self.rec.event(f"open descriptors after cycle {self.cycle}: {probe.fd_kinds()}")
         if self.cycle >= self.args.cycles:
             self.rec.event(f"{self.cycle} cycles done")
             self._finish()

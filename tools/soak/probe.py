@@ -7,6 +7,7 @@ Owns: the readers and :data:`FIELDS`, the column layout of ``samples.csv``.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 PROC = Path("/proc")
@@ -50,6 +51,23 @@ def count_entries(pid: int | str, what: str) -> int | None:
         return sum(1 for _ in path.iterdir())
     except (FileNotFoundError, ProcessLookupError):
         return None
+
+
+def fd_kinds(pid: int | str = "self") -> dict[str, int] | None:
+    """Open descriptors by kind (pipe, socket, anon_inode:[eventfd], or the file's path)."""
+    kinds: dict[str, int] = {}
+    try:
+        fds = list((PROC / str(pid) / "fd").iterdir())
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    for fd in fds:
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        kind = target.split(":[")[0] if target.startswith(("pipe:", "socket:")) else target
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return dict(sorted(kinds.items()))
 
 
 def children(pid: int | str = "self") -> list[int] | None:
