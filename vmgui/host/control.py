@@ -2,24 +2,35 @@
 
 Owns: :class:`ControlServer`, which a VM process (a ProcessHost child or a headless
 ``vmgui.host.vmprocess``) runs on threads next to its machine, listening on a unix socket
-(``<vm folder>/control.sock``, mode 0600, created under a restrictive umask so it is never
-reachable by other users, not even briefly; nothing listens on a network); and the client
-side, :func:`request` / :func:`probe`, used by ``vmgui control``, ``vmgui start`` and
-``vmgui list --running``.
+(``<vm folder>/control.sock``; nothing listens on a network), and :class:`MachineHost`.
+The client side (:func:`request`, :func:`probe`) is in :mod:`vmgui.host.control_client`
+and re-exported here.
 
 Protocol: one JSON object per line each way.  A request names ``cmd`` and its arguments;
 the reply is ``{"ok": true, ...}`` or ``{"ok": false, "error": "...", "reason": R}`` with R
 ``"usage"`` (bad request), ``"timeout"`` (a wait ran out), ``"crashed"`` (the guest
-crashed) or ``"failed"``.  Commands: ``status``, ``pause``, ``resume``, ``reset``,
-``poweroff``, ``screenshot {path}``, ``type {text}``, ``keys {keys}``,
-``wait-text {text, timeout}``, ``text``, ``savestate {path, poweroff}``.  Paths must be absolute
-(the VM process's working folder is not the client's).  After ``poweroff`` the server
-answers and powers the machine off; the connection stays open until the process exits,
-so a client that reads to the end knows the VM is gone.
+crashed), ``"busy"`` (too many connections: try again), ``"idle"`` (no request came in
+time: the connection closes) or ``"failed"``.  Commands: ``status``, ``pause``, ``resume``,
+``reset``, ``poweroff``, ``screenshot {path}``, ``type {text}``, ``keys {keys}``,
+``wait-text {text, timeout}``, ``text``, ``savestate {path, poweroff}``.  Paths must be
+absolute (the VM process's working folder is not the client's); ``timeout`` is a finite
+number of seconds from 0 to :data:`MAX_WAIT_S`.  Every argument is checked before
+anything is done.  After ``poweroff`` the server answers and powers the machine off; the
+connection stays open until the process exits, so a client that reads to the end knows
+the VM is gone.
+
+Limits, so that no client can hold the server: a request line is at most
+:data:`MAX_LINE` bytes (a longer one is answered and the connection closed); at most
+:data:`MAX_CONNECTIONS` connections are served at once (the next is answered "busy" and
+closed); a connection with no complete request for :data:`IDLE_TIMEOUT_S` is answered
+"idle" and closed, and so is one that does not read its replies for as long.
 
 A stale socket file (nothing answers: a crashed run) is replaced on start; a socket that
-answers belongs to a running VM and is left alone (:class:`ControlError`).  The socket file
-is removed at power-off, only if it is still the one this server made.
+answers belongs to a running VM and is left alone (:class:`ControlError`), and anything
+else at the path (a file, a symbolic link) is refused, never followed.  The socket is
+made with mode 0600 from the start, in a folder no other user may write to (refused
+otherwise: they could replace it).  The socket file is removed at power-off, only if it
+is still the one this server made.
 
 Thread rules: the machine is driven only through ``machine.send`` and read through
 ``display``/``text_lines``/``pending_keys`` (all any-thread); :class:`MachineHost` takes
@@ -29,8 +40,10 @@ the machine's events on the emulation thread and keeps the run state under a loc
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
+import math
 import os
 import socket
 import stat
@@ -40,42 +53,30 @@ from pathlib import Path
 
 from vmgui.core import events as ev
 from vmgui.host.base import EventRecord
+from vmgui.host.control_client import (  # re-exported: the client side lives there
+    MAX_LINE,
+    SOCKET_NAME,
+    Connection,
+    ControlError,
+    NotRunning,
+    addressable,
+    probe,
+    request,
+    socket_path,
+)
+
+__all__ = ["MAX_LINE", "SOCKET_NAME", "Connection", "ControlError", "ControlServer",
+           "MachineHost", "NotRunning", "probe", "request", "socket_path", "start_server"]
 
 OUTPUT_KEPT = 65536  # bytes of COM1 / debug-port output a VM process keeps
 
 log = logging.getLogger(__name__)
 
-SOCKET_NAME = "control.sock"
-MAX_LINE = 1 << 20
+MAX_CONNECTIONS = 16  # served at once
+IDLE_TIMEOUT_S = 120.0  # for a whole request line to arrive, or a reply to be taken
+MAX_WAIT_S = 3600.0  # the longest wait-text timeout
 SAVE_TIMEOUT_S = 60.0
 DEFAULT_WAIT_S = 30.0
-_UNIX_PATH_MAX = 107
-
-
-class ControlError(Exception):
-    """The control socket cannot be set up or reached; the message says why."""
-
-
-class NotRunning(ControlError):
-    """Nothing answers on the control socket."""
-
-
-def socket_path(folder: Path) -> Path:
-    return Path(folder) / SOCKET_NAME
-
-
-@contextlib.contextmanager
-def _addressable(path: Path):
-    """``path`` as an AF_UNIX address; long paths go through /proc/self/fd/N/ (Linux)."""
-    text = os.fsencode(path)
-    if len(text) <= _UNIX_PATH_MAX:
-        yield text
-        return
-    fd = os.open(path.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        yield os.fsencode(f"/proc/self/fd/{fd}/{path.name}")
-    finally:
-        os.close(fd)
 
 
 # ---------------------------------------------------------------------- the VM side
@@ -168,12 +169,37 @@ class _Reply(Exception):
         self.reason = reason
 
 
+def _error(message: str, reason: str) -> dict:
+    return {"ok": False, "error": message, "reason": reason}
+
+
+def _check_folder(folder: Path) -> None:
+    """Refuse a folder in which another user could replace the socket."""
+    try:
+        st = os.stat(folder)
+    except OSError as exc:
+        raise ControlError(f"{folder}: {exc.strerror or exc}") from exc
+    if not stat.S_ISDIR(st.st_mode):
+        raise ControlError(f"{folder}: not a folder")
+    me = os.geteuid()
+    if st.st_uid not in (me, 0):
+        raise ControlError(f"{folder} belongs to user {st.st_uid}, not to this user ({me}), "
+                           "who could replace the control socket; not listening there")
+    if st.st_mode & stat.S_IWOTH and not st.st_mode & stat.S_ISVTX:
+        raise ControlError(f"{folder} is writable by every user (mode "
+                           f"{stat.S_IMODE(st.st_mode):o}): anyone could replace the control "
+                           "socket; not listening there (chmod o-w it)")
+
+
 def _claim(path: Path) -> None:
-    """Make room for a new socket at ``path``: remove a stale one, refuse a live one."""
+    """Make room for a new socket at ``path``: remove a stale one, refuse a live one and
+    anything else (a symbolic link is never followed)."""
     try:
         mode = os.lstat(path).st_mode
     except FileNotFoundError:
         return
+    if stat.S_ISLNK(mode):
+        raise ControlError(f"{path} is a symbolic link; not following nor replacing it")
     if not stat.S_ISSOCK(mode):
         raise ControlError(f"{path} exists and is not a socket; not replacing it")
     try:
@@ -186,37 +212,122 @@ def _claim(path: Path) -> None:
     raise ControlError(f"{path}: another VM process is already listening there")
 
 
-class ControlServer:
-    """Serves the control protocol for ``host`` (a :class:`MachineHost`) on ``path``."""
+def _bind_private(sock: socket.socket, path: Path) -> None:
+    """Bind ``sock`` at ``path`` with mode 0600 from the first instant.  Linux makes the
+    socket file with the socket's own mode (set here, for this socket only); elsewhere the
+    process umask is narrowed for the moment of the bind.  bind() never follows a link:
+    anything at ``path`` makes it fail."""
+    try:
+        os.fchmod(sock.fileno(), 0o600)
+        old_umask = None
+    except OSError:
+        old_umask = os.umask(0o177)
+    try:
+        with addressable(path) as address:
+            sock.bind(address)
+    finally:
+        if old_umask is not None:
+            os.umask(old_umask)
 
-    def __init__(self, host: MachineHost, path: Path, *, name: str = "") -> None:
+
+def _check_made(path: Path) -> tuple[int, int]:
+    """(device, inode) of the socket just bound at ``path``, after checking that it is a
+    socket of this user's that nobody else may use (else it is removed, if it is ours)."""
+    st = os.lstat(path)
+    mode = stat.S_IMODE(st.st_mode)
+    ours = stat.S_ISSOCK(st.st_mode) and st.st_uid == os.geteuid()
+    if ours and not mode & 0o077:
+        return st.st_dev, st.st_ino
+    if ours:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+    raise ControlError(f"{path}: the control socket came out with mode {mode:o} "
+                       f"(owner {st.st_uid}), not 600; not serving on it")
+
+
+class _LineTooLong(Exception):
+    pass
+
+
+class _LineReader:
+    """Request lines from a connection: at most ``limit`` bytes each (newline not
+    counted), each to arrive whole within the time-out given to :meth:`readline`."""
+
+    def __init__(self, conn: socket.socket, limit: int) -> None:
+        self._conn = conn
+        self._limit = limit
+        self._buf = bytearray()
+        self._eof = False
+
+    def readline(self, timeout: float) -> bytes | None:
+        """The next line (b"" ending: the last, unterminated one), None at the end;
+        :class:`_LineTooLong`, TimeoutError."""
+        deadline = time.monotonic() + timeout
+        while True:
+            end = self._buf.find(b"\n")
+            if end > self._limit or (end < 0 and len(self._buf) > self._limit):
+                raise _LineTooLong
+            if end >= 0:
+                line = bytes(self._buf[:end + 1])
+                del self._buf[:end + 1]
+                return line
+            if self._eof:
+                line, self._buf = bytes(self._buf), bytearray()
+                return line or None
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            self._conn.settimeout(left)
+            chunk = self._conn.recv(65536)
+            if chunk:
+                self._buf += chunk
+            else:
+                self._eof = True
+
+
+class ControlServer:
+    """Serves the control protocol for ``host`` (a :class:`MachineHost`) on ``path``.
+    ``max_connections`` and ``idle_timeout``: see the module's limits."""
+
+    def __init__(self, host: MachineHost, path: Path, *, name: str = "",
+                 max_connections: int = MAX_CONNECTIONS,
+                 idle_timeout: float = IDLE_TIMEOUT_S) -> None:
         self.host = host
         self.path = Path(path)
         self.name = name or self.path.parent.name
+        self.max_connections = max_connections
+        self.idle_timeout = idle_timeout
         self._sock: socket.socket | None = None
         self._inode: tuple[int, int] | None = None
         self._closed = False
         self._started = time.monotonic()
+        self._open = 0  # connections being served
+        self._open_lock = threading.Lock()
         self._thread = threading.Thread(target=self._accept, name="vmgui-control",
                                         daemon=True)
 
     def start(self) -> None:
         """Bind and listen (mode 0600 from the start); raises :class:`ControlError`."""
+        _check_folder(self.path.parent)
         _claim(self.path)
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        old = os.umask(0o177)
         try:
-            with _addressable(self.path) as address:
-                sock.bind(address)
-            os.chmod(self.path, 0o600)
-            st = os.stat(self.path)
-            self._inode = (st.st_dev, st.st_ino)
-            sock.listen(8)
+            _bind_private(sock, self.path)
         except OSError as exc:
             sock.close()
+            if exc.errno == errno.EADDRINUSE:
+                raise ControlError(f"{self.path}: something was put there while the "
+                                   "control socket was being made; not replacing it") from exc
             raise ControlError(f"{self.path}: cannot listen ({exc.strerror or exc})") from exc
-        finally:
-            os.umask(old)
+        try:
+            self._inode = _check_made(self.path)
+            sock.listen(self.max_connections)
+        except (OSError, ControlError) as exc:
+            sock.close()
+            self.remove_socket()
+            if isinstance(exc, ControlError):
+                raise
+            raise ControlError(f"{self.path}: cannot listen ({exc.strerror or exc})") from exc
         self._sock = sock
         self._thread.start()
         # the automation verbs pull in numpy and PIL: load them now, not on the first wait
@@ -228,7 +339,7 @@ class ControlServer:
         if self._inode is None:
             return
         with contextlib.suppress(OSError):
-            st = os.stat(self.path)
+            st = os.lstat(self.path)
             if (st.st_dev, st.st_ino) == self._inode:
                 os.unlink(self.path)
         self._inode = None
@@ -248,107 +359,114 @@ class ControlServer:
         while not self._closed:
             try:
                 conn, _ = self._sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), name="vmgui-control-conn",
-                             daemon=True).start()
+            except OSError as exc:
+                if self._closed or exc.errno in (errno.EBADF, errno.EINVAL):
+                    return
+                log.warning("control socket %s: accept: %s", self.path, exc)
+                time.sleep(0.1)  # out of file descriptors, say: let some close
+                continue
+            with self._open_lock:
+                admitted = self._open < self.max_connections
+                self._open += admitted
+            if not admitted:
+                self._refuse(conn, f"too many connections ({self.max_connections} open); "
+                                   "try again when one has closed")
+                continue
+            try:
+                threading.Thread(target=self._serve, args=(conn,), name="vmgui-control-conn",
+                                 daemon=True).start()
+            except RuntimeError:  # no thread to be had
+                self._release()
+                self._refuse(conn, "the VM process cannot start a thread for this "
+                                   "connection; try again later")
+
+    def _release(self) -> None:
+        with self._open_lock:
+            self._open -= 1
+
+    @staticmethod
+    def _refuse(conn: socket.socket, message: str) -> None:
+        log.warning("control: refused a connection: %s", message)
+        with contextlib.suppress(OSError):
+            conn.settimeout(1.0)
+            conn.sendall(json.dumps(_error(message, "busy")).encode("utf-8") + b"\n")
+        with contextlib.suppress(OSError):
+            conn.close()
 
     def _serve(self, conn: socket.socket) -> None:
         keep_open = False
         try:
-            reader = conn.makefile("rb")
+            reader = _LineReader(conn, MAX_LINE)
             while True:
-                line = reader.readline(MAX_LINE)
-                if not line:
+                try:
+                    line = reader.readline(self.idle_timeout)
+                except TimeoutError:
+                    self._send(conn, _error(f"no request within {self.idle_timeout:g} s; "
+                                            "closing the connection", "idle"))
+                    return
+                except _LineTooLong:
+                    self._send(conn, _error(f"a request line is limited to {MAX_LINE} "
+                                            "bytes; closing the connection", "usage"))
+                    return
+                if line is None:
                     return
                 if not line.strip():
                     continue
                 reply, after = self._handle_line(line)
-                conn.sendall(json.dumps(reply).encode("utf-8") + b"\n")
+                self._send(conn, reply)
                 if after is not None:
                     keep_open = True  # the process's exit closes it: EOF means "gone"
                     after()
                     return
-        except OSError:
+        except OSError:  # the client went away, or did not take its reply in time
             return
         finally:
+            self._release()
             if not keep_open:
                 with contextlib.suppress(OSError):
                     conn.close()
 
+    def _send(self, conn: socket.socket, reply: dict) -> None:
+        conn.settimeout(self.idle_timeout)
+        conn.sendall(json.dumps(reply).encode("utf-8") + b"\n")
+
     def _handle_line(self, line: bytes):
         try:
             request = json.loads(line)
-        except ValueError:
-            return {"ok": False, "error": "not a JSON line", "reason": "usage"}, None
+        except RecursionError:
+            return _error("not a JSON line: nested too deeply", "usage"), None
+        except ValueError as exc:
+            return _error(f"not a JSON line ({_short(str(exc))})", "usage"), None
         try:
             if not isinstance(request, dict) or not isinstance(request.get("cmd"), str):
                 raise _Reply('a request is a JSON object with "cmd"', "usage")
             return self.handle(request)
         except _Reply as exc:
-            return {"ok": False, "error": str(exc), "reason": exc.reason}, None
+            return _error(str(exc), exc.reason), None
         except Exception as exc:  # noqa: BLE001 - report it, keep serving
             log.exception("control request %r", line[:200])
-            return {"ok": False, "error": f"internal error: {exc}", "reason": "failed"}, None
+            return _error(f"internal error: {exc}", "failed"), None
 
     def handle(self, request: dict):
-        """(reply, action to run after replying or None)."""
+        """(reply, action to run after replying or None).  Raises :class:`_Reply`."""
+        cmd = request["cmd"]
+        if cmd not in COMMANDS:
+            raise _Reply(f"unknown command {_short(repr(cmd))}", "usage")
+        args = _arguments(cmd, request)  # all checked before anything is done
+        if cmd == "status":
+            return self._status(), None
+        if not self.host.ready.wait(60.0):
+            raise _Reply("the machine is still being built")
+        if not self.host.alive:
+            raise _Reply("the VM is powering off")
         from vmgui.automation.session import (
             AutomationError,
             AutomationTimeout,
             GuestCrashedError,
-            Session,
         )
 
-        cmd = request["cmd"]
-        host = self.host
-        logs = self.path.parent / "logs"
-        session = Session(host, artifacts=logs if logs.is_dir() else None)
-        if cmd == "status":
-            return self._status(), None
-        if not host.ready.wait(60.0):
-            raise _Reply("the machine is still being built")
-        if not host.alive:
-            raise _Reply("the VM is powering off")
         try:
-            if cmd == "poweroff":
-                self.remove_socket()
-                return {"ok": True}, host.power_off
-            if cmd in ("pause", "resume", "reset"):
-                host.send({"pause": ev.Pause, "resume": ev.Resume, "reset": ev.Reset}[cmd]())
-                target = {"pause": ev.RunState.PAUSED, "resume": ev.RunState.RUNNING}.get(cmd)
-                if target is not None and host.crash is None:
-                    host.wait_state(target, 5.0)
-                return {"ok": True, "state": self._state()}, None
-            if cmd == "text":
-                return {"ok": True, "text": session.text()}, None
-            session.pump()  # a crashed guest answers every other verb with its crash
-            if cmd == "screenshot":
-                path = _abs_path(request)
-                session.screenshot(path)
-                return {"ok": True, "path": str(path)}, None
-            if cmd == "type":
-                session.type_text(_str_arg(request, "text"))
-                return {"ok": True}, None
-            if cmd == "keys":
-                session.press(_str_arg(request, "keys"))
-                return {"ok": True}, None
-            if cmd == "wait-text":
-                timeout = request.get("timeout", DEFAULT_WAIT_S)
-                if not isinstance(timeout, (int, float)) or timeout < 0:
-                    raise _Reply("timeout: a number of seconds >= 0", "usage")
-                session.wait_for_text(_str_arg(request, "text"), float(timeout))
-                return {"ok": True}, None
-            if cmd == "savestate":
-                path = _abs_path(request)
-                power_off = request.get("poweroff") is True
-                error = host.save_state(str(path), power_off=power_off)
-                if error is not None:
-                    raise _Reply(f"saving the state to {path}: {error}")
-                if power_off:  # the machine stopped in the same pause as the save
-                    self.remove_socket()
-                    return {"ok": True, "path": str(path)}, host.power_off
-                return {"ok": True, "path": str(path)}, None
+            return self._act(cmd, args)
         except GuestCrashedError as exc:
             raise _Reply(str(exc), "crashed") from None
         except AutomationTimeout as exc:
@@ -357,7 +475,46 @@ class ControlServer:
             raise _Reply(str(exc).strip("'\""), "usage") from None
         except OSError as exc:
             raise _Reply(f"{exc.filename or ''}: {exc.strerror or exc}") from None
-        raise _Reply(f"unknown command {cmd!r}", "usage")
+
+    def _act(self, cmd: str, args: dict):
+        from vmgui.automation.session import Session
+
+        host = self.host
+        if cmd == "poweroff":
+            self.remove_socket()
+            return {"ok": True}, host.power_off
+        if cmd in ("pause", "resume", "reset"):
+            host.send({"pause": ev.Pause, "resume": ev.Resume, "reset": ev.Reset}[cmd]())
+            target = {"pause": ev.RunState.PAUSED, "resume": ev.RunState.RUNNING}.get(cmd)
+            if target is not None and host.crash is None:
+                host.wait_state(target, 5.0)
+            return {"ok": True, "state": self._state()}, None
+        logs = self.path.parent / "logs"
+        session = Session(host, artifacts=logs if logs.is_dir() else None)
+        if cmd == "text":
+            return {"ok": True, "text": session.text()}, None
+        session.pump()  # a crashed guest answers every other verb with its crash
+        if cmd == "screenshot":
+            session.screenshot(args["path"])
+            return {"ok": True, "path": str(args["path"])}, None
+        if cmd == "type":
+            session.type_text(args["text"])
+        elif cmd == "keys":
+            session.press(args["keys"])
+        elif cmd == "wait-text":
+            session.wait_for_text(args["text"], args["timeout"])
+        else:  # savestate
+            return self._savestate(args["path"], args["poweroff"])
+        return {"ok": True}, None
+
+    def _savestate(self, path: Path, power_off: bool):
+        error = self.host.save_state(str(path), power_off=power_off)
+        if error is not None:
+            raise _Reply(f"saving the state to {path}: {error}")
+        if power_off:  # the machine stopped in the same pause as the save
+            self.remove_socket()
+            return {"ok": True, "path": str(path)}, self.host.power_off
+        return {"ok": True, "path": str(path)}, None
 
     def _state(self) -> str:
         if self.host.crash is not None and self.host.state is not ev.RunState.POWERED_OFF:
@@ -372,9 +529,50 @@ class ControlServer:
                                                      "report": crash.report}}
 
 
+COMMANDS = frozenset({"status", "pause", "resume", "reset", "poweroff", "screenshot", "type",
+                      "keys", "wait-text", "text", "savestate"})
+
+
+def _arguments(cmd: str, request: dict) -> dict:
+    """The command's arguments, each checked (:class:`_Reply` "usage" names the bad one)."""
+    if cmd == "screenshot":
+        return {"path": _abs_path(request)}
+    if cmd == "type":
+        return {"text": _str_arg(request, "text")}
+    if cmd == "keys":
+        return {"keys": _str_arg(request, "keys")}
+    if cmd == "wait-text":
+        return {"text": _str_arg(request, "text"),
+                "timeout": _seconds(request, "timeout", DEFAULT_WAIT_S)}
+    if cmd == "savestate":
+        power_off = request.get("poweroff", False)
+        if not isinstance(power_off, bool):
+            raise _Reply(f'"poweroff": true or false, not {_short(json.dumps(power_off))}',
+                         "usage")
+        return {"path": _abs_path(request), "poweroff": power_off}
+    return {}
+
+
 def _preload() -> None:
     with contextlib.suppress(Exception):
         import vmgui.automation.session  # noqa: F401
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _seconds(request: dict, key: str, default: float) -> float:
+    """A finite number of seconds from 0 to :data:`MAX_WAIT_S` (NaN, infinities, huge and
+    negative numbers would make a wait that never ends, or ends at once by accident)."""
+    value = request.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _Reply(f'"{key}": a number of seconds is required, not '
+                     f'{_short(json.dumps(value))}', "usage")
+    if (isinstance(value, float) and not math.isfinite(value)) or not 0 <= value <= MAX_WAIT_S:
+        raise _Reply(f'"{key}": {_short(json.dumps(value))} is not a number of seconds '
+                     f"from 0 to {MAX_WAIT_S:g}", "usage")
+    return float(value)
 
 
 def _str_arg(request: dict, key: str) -> str:
@@ -387,7 +585,7 @@ def _str_arg(request: dict, key: str) -> str:
 def _abs_path(request: dict) -> Path:
     path = Path(_str_arg(request, "path"))
     if not path.is_absolute():
-        raise _Reply(f"path {path}: must be absolute", "usage")
+        raise _Reply(f"path {_short(str(path))}: must be absolute", "usage")
     return path
 
 
@@ -402,75 +600,3 @@ def start_server(host: MachineHost, path: Path | None, name: str = "") -> Contro
         log.warning("no control socket: %s", exc)
         return None
     return server
-
-
-# ---------------------------------------------------------------------- the client side
-
-class Connection:
-    """One connection to a VM's control socket."""
-
-    def __init__(self, path: Path, timeout: float | None = 5.0) -> None:
-        self.path = Path(path)
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(timeout)
-        try:
-            with _addressable(self.path) as address:
-                sock.connect(address)
-        except (FileNotFoundError, ConnectionRefusedError, NotADirectoryError) as exc:
-            sock.close()
-            raise NotRunning(f"{path}: nothing listens ({exc.strerror or exc})") from exc
-        except OSError:
-            sock.close()
-            raise
-        self.sock = sock
-        self._reader = sock.makefile("rb")
-
-    def request(self, request: dict, timeout: float | None = None) -> dict:
-        self.sock.settimeout(timeout)
-        self.sock.sendall(json.dumps(request).encode("utf-8") + b"\n")
-        line = self._reader.readline(MAX_LINE)
-        if not line:
-            raise NotRunning(f"{self.path}: the VM closed the connection")
-        return json.loads(line)
-
-    def wait_closed(self, timeout: float) -> bool:
-        """Wait until the VM process closes the connection (it exits); True if it did."""
-        self.sock.settimeout(timeout)
-        try:
-            while self._reader.read(4096):
-                pass
-        except TimeoutError:
-            return False
-        except OSError:
-            pass
-        return True
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self._reader.close()
-            self.sock.close()
-
-    def __enter__(self) -> Connection:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
-def request(path: Path, req: dict, timeout: float | None = None) -> dict:
-    """One request on a new connection (``timeout`` None: wait as long as it takes)."""
-    with Connection(path) as conn:
-        return conn.request(req, timeout)
-
-
-def probe(path: Path, timeout: float = 2.0) -> dict:
-    """The VM's status; :class:`NotRunning` when nothing answers."""
-    try:
-        with Connection(path, timeout) as conn:
-            return conn.request({"cmd": "status"}, timeout)
-    except (TimeoutError, ValueError) as exc:
-        raise NotRunning(f"{path}: no answer ({exc})") from exc
-    except PermissionError:
-        raise
-    except OSError as exc:
-        raise NotRunning(f"{path}: {exc.strerror or exc}") from exc
