@@ -159,7 +159,9 @@ class Registers:
 
 
 class Memory(Protocol):
-    """Guest physical memory (linear addresses; real mode: ``seg * 16 + off``)."""
+    """Guest physical memory (linear addresses; real mode: ``seg * 16 + off``).  An
+    access reaching beyond the end of guest memory raises IndexError and changes
+    nothing; services turn that into the caller's error status."""
 
     def read(self, addr: int, size: int) -> bytes: ...
     def write(self, addr: int, data: bytes) -> None: ...

@@ -8,6 +8,10 @@ the BDA only through these names.
 from __future__ import annotations
 
 import enum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vmgui.bios.api import Memory
 
 BDA_SEGMENT = 0x40
 BDA_BASE = 0x400
@@ -78,3 +82,37 @@ class Bda(enum.IntEnum):
 def seg_off(segment: int, offset: int) -> int:
     """Real-mode linear address of ``segment:offset``."""
     return ((segment & 0xFFFF) << 4) + (offset & 0xFFFF)
+
+
+# Host buffers behind guest memory end at these addresses (conventional RAM, the VGA
+# window, the ROM area): a piece of a far read never straddles one.
+_BUFFER_EDGES = (0xA0000, 0xC0000)
+
+
+def read_linear(mem: Memory, addr: int, size: int) -> bytes:
+    """``size`` bytes from linear ``addr`` on, read in pieces that each lie in one host
+    buffer (IndexError beyond the end of guest memory, as :class:`Memory` reads)."""
+    if not any(addr < edge < addr + size for edge in _BUFFER_EDGES):
+        return mem.read(addr, size)
+    out = bytearray()
+    while len(out) < size:
+        at = addr + len(out)
+        chunk = size - len(out)
+        for edge in _BUFFER_EDGES:
+            if at < edge < at + chunk:
+                chunk = edge - at
+        out += mem.read(at, chunk)
+    return bytes(out)
+
+
+def read_far(mem: Memory, segment: int, offset: int, size: int) -> bytes:
+    """``size`` bytes at ``segment:offset`` as 16-bit real-mode code reads them: the
+    offset wraps at 64 KiB, so the read never leaves the segment."""
+    base = (segment & 0xFFFF) << 4
+    offset &= 0xFFFF
+    out = bytearray()
+    while len(out) < size:
+        chunk = min(size - len(out), 0x10000 - offset)
+        out += read_linear(mem, base + offset, chunk)
+        offset = (offset + chunk) & 0xFFFF
+    return bytes(out)

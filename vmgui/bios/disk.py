@@ -30,7 +30,7 @@ import logging
 from collections.abc import Callable, Mapping
 
 from vmgui.bios.api import BiosCall, Memory
-from vmgui.bios.bda import Bda, seg_off
+from vmgui.bios.bda import Bda, read_linear, seg_off
 from vmgui.storage.image import (
     FLOPPY_FORMATS,
     SECTOR_SIZE,
@@ -57,6 +57,7 @@ class Status(enum.IntEnum):
     WRITE_PROTECTED = 0x03
     SECTOR_NOT_FOUND = 0x04
     CHANGE_LINE = 0x06
+    BOUNDARY = 0x09  # data boundary error: here, a buffer beyond guest memory
     MEDIA_TYPE_NOT_FOUND = 0x0C
     CONTROLLER_FAILURE = 0x20
     TIMEOUT = 0x80
@@ -317,13 +318,19 @@ class DiskService:
     def _transfer(self, call: BiosCall, image: DiskImage, op: str, lba: int, count: int,
                   addr: int) -> int:
         """Move ``count`` sectors between the image and guest memory; returns a status.
-        No 64K DMA-boundary check: see the module header."""
+        No 64K DMA-boundary check: see the module header.  A buffer reaching beyond
+        guest memory (an EDD packet can name any 64-bit address and 65535 sectors)
+        fails with BOUNDARY before anything is transferred."""
         self.transfers[str(image.path)] = self.transfers.get(str(image.path), 0) + 1
         try:
             if op == "read":
                 call.mem.write(addr, image.read_sectors(lba, count))
             elif op == "write":
-                image.write_sectors(lba, call.mem.read(addr, count * SECTOR_SIZE))
+                image.write_sectors(lba, read_linear(call.mem, addr, count * SECTOR_SIZE))
+        except IndexError:
+            log.info("%s: buffer at %#x for %d sectors is beyond guest memory",
+                     _leaf_name(call.regs.ah), addr, count)
+            return Status.BOUNDARY
         except ReadOnlyError:
             log.info("%s: %s is write-protected", _leaf_name(call.regs.ah), image.path)
             return Status.WRITE_PROTECTED

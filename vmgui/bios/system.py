@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from vmgui.bios.api import BiosCall, Memory
-from vmgui.bios.bda import Bda, seg_off
+from vmgui.bios.bda import Bda, read_linear, seg_off
 from vmgui.devices.bus import IoBus
 from vmgui.devices.clock import Clock
 
@@ -28,6 +28,8 @@ E820_RESERVED = 2
 PORT_92 = 0x92
 A20_BIT = 0x02
 STATUS_UNSUPPORTED = 0x86
+ONE_MB = 0x100000
+MAX_BLOCK_MOVE = 0x10000  # AH=87h: CX is at most 8000h words
 
 
 @dataclass(frozen=True)
@@ -129,8 +131,15 @@ class SystemBios:
         src = self._descriptor_base(gdt + 0x10)
         dst = self._descriptor_base(gdt + 0x18)
         size = call.regs.cx * 2
+        end = ONE_MB + self.layout.extended_bytes
+        if size > MAX_BLOCK_MOVE or (size and max(src, dst) + size > end):
+            log.info("INT 15h AH=87h: block move %#x -> %#x (%d bytes) outside memory "
+                     "(0-%#x) or longer than 64 KiB", src, dst, size, end)
+            call.fail(0x02)
+            return
         try:
-            self.mem.write(dst, self.mem.read(src, size))
+            if size:
+                self.mem.write(dst, read_linear(self.mem, src, size))
         except IndexError as exc:
             log.warning("INT 15h AH=87h: block move %#x -> %#x (%d bytes) failed: %s",
                         src, dst, size, exc)

@@ -18,10 +18,18 @@ from collections.abc import Callable
 
 from vmgui.bios import video_gfx as gfx
 from vmgui.bios.api import BiosCall, Memory
-from vmgui.bios.bda import Bda, seg_off
-from vmgui.bios.video_gfx import VIDEO_BDA_SIZE, Screen, VideoMode, emulate_cursor
+from vmgui.bios.bda import Bda, read_far, seg_off
+from vmgui.bios.video_gfx import (
+    VIDEO_BDA_SIZE,
+    Screen,
+    VideoMode,
+    VideoWindow,
+    emulate_cursor,
+    window_size,
+)
+from vmgui.bios.video_palette import VGA_GREY, PaletteBios
 from vmgui.devices.fonts import ROM_FONT_HEIGHTS, load_rom_font
-from vmgui.devices.vga import Attr, Crtc, Port, Seq, Vga
+from vmgui.devices.vga import Crtc, Port, Seq, Vga
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +39,7 @@ INT43_VECTOR = 0x43 * 4  # graphics-mode font
 MISC_NO_CURSOR_EMULATION, MISC_NOCLEAR, MISC_DEFAULT = 0x01, 0x80, 0x60
 # 0040:0089 (VGA flags): bit 0 VGA active, bit 1 grey summing, bit 3 no default palette,
 # bits 7/4 scan lines (00 = 350, 01 = 400, 10 = 200)
-VGA_ACTIVE, VGA_GREY, VGA_NO_PALETTE, VGA_400, VGA_200 = 0x01, 0x02, 0x08, 0x10, 0x80
+VGA_ACTIVE, VGA_NO_PALETTE, VGA_400, VGA_200 = 0x01, 0x08, 0x10, 0x80  # VGA_GREY: 0x02
 DCC_VGA_COLOUR = 0x08
 STATE_BUFFER_SIZE = 64
 BEL, BS, LF, CR = 0x07, 0x08, 0x0A, 0x0D
@@ -52,13 +60,14 @@ class VideoBios:
         self.bell_count = 0  # BEL characters written by teletype (the machine may beep)
         self.user_font_height: int | None = None  # last int 10h AX=1100h/1110h height
         self._logged: set[tuple[int, ...]] = set()
+        self.palette = PaletteBios(mem, vga, self._log_once)
         self._leaves: dict[int, Callable[[BiosCall], None]] = {
             0x00: self._set_mode, 0x01: self._set_cursor_shape, 0x02: self._set_cursor,
             0x03: self._get_cursor, 0x04: self._light_pen, 0x05: self._set_page,
             0x06: self._scroll, 0x07: self._scroll, 0x08: self._read_char,
             0x09: self._write_char, 0x0A: self._write_char, 0x0B: self._cga_palette,
             0x0C: self._write_pixel, 0x0D: self._read_pixel, 0x0E: self._teletype,
-            0x0F: self._get_mode, 0x10: self._palette, 0x11: self._font,
+            0x0F: self._get_mode, 0x10: self.palette.handle, 0x11: self._font,
             0x12: self._alt_select, 0x13: self._write_string, 0x1A: self._display_code,
             0x1B: self._state_info, 0x4F: self._vbe,
         }
@@ -100,7 +109,7 @@ class VideoBios:
             for i, rgb in enumerate(saved_dac):
                 self.vga.set_dac(i, *rgb)
         elif flags & VGA_GREY:
-            self._grey_sum(0, 256)
+            self.palette.grey_sum(0, 256)
         if not keep:
             self._clear_memory(info)
         self._write_mode_bda(mode, info, keep)
@@ -214,7 +223,8 @@ class VideoBios:
         stride, width = scr.cols * 2, (right - left + 1) * 2
         start = scr.cell(page, top, left)
         height = bottom - top + 1
-        buf = bytearray(self.mem.read(start, (height - 1) * stride + width))
+        video = VideoWindow(self.mem, scr.info)
+        buf = bytearray(video.read(start, (height - 1) * stride + width))
         old = [bytes(buf[i * stride: i * stride + width]) for i in range(height)]
         blank = bytes((0x20, attr)) * (width // 2)
         if lines == 0 or lines >= height:
@@ -225,7 +235,7 @@ class VideoBios:
             new = [blank] * lines + old[:-lines]
         for i, data in enumerate(new):
             buf[i * stride: i * stride + width] = data
-        self.mem.write(start, bytes(buf))
+        video.write(start, bytes(buf))
 
     # ------------------------------------------------------------------ characters
     def _glyph_font(self, height: int) -> bytes:
@@ -235,7 +245,7 @@ class VideoBios:
         ptr = (vec >> 16, vec & 0xFFFF)
         if self.fonts.get(height) == ptr:
             return load_rom_font(height)
-        return self.mem.read(seg_off(*ptr), 256 * height)
+        return read_far(self.mem, *ptr, 256 * height)
 
     def _put_char(self, scr: Screen, page: int, pos: tuple[int, int], ch: int,
                   attr: int | None, count: int = 1) -> None:
@@ -243,16 +253,16 @@ class VideoBios:
         attributes when ``attr`` is None; graphics modes draw in colour ``attr``."""
         row, col = pos
         if scr.info.text:
-            addr = scr.cell(page, row, col)
+            video, addr = VideoWindow(self.mem, scr.info), scr.cell(page, row, col)
             count = max(0, min(count, (scr.page_size - (addr - scr.cell(page, 0, 0))) // 2))
             if attr is not None:
-                self.mem.write(addr, bytes((ch, attr)) * count)
+                video.write(addr, bytes((ch, attr)) * count)
             elif count == 1:
-                self.mem.write(addr, bytes((ch,)))
+                video.write(addr, bytes((ch,)))
             elif count:
-                buf = bytearray(self.mem.read(addr, 2 * count))
+                buf = bytearray(video.read(addr, 2 * count))
                 buf[0::2] = bytes((ch,)) * count
-                self.mem.write(addr, bytes(buf))
+                video.write(addr, bytes(buf))
         elif scr.info.drawable:
             h = scr.char_height
             glyph = self._glyph_font(h)[ch * h: ch * h + h]
@@ -267,7 +277,8 @@ class VideoBios:
         page = r.bh & 7 if scr.info.text else scr.page
         pos = scr.cursor(page)
         if scr.info.text:
-            r.ax = self.mem.read_u16(scr.cell(page, *pos))
+            cell = VideoWindow(self.mem, scr.info).read(scr.cell(page, *pos), 2)
+            r.ax = cell[0] | cell[1] << 8
             return
         h = scr.char_height
         pattern = gfx.read_glyph(self.mem, scr.info, pos[1], pos[0], h)
@@ -300,7 +311,7 @@ class VideoBios:
         if info is None or not info.text:
             return False
         page = bda[_ACTIVE_PAGE] & 7
-        cols = (bda[1] | bda[2] << 8) or info.cols
+        cols = min((bda[1] | bda[2] << 8) or info.cols, gfx.MAX_COLS)
         page_size = (bda[3] | bda[4] << 8) or info.page_size
         row, col = bda[_CURSORS + 2 * page + 1], bda[_CURSORS + 2 * page]
         if ch == CR:
@@ -308,7 +319,8 @@ class VideoBios:
         elif col + 1 >= cols:
             return False  # wraps, maybe scrolls
         else:
-            m.write_u8(info.base + page * page_size + (row * cols + col) * 2, ch)
+            offset = page * page_size + (row * cols + col) * 2
+            m.write_u8(info.base + offset % window_size(info), ch)
             col += 1
         m.write_u16(Bda.VIDEO_CURSOR_POS + 2 * page, (row << 8) | col)
         self.vga.set_cursor_offset((page * page_size) // 2 + row * cols + col)
@@ -335,7 +347,8 @@ class VideoBios:
                 col, row = 0, row + 1
         if row >= scr.rows:
             row = scr.rows - 1
-            fill = self.mem.read_u8(scr.cell(page, *old) + 1) if scr.info.text else 0
+            fill = (VideoWindow(self.mem, scr.info).read(scr.cell(page, *old) + 1, 1)[0]
+                    if scr.info.text else 0)
             window = (0, 0, row, scr.cols - 1)
             if scr.info.text:
                 self._scroll_text(scr, page, window, 1, fill, up=True)
@@ -348,7 +361,7 @@ class VideoBios:
         mode, page, count = r.al, r.bh & 7, r.cx
         scr = Screen(self.mem)
         saved = scr.cursor(page)
-        data = self.mem.read(seg_off(r.es, r.bp), count * (2 if mode & 2 else 1))
+        data = read_far(self.mem, r.es, r.bp, count * (2 if mode & 2 else 1))
         self._move_cursor(scr, page, r.dh, r.dl)
         for i in range(count):
             ch = data[2 * i] if mode & 2 else data[i]
@@ -382,121 +395,6 @@ class VideoBios:
             self.vga.set_cga_palette(value)
         elif r.bh == 0:
             self.vga.set_overscan(r.bl & 0x0F)
-
-    # ------------------------------------------------------------------ register access
-    def _attr_reg(self, index: int, value: int | None = None) -> int:
-        """Read (or write) attribute controller register ``index`` through its ports,
-        leaving the flip-flop at "index" and the palette enabled."""
-        vga, status = self.vga, self.vga.crtc_base + 6
-        vga.read_port(status)
-        vga.write_port(Port.ATTR_INDEX_DATA, 0x20 | index)
-        if value is not None:
-            vga.write_port(Port.ATTR_INDEX_DATA, value)
-        result = vga.read_port(Port.ATTR_DATA_READ)
-        vga.read_port(status)
-        return result
-
-    def _crtc_reg(self, index: int, value: int | None = None) -> int:
-        base = self.vga.crtc_base
-        self.vga.write_port(base, index)
-        if value is not None:
-            self.vga.write_port(base + 1, value)
-        return self.vga.read_port(base + 1)
-
-    def _set_dacs(self, first: int, rgb: bytes) -> None:
-        """Load DAC registers from ``first`` on (grey-summed if that is enabled)."""
-        grey = self.mem.read_u8(Bda.VIDEO_VGA_FLAGS) & VGA_GREY
-        for i in range(min(len(rgb) // 3, 256 - (first & 0xFF))):
-            r, g, b = rgb[3 * i: 3 * i + 3]
-            if grey:
-                r = g = b = _grey(r, g, b)
-            self.vga.set_dac(first + i, r, g, b)
-
-    def _grey_sum(self, first: int, count: int) -> None:
-        for i in range(first, min(first + count, 256)):
-            grey = _grey(*self.vga.get_dac(i))
-            self.vga.set_dac(i, grey, grey, grey)
-
-    # ------------------------------------------------------------------ AH=10h palette
-    def _palette(self, call: BiosCall) -> None:  # noqa: C901 - a flat sub-function switch
-        r, vga, mem = call.regs, self.vga, self.mem
-        al = r.al
-        if al == 0x00:
-            self._set_attr(r.bl, r.bh)
-        elif al == 0x01:
-            vga.set_overscan(r.bh)
-        elif al == 0x02:
-            table = mem.read(seg_off(r.es, r.dx), 17)
-            for i in range(16):
-                vga.set_attr_palette(i, table[i])
-            vga.set_overscan(table[16])
-        elif al == 0x03:
-            self._set_blink(r.bl)
-        elif al == 0x07:
-            r.bh = self._get_attr(r.bl)
-        elif al == 0x08:
-            r.bh = vga.get_overscan()
-        elif al == 0x09:
-            table = bytes(vga.get_attr_palette(i) for i in range(16)) + bytes(
-                (vga.get_overscan(),))
-            mem.write(seg_off(r.es, r.dx), table)
-        elif al == 0x10:
-            self._set_dacs(r.bx & 0xFF, bytes((r.dh, r.ch, r.cl)))
-        elif al == 0x12:
-            count = max(0, min(r.cx, 256 - (r.bx & 0xFF)))
-            self._set_dacs(r.bx & 0xFF, mem.read(seg_off(r.es, r.dx), 3 * count))
-        elif al == 0x13:
-            self._select_paging(r.bl, r.bh)
-        elif al == 0x15:
-            red, green, blue = vga.get_dac(r.bx & 0xFF)
-            r.dh, r.ch, r.cl = red, green, blue
-        elif al == 0x17:
-            count = max(0, min(r.cx, 256 - (r.bx & 0xFF)))
-            data = b"".join(bytes(vga.get_dac(r.bx + i)) for i in range(count))
-            mem.write(seg_off(r.es, r.dx), data)
-        elif al == 0x18:
-            vga.write_port(Port.DAC_MASK, r.bl)
-        elif al == 0x19:
-            r.bl = vga.read_port(Port.DAC_MASK)
-        elif al == 0x1A:
-            mode_ctrl, select = self._attr_reg(Attr.MODE_CONTROL), self._attr_reg(Attr.COLOR_SELECT)
-            r.bl = mode_ctrl >> 7
-            r.bh = (select & 0x0F) if mode_ctrl & 0x80 else (select >> 2) & 3
-        elif al == 0x1B:
-            self._grey_sum(r.bx & 0xFF, r.cx)
-        else:
-            self._log_once((0x10, al), "INT 10h AX=10%02Xh: unsupported function", al)
-
-    def _set_attr(self, index: int, value: int) -> None:
-        if index < 16:
-            self.vga.set_attr_palette(index, value)
-        elif index == Attr.OVERSCAN:
-            self.vga.set_overscan(value)
-        elif index <= Attr.COLOR_SELECT:
-            self._attr_reg(index, value)
-
-    def _get_attr(self, index: int) -> int:
-        if index < 16:
-            return self.vga.get_attr_palette(index)
-        return self._attr_reg(index) if index <= Attr.COLOR_SELECT else 0
-
-    def _set_blink(self, bl: int) -> None:
-        """AX=1003h: BL=1 attribute bit 7 blinks, BL=0 it brightens the background."""
-        if bl > 1:
-            return
-        self.vga.set_blink(bool(bl))
-        ctrl = self.mem.read_u8(Bda.VIDEO_MODE_CTRL)
-        self.mem.write_u8(Bda.VIDEO_MODE_CTRL, (ctrl | 0x20) if bl else (ctrl & ~0x20))
-
-    def _select_paging(self, bl: int, bh: int) -> None:
-        """AX=1013h: BL=0 paging mode (BH=0 four pages of 64, 1 sixteen of 16);
-        BL=1 select colour page BH."""
-        mode_ctrl = self._attr_reg(Attr.MODE_CONTROL)
-        if bl == 0:
-            self._attr_reg(Attr.MODE_CONTROL, (mode_ctrl & 0x7F) | ((bh & 1) << 7))
-        elif bl == 1:
-            select = (bh & 0x0F) if mode_ctrl & 0x80 else (bh & 3) << 2
-            self._attr_reg(Attr.COLOR_SELECT, select)
 
     # ------------------------------------------------------------------ AH=11h fonts
     def _font(self, call: BiosCall) -> None:
@@ -544,10 +442,10 @@ class VideoBios:
         scr = Screen(self.mem)
         if not scr.info.text:
             return
-        self._crtc_reg(Crtc.MAX_SCAN_LINE, (self._crtc_reg(Crtc.MAX_SCAN_LINE) & 0xE0)
+        self.palette.crtc_reg(Crtc.MAX_SCAN_LINE, (self.palette.crtc_reg(Crtc.MAX_SCAN_LINE) & 0xE0)
                        | (height - 1))
-        overflow = self._crtc_reg(Crtc.OVERFLOW)
-        lines = (self._crtc_reg(Crtc.V_DISPLAY_END) | ((overflow & 0x02) << 7)
+        overflow = self.palette.crtc_reg(Crtc.OVERFLOW)
+        lines = (self.palette.crtc_reg(Crtc.V_DISPLAY_END) | ((overflow & 0x02) << 7)
                  | ((overflow & 0x40) << 3)) + 1
         rows = max(1, min(lines // height, 256))
         page_size = -(-(scr.cols * rows * 2) // 0x800) * 0x800
@@ -615,7 +513,7 @@ class VideoBios:
         info = scr.info
         buf = bytearray(STATE_BUFFER_SIZE)  # 00h: static table pointer left 0000:0000
         buf[0x04:0x22] = mem.read(Bda.VIDEO_MODE, VIDEO_BDA_SIZE)
-        buf[0x22] = scr.rows
+        buf[0x22] = min(scr.rows, 0xFF)
         buf[0x23:0x25] = scr.char_height.to_bytes(2, "little")
         buf[0x25] = DCC_VGA_COLOUR
         buf[0x27:0x29] = info.colours.to_bytes(2, "little")
@@ -635,7 +533,3 @@ class VideoBios:
         caller that VBE is absent."""
         self._log_once((0x4F,), "INT 10h AX=%04Xh: VBE not supported", call.regs.ax)
 
-
-def _grey(r: int, g: int, b: int) -> int:
-    """The IBM VGA BIOS's grey-scale sum: 30 % red + 59 % green + 11 % blue."""
-    return min(0x3F, (77 * r + 151 * g + 28 * b + 0x80) >> 8)

@@ -28,6 +28,8 @@ VGA256, PLANAR16 = DisplayKind.VGA256, DisplayKind.PLANAR16
 
 CGA_ODD_BANK = 0x2000  # odd scan lines of the CGA modes
 CGA_LINE_BYTES = 80
+MAX_COLS = 255  # int 10h AH=0Fh returns the column count in AH
+MAX_CHAR_HEIGHT = 32  # the CRTC's maximum scan line field has 5 bits
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,13 @@ VIDEO_BDA_SIZE = Bda.VIDEO_CGA_PALETTE - Bda.VIDEO_MODE + 1
 
 
 class Screen:
-    """The BDA video fields an int 10h call works with, read in two memory reads."""
+    """The BDA video fields an int 10h call works with, read in two memory reads.
+
+    The guest owns the BDA and may have written anything there: the column count and
+    character height are kept within what a VGA can show, and text cells are addressed
+    as offsets into the mode's video window (:class:`VideoWindow`), so no BDA value
+    sends a BIOS access outside video memory.
+    """
 
     __slots__ = ("mode", "info", "cols", "rows", "page_size", "page", "cursors",
                  "cursor_shape", "char_height")
@@ -97,10 +105,11 @@ class Screen:
          _, _, _) = VIDEO_BDA.unpack(raw)
         self.cursors = list(struct.unpack("<8H", cur))
         self.info: VideoMode = mode_info(self.mode)
-        self.cols = self.cols or self.info.cols
+        self.cols = min(self.cols or self.info.cols, MAX_COLS)
         rows_raw = mem.read(Bda.VIDEO_ROWS, 3)
         self.rows = rows_raw[0] + 1 if rows_raw[0] else self.info.rows
-        self.char_height = int.from_bytes(rows_raw[1:], "little") or self.info.char_height
+        height = int.from_bytes(rows_raw[1:], "little") or self.info.char_height
+        self.char_height = min(height, MAX_CHAR_HEIGHT)
         if not self.page_size:
             self.page_size = self.info.page_size
 
@@ -109,8 +118,53 @@ class Screen:
         return pos >> 8, pos & 0xFF
 
     def cell(self, page: int, row: int, col: int) -> int:
-        """Linear address of text cell (row, col) of ``page``."""
-        return self.info.base + page * self.page_size + (row * self.cols + col) * 2
+        """Offset of text cell (row, col) of ``page`` in the video window (unwrapped:
+        :class:`VideoWindow` wraps it)."""
+        return page * self.page_size + (row * self.cols + col) * 2
+
+
+def window_size(m: VideoMode) -> int:
+    """Bytes of the video memory window the mode lives in: 64 KiB at A0000h for the EGA
+    and VGA modes, 32 KiB at B0000h or B8000h for the text and CGA modes."""
+    return 0x10000 if m.base == 0xA0000 else 0x8000
+
+
+class VideoWindow:
+    """A mode's video memory as a ring: offsets wrap at the end of its window, the way
+    the card's address counter wraps, so every access stays inside video memory."""
+
+    __slots__ = ("mem", "base", "size")
+
+    def __init__(self, mem: Memory, m: VideoMode) -> None:
+        self.mem = mem
+        self.base = m.base
+        self.size = window_size(m)
+
+    def address(self, offset: int) -> int:
+        return self.base + offset % self.size
+
+    def read(self, offset: int, size: int) -> bytes:
+        offset %= self.size
+        if offset + size <= self.size:
+            return self.mem.read(self.base + offset, size)
+        out = bytearray()
+        while len(out) < size:
+            chunk = min(size - len(out), self.size - offset)
+            out += self.mem.read(self.base + offset, chunk)
+            offset = 0
+        return bytes(out)
+
+    def write(self, offset: int, data: bytes) -> None:
+        offset %= self.size
+        if offset + len(data) <= self.size:
+            self.mem.write(self.base + offset, data)
+            return
+        done = 0
+        while done < len(data):
+            chunk = min(len(data) - done, self.size - offset)
+            self.mem.write(self.base + offset, data[done : done + chunk])
+            done += chunk
+            offset = 0
 
 
 def emulate_cursor(start: int, end: int, char_height: int) -> tuple[int, int]:
@@ -274,6 +328,9 @@ def scroll_window(mem: Memory, m: VideoMode, window: tuple[int, int, int, int], 
     if not m.drawable:
         return
     top, left, bottom, right = window
+    right = min(right, m.cols - 1)  # the BDA's column count may be anything
+    if left > right:
+        return
     width = _bytes_per_column(m)
     x0, x1 = left * width, (right + 1) * width
     y0, y1 = top * char_height, min((bottom + 1) * char_height, m.height)
