@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import os
 import tarfile
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +18,7 @@ from vmgui.config.library import Library
 from vmgui.config.schema import Attachment, VmConfig
 
 LIMIT_S = 60  # far above any answer; only a hang reaches it
+ECHO = Path(__file__).resolve().parents[2] / "tests" / "guests" / "echo.img"
 
 
 def refused(result, message: str) -> str:
@@ -106,3 +108,30 @@ def test_import_refuses_a_vm_reaching_into_another(tmp_path):
         message = refused(vmgui(home, "import", evil, timeout=LIMIT_S), reason)
         assert "nothing imported" in message
         assert sorted(p.name for p in home.iterdir()) == ["Other"]
+
+
+def test_a_timed_out_run_leaves_no_folder_behind(tmp_path):
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    result = vmgui(tmp_path / "machines", "run", ECHO, "--read-only", "--timeout", "0.5",
+                   "--wait-text", "NEVER SHOWN", timeout=LIMIT_S, TMPDIR=str(temp))
+    assert result.returncode == 3, (result.stdout, result.stderr)
+    assert "timed out after 0.5 s waiting for 'NEVER SHOWN'" in result.stderr
+    assert "screenshot:" not in result.stderr
+    assert list(temp.iterdir()) == []
+
+
+def test_a_link_at_the_run_lock_is_refused(tmp_path):
+    home = tmp_path / "machines"
+    floppy = tmp_path / "echo.img"
+    floppy.write_bytes(ECHO.read_bytes())
+    folder = Library(home).create(VmConfig("Echo", floppy_a=Attachment(str(floppy)))).folder
+    target = tmp_path / "target.txt"
+    target.write_text("precious")
+    (folder / "running.lock").unlink(missing_ok=True)
+    (folder / "running.lock").symlink_to(target)
+    link = "running.lock is a symbolic link, which vmgui does not follow; remove it"
+    refused(vmgui(home, "run", "Echo", "--wait-text", "READY", timeout=LIMIT_S), link)
+    refused(vmgui(home, "start", "Echo", "--headless", timeout=LIMIT_S), link)
+    refused(vmgui(home, "snapshot", "Echo", "take", "s", timeout=LIMIT_S), link)
+    assert target.read_text() == "precious"

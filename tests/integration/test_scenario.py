@@ -95,9 +95,12 @@ def test_wait_for_screen_finds_a_needle_in_mode_13h(shared_guests, tmp_path):
         missing = np.zeros((30, 30, 3), np.uint8)
         missing[::2, ::2] = (255, 0, 255)
         Image.fromarray(missing).save(tmp_path / "missing.png")
+        again.artifacts = tmp_path  # where the screen at a time-out goes
         with pytest.raises(AutomationTimeout) as info:
             again.wait_for_screen(tmp_path / "missing.png", timeout=0.5)
-        assert "missing.png" in str(info.value) and info.value.screenshot.is_file()
+        assert "missing.png" in str(info.value)
+        assert info.value.screenshot == tmp_path / "timeout.png"
+        assert info.value.screenshot.is_file()
     finally:
         again.power_off()
 

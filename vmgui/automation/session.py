@@ -12,6 +12,8 @@ runs the guest on the calling thread, so results repeat exactly.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import re
 import tempfile
 from dataclasses import dataclass
@@ -27,6 +29,7 @@ from vmgui.devices.fonts import load_rom_font
 from vmgui.devices.render import render
 
 POLL_S = 0.02
+TIMEOUT_SHOT = "timeout.png"  # in the caller's artifacts folder, when it gave one
 KEY_DRAIN_TIMEOUT_S = 30.0
 
 
@@ -157,14 +160,33 @@ class Session:
             self._serial_written = len(self.host.serial)
 
     def _timeout(self, what: str, timeout: float) -> AutomationTimeout:
+        """The error of a wait that ran out of time: the screen text, and a screenshot
+        in ``artifacts`` when the caller gave that folder (none otherwise: nothing is
+        left in a temporary folder that nobody deletes)."""
         shot = None
-        try:
-            folder = self.artifacts or Path(tempfile.mkdtemp(prefix="vmgui-timeout-"))
-            shot = folder / "timeout.png"
-            self.screenshot(shot)
-        except (OSError, RuntimeError, AutomationError):
-            shot = None
+        if self.artifacts is not None:
+            try:
+                shot = self._save_artifact(TIMEOUT_SHOT)
+            except (OSError, RuntimeError, ValueError, AutomationError):
+                shot = None
         return AutomationTimeout(what, timeout, self.text(), shot)
+
+    def _save_artifact(self, name: str) -> Path:
+        """The screen as PNG ``artifacts/name``, written to a temporary file in that folder
+        and renamed over ``name``: a link planted at ``name`` is replaced, never written
+        through, and a reader never sees half a picture."""
+        folder = Path(self.artifacts)
+        image = Image.fromarray(frame(self.host), "RGB")
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                image.save(fh, format="PNG")
+            os.replace(tmp, folder / name)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        return folder / name
 
     def _poll_until(self, done, what: str, timeout: float):
         if timeout < 0:

@@ -25,7 +25,7 @@ from vmgui.cli.run import unescape
 from vmgui.config import tryout as tryout_mod
 from vmgui.config.library import Library, LibraryError, VmEntry, check_media
 from vmgui.config.runlock import RunLock, VmBusyError
-from vmgui.config.snapshots import saved_state_path, settle_resume
+from vmgui.config.snapshots import clean_leftovers, saved_state_path, settle_resume
 from vmgui.host.control import Connection, NotRunning, probe, socket_path
 
 log = logging.getLogger(__name__)
@@ -130,6 +130,7 @@ def start_command(args: argparse.Namespace) -> int:
     # the window runs the VM in this process, which holds the lock until it ends; a
     # headless VM process takes its own, so this one lets go before starting it
     with lock:
+        clean_leftovers(entry.folder)  # of killed operations: nothing else works on it now
         try:  # what a killed try-out session of the VM left (docs/snapshots.md)
             notice = tryout_mod.recover_tryout(entry.folder)
         except tryout_mod.TryoutError as exc:

@@ -32,6 +32,7 @@ from vmgui.config.schema import (
     ConfigError,
     VmConfig,
 )
+from vmgui.config.snapshots import clean_leftovers
 from vmgui.storage import media
 from vmgui.storage.image import DiskImageError, ImageMissingError, check_regular
 from vmgui.storage.overlay import is_overlay
@@ -246,8 +247,9 @@ def run_state(entry: VmEntry) -> tuple[str, int | None] | None:
 @contextlib.contextmanager
 def powered_off(entry: VmEntry, doing: str) -> Iterator[None]:
     """Hold the VM's run lock (:mod:`vmgui.config.runlock`) while ``doing`` something
-    that needs it powered off, so that nothing starts it meanwhile; :class:`CliError`
-    when it runs ("power it off before <doing>")."""
+    that needs it powered off, so that nothing starts it meanwhile (what killed
+    operations left in its folder is cleaned up first); :class:`CliError` when it runs
+    ("power it off before <doing>")."""
     if _running_status(entry) is not None:
         raise CliError(f"{entry.name} is running; power it off before {doing}")
     try:
@@ -259,6 +261,7 @@ def powered_off(entry: VmEntry, doing: str) -> Iterator[None]:
     except OSError as exc:
         raise CliError(f"{entry.folder}: cannot lock the VM ({exc.strerror or exc})") from exc
     with lock:
+        clean_leftovers(entry.folder)  # of killed operations: nothing else works on it now
         yield
 
 

@@ -35,7 +35,7 @@ from vmgui.config.library import Library, LibraryError, VmEntry
 from vmgui.config.runlock import RunLock, VmBusyError
 from vmgui.config.safefile import path_problem, shown
 from vmgui.config.schema import MAX_MEMORY_MB, MIN_MEMORY_MB
-from vmgui.config.snapshots import saved_state_path
+from vmgui.config.snapshots import clean_leftovers, saved_state_path
 from vmgui.core import events as ev
 from vmgui.core import keys, snapshot
 from vmgui.core.machine import MachineConfig
@@ -230,12 +230,14 @@ def _run_lock(entry: VmEntry | None) -> RunLock | None:
     if entry is None or entry.config is None:
         return None
     try:
-        return RunLock.acquire(entry.folder, entry.name)
+        lock = RunLock.acquire(entry.folder, entry.name)
     except VmBusyError as exc:
         raise RunError(str(exc), EXIT_USAGE) from None
     except OSError as exc:
         raise RunError(f"{entry.folder}: cannot lock the VM ({exc.strerror or exc})",
                        EXIT_USAGE) from exc
+    clean_leftovers(entry.folder)  # of killed operations: nothing else works on it now
+    return lock
 
 
 def _run_vm(args: argparse.Namespace, entry: VmEntry | None) -> int:

@@ -15,11 +15,15 @@ next to the library's VMs under a hidden name and renamed into place in one step
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import json
+import logging
 import os
+import re
 import shutil
+import stat
 import tarfile
 import tempfile
 from pathlib import Path, PurePosixPath
@@ -36,7 +40,7 @@ from vmgui.config.library import (
     media_problems,
     read_config,
 )
-from vmgui.config.runlock import LOCK_FILE
+from vmgui.config.runlock import LOCK_FILE, pid_alive
 from vmgui.config.schema import ConfigError, VmConfig
 from vmgui.config.snapshots import (
     SLOTS,
@@ -58,6 +62,11 @@ MAX_MANIFEST_BYTES = 16 << 20
 EXTERNAL = "external"
 SKIP_FOLDERS = ("logs", "screenshots", TRYOUT_FOLDER)  # not part of the VM
 SKIP_FILES = (LOCK_FILE,)  # in the VM folder: who runs it, not part of the VM
+_TMP_MARK = ".vmgui-export-"  # + pid + ".tmp": an export's temporary file
+_TMP_NAME = re.compile(r"\A\..+" + re.escape(_TMP_MARK) + r"(\d+)\.tmp\Z")
+
+
+log = logging.getLogger(__name__)
 
 
 class ArchiveError(Exception):
@@ -128,7 +137,14 @@ def export_vm(library: Library, name: str, target: Path) -> Path:
     problems = media_problems(entry.config, entry.folder)  # /dev/zero: for ever
     if problems:
         raise ArchiveError(f"cannot export VM {entry.name!r}: {'; '.join(problems)}")
-    folder, target = entry.folder, Path(target)
+    members, config_bytes, manifest = _plan(entry)
+    _write(Path(target), members, config_bytes, manifest)
+    return Path(target)
+
+
+def _plan(entry: VmEntry) -> tuple[dict[str, Path], bytes, dict]:
+    """(archive name -> file, the archived vm.toml, the manifest) of a VM to export."""
+    folder = entry.folder
     members = {rel: folder / rel for rel in _vm_files(folder)}
     externals = _externals(folder, entry.config)
     members.update(externals)
@@ -149,7 +165,16 @@ def export_vm(library: Library, name: str, target: Path) -> Path:
         else:
             size, digest = _sha256(path, "disk" if rel in externals else "file")
             manifest["files"][rel] = {"size": size, "sha256": digest}
-    tmp = target.with_name(f".{target.name}.tmp")
+    return members, config_bytes, manifest
+
+
+def _write(target: Path, members: dict[str, Path], config_bytes: bytes,
+           manifest: dict) -> None:
+    """The archive, written to a temporary file beside ``target`` (named with this
+    process's pid: one a killed export left is deleted by the next export into that
+    folder) and renamed into place."""
+    _clean_stale_exports(target.parent)
+    tmp = target.with_name(f".{target.name}{_TMP_MARK}{os.getpid()}.tmp")
     try:
         with tarfile.open(tmp, "w") as tar:
             _add_bytes(tar, MANIFEST, json.dumps(manifest, indent=1).encode())
@@ -160,11 +185,29 @@ def export_vm(library: Library, name: str, target: Path) -> Path:
                     _add_file(tar, rel, path, manifest["files"][rel]["size"])
         os.replace(tmp, target)
     except BaseException as exc:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink()
         if isinstance(exc, OSError):
             raise ArchiveError(f"{target}: cannot write ({exc.strerror or exc})") from exc
         raise
-    return target
+
+
+def _clean_stale_exports(folder: Path) -> None:
+    """Delete the temporary files of exports into ``folder`` whose process is gone."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        match = _TMP_NAME.match(name)
+        if match is None or int(match.group(1)) == os.getpid() \
+                or pid_alive(int(match.group(1))):
+            continue
+        path = Path(folder, name)
+        with contextlib.suppress(OSError):
+            if stat.S_ISREG(path.lstat().st_mode):
+                path.unlink()
+                log.info("deleted %s, left by an export that was killed", path)
 
 
 def _add_file(tar: tarfile.TarFile, rel: str, path: Path, size: int) -> None:

@@ -37,6 +37,7 @@ import contextlib
 import copy
 import logging
 import os
+import re
 import secrets
 import shutil
 import stat
@@ -50,6 +51,7 @@ import platformdirs
 import tomli_w
 
 from vmgui.config import safefile
+from vmgui.config.runlock import pid_alive
 from vmgui.config.schema import Attachment, ConfigError, VmConfig, name_problems
 from vmgui.storage import media as media_mod
 from vmgui.storage.image import DiskImageError, ImageMissingError, Kind, check_regular
@@ -65,6 +67,9 @@ MAX_CONFIG_BYTES = 1 << 20  # a vm.toml vmgui writes is under 2 KB
 SUBFOLDERS = ("logs", "screenshots", "snapshots")
 TRYOUT_FOLDER = "tryout"  # a try-out session's throw-away overlays (not copied by clones)
 REMOVED_FOLDER = ".removed"
+#: the hidden work folders of create/clone/import (``.new-<pid>-<hex>``...) and delete
+_WORK_FOLDER = re.compile(r"\A\.(?:new|clone|import)-(\d+)-[0-9a-f]+\Z"
+                          r"|\A\.deleting-.+-(\d+)-\d+\Z")
 
 
 class LibraryError(Exception):
@@ -279,15 +284,35 @@ class Library:
             raise ConfigError(f"VM {config.name!r}: " + "; ".join(problems))
 
     def _make_temp_folder(self, prefix: str) -> Path:
+        """A hidden folder in the root named ``<prefix><pid>-<random>``; those of killed
+        processes are deleted first (:meth:`_clean_stale_folders`)."""
+        self._clean_stale_folders()
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             while True:  # like tempfile.mkdtemp, but with the usual (umask) permissions
-                tmp = self.root / f"{prefix}{secrets.token_hex(6)}"
+                tmp = self.root / f"{prefix}{os.getpid()}-{secrets.token_hex(6)}"
                 with contextlib.suppress(FileExistsError):
                     tmp.mkdir()
                     return tmp
         except OSError as exc:
             raise LibraryError(f"{self.root}: cannot create a folder ({exc.strerror})") from exc
+
+    def _clean_stale_folders(self) -> None:
+        """Delete the hidden work folders (a VM being made, cloned, imported or deleted)
+        of processes that are gone: a killed create, clone, import or delete left them."""
+        try:
+            names = os.listdir(self.root)
+        except OSError:
+            return
+        for name in names:
+            match = _WORK_FOLDER.match(name)
+            pid = int(match.group(1) or match.group(2)) if match else os.getpid()
+            if pid == os.getpid() or pid_alive(pid):
+                continue
+            path = self.root / name
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+                log.info("deleted %s, left by a library operation that was killed", path)
 
     def _move_into_place(self, tmp: Path, name: str) -> Path:
         folder = self.root / name

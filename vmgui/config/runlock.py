@@ -19,9 +19,11 @@ may be called from anywhere.  Nothing here keeps module state.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
+import stat
 from pathlib import Path
 
 try:
@@ -32,6 +34,7 @@ except ImportError:  # Windows: the pid file alone (no kernel lock)
 log = logging.getLogger(__name__)
 
 LOCK_FILE = "running.lock"
+MAX_LOCK_BYTES = 4096  # what vmgui writes there is under 100 bytes
 
 
 def _proc_stat(pid: int) -> list[str] | None:
@@ -100,11 +103,45 @@ class VmBusyError(Exception):
 
 
 def _read(path: Path) -> tuple[int, str] | None:
+    """(pid, token) in the lock file; None when it is empty, missing or not one vmgui
+    wrote (a link, a FIFO, garbage: never followed, waited on or trusted)."""
     try:
-        data = json.loads(path.read_text("utf-8") or "{}")
-        return int(data["pid"]), str(data.get("token", ""))
-    except (OSError, ValueError, KeyError, TypeError):
+        fd = _open_lock(path, os.O_RDONLY)
+    except OSError:
         return None
+    try:
+        raw = os.read(fd, MAX_LOCK_BYTES + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    try:
+        data = json.loads(raw or b"{}") if len(raw) <= MAX_LOCK_BYTES else None
+        return int(data["pid"]), str(data.get("token", ""))
+    except (ValueError, KeyError, TypeError, RecursionError):
+        return None
+
+
+def _open_lock(path: Path, flags: int) -> int:
+    """Open the lock file without following a link at its place (ELOOP: refused, so
+    nothing is written through one) or blocking on a FIFO; only a regular file."""
+    flags |= getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags, 0o644)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP or (exc.errno == errno.EMLINK and os.path.islink(path)):
+            raise OSError(exc.errno, f"{path} is a symbolic link, which vmgui does not "
+                                     "follow; remove it") from None
+        raise
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise OSError(errno.EINVAL, f"{path} is not a regular file; remove it")
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def running_pid(folder: Path) -> int | None:
@@ -127,9 +164,10 @@ class RunLock:
     @classmethod
     def acquire(cls, folder: Path, name: str) -> RunLock:
         """Take the VM's lock or raise :class:`VmBusyError` ("NAME is already running
-        (process N)"); OSError when the folder cannot hold the file."""
+        (process N)"); OSError when the folder cannot hold the file or something other
+        than a regular file is at its place (a symbolic link is never written through)."""
         path = Path(folder) / LOCK_FILE
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = _open_lock(path, os.O_RDWR | os.O_CREAT)
         try:
             if fcntl is not None:
                 try:

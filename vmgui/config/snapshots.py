@@ -30,7 +30,7 @@ from pathlib import Path
 
 import tomli_w
 
-from vmgui.config import safefile
+from vmgui.config import litter, safefile
 from vmgui.config.library import (
     CONFIG_FILE,
     Library,
@@ -244,13 +244,23 @@ class Snapshots:
         p = Path(stored)
         return p if p.is_absolute() else self.folder / p
 
-    def _new_layer(self, slot: str, base: Path) -> Path:
+    def _layer_path(self, slot: str) -> Path:
         # in the VM folder itself, beside its disks: an overlay stores its base's path
         # relative only when the base is in its folder or below (docs/overlay-format.md),
         # so the VM folder can then be renamed, moved or archived whole
-        path = self.folder / f"{secrets.token_hex(8)}-{slot}.cow"
-        ov.Overlay.create(path, base).close()
-        return path
+        return self.folder / f"{secrets.token_hex(8)}-{slot}.cow"
+
+    def referenced(self) -> set[Path]:
+        """Every file the VM's state refers to (absolute): ``vm.toml``'s images, the
+        tree's layers, states and thumbnails, and the overlay chains below them."""
+        files = {a.resolve(self.folder) for _n, a, _k in self._config().drive_slots()}
+        files |= {self.resolve(p) for s in self.snapshots
+                  for p in (*s.disks.values(), s.state, s.thumbnail) if p}
+        return litter.with_chains(files)
+
+    def _clean_up(self) -> None:
+        """Before changing anything: delete what a killed operation left."""
+        litter.sweep(self.folder, self.referenced)
 
     # ------------------------------------------------------------------ reading
     @property
@@ -299,8 +309,7 @@ class Snapshots:
     def new_layer_paths(self) -> dict[str, Path]:
         """Names for the layers a running VM creates itself when a live snapshot freezes
         its disks (slot -> path); pass them to :meth:`take` as ``created_layers``."""
-        return {slot: self.folder / f"{secrets.token_hex(8)}-{slot}.cow"
-                for slot, _att in writable_slots(self._config())}
+        return {slot: self._layer_path(slot) for slot, _att in writable_slots(self._config())}
 
     def take(self, name: str, description: str = "", *, state_from: Path | None = None,
              thumbnail: Path | None = None, state_file: Path | None = None,
@@ -324,23 +333,34 @@ class Snapshots:
         problems = media_problems(config, self.folder)  # a FIFO would block the take
         if problems:
             raise SnapshotError(f"cannot take a snapshot: {'; '.join(problems)}")
+        self._clean_up()
         snap = Snapshot(id=str(uuid_mod.uuid4()), name=name, description=description,
                         created=_now(), parent=self.current_id)
+        layers = created_layers or {s: self._layer_path(s) for s, _a in writable_slots(config)}
+        extras = [self.dir / f"{snap.id}.state", self.dir / f"{snap.id}.png"]
+        with litter.pending(self.folder, [*layers.values(), *extras]):
+            self._take(snap, config, layers, state_from, thumbnail, created_layers)
+        log.info("%s: took snapshot %r (%s)", self.folder.name, name, snap.id)
+        return snap
+
+    def _take(self, snap: Snapshot, config: VmConfig, layers: dict[str, Path],
+              state_from: Path | None, thumbnail: Path | None,
+              created_layers: dict[str, Path] | None) -> None:
         new_config = copy.deepcopy(config)
         made: list[Path] = []
         config_written = False
         try:
             for slot, att in writable_slots(config):
                 top = att.resolve(self.folder)
+                layer = layers[slot]
                 if created_layers is not None:
                     # a running VM already froze ``top`` and continues on this layer
-                    layer = created_layers[slot]
                     with ov.Overlay.open(layer, read_only=True) as check:
                         below = Path(check.chain()[1]).resolve()
                     if below != top.resolve():
                         raise SnapshotError(f"{layer.name} is not a layer over {top.name}")
                 else:
-                    layer = self._new_layer(slot, top)
+                    ov.Overlay.create(layer, top).close()
                 made.append(layer)
                 snap.disks[slot] = self._rel(top)
                 set_slot(new_config, slot, self._rel(layer))
@@ -362,8 +382,6 @@ class Snapshots:
         except BaseException:
             self._undo(config if config_written else None, made, snap)
             raise
-        log.info("%s: took snapshot %r (%s)", self.folder.name, name, snap.id)
-        return snap
 
     def _undo(self, config: VmConfig | None, made: list[Path], snap: Snapshot) -> None:
         """Roll back a failed take/restore: the old vm.toml, the tree, new files."""
@@ -394,15 +412,27 @@ class Snapshots:
         if snap.state and not self.resolve(snap.state).is_file():
             raise SnapshotError(f"snapshot {snap.name!r}: its state file is missing")
         config = self._config()
+        self._clean_up()
+        old_tops = [att.resolve(self.folder) for slot in snap.disks
+                    if (att := get_slot(config, slot)) is not None]
+        layers = {slot: self._layer_path(slot) for slot in snap.disks}
+        doomed = [p for p in old_tops if self._discardable(p)]
+        with litter.pending(self.folder, [*layers.values(), *doomed]):
+            self._restore(snap, config, layers)
+            self._discard_unused(old_tops)
+        log.info("%s: restored snapshot %r", self.folder.name, snap.name)
+        return snap
+
+    def _restore(self, snap: Snapshot, config: VmConfig, layers: dict[str, Path]) -> None:
         new_config = copy.deepcopy(config)
-        old_tops = [get_slot(config, slot) for slot in snap.disks]
         made: list[Path] = []
         saved = saved_state_path(self.folder)
         staged = saved.with_name(f".{saved.name}.restore.tmp")
         config_written = False
         try:
             for slot, stored in snap.disks.items():
-                layer = self._new_layer(slot, self.resolve(stored))
+                layer = layers[slot]
+                ov.Overlay.create(layer, self.resolve(stored)).close()
                 made.append(layer)
                 set_slot(new_config, slot, self._rel(layer))
             if snap.state:
@@ -419,9 +449,12 @@ class Snapshots:
             os.replace(staged, saved)
         else:
             saved.unlink(missing_ok=True)
-        self._discard_unused([a.resolve(self.folder) for a in old_tops if a is not None])
-        log.info("%s: restored snapshot %r", self.folder.name, snap.name)
-        return snap
+
+    def _discardable(self, path: Path) -> bool:
+        """A layer file vmgui may delete once unused: an overlay in the VM folder itself
+        (never an image the user attached, nor anything elsewhere)."""
+        path = Path(os.path.abspath(path))
+        return path.parent == Path(os.path.abspath(self.folder)) and ov.is_overlay(path)
 
     def _discard_unused(self, paths: list[Path]) -> None:
         """Delete layer files in the VM folder that nothing references any more."""
@@ -432,8 +465,7 @@ class Snapshots:
                      for _s, a in writable_slots(config)}
         for path in paths:
             path = Path(os.path.abspath(path))
-            if (path in used or path.parent != Path(os.path.abspath(self.folder))
-                    or not ov.is_overlay(path)):
+            if path in used or not self._discardable(path):
                 continue
             try:
                 ov.discard(path)
@@ -455,6 +487,7 @@ class Snapshots:
                                 f"({', '.join(names)}); delete or restore past all but one "
                                 "of them first")
         config = self._config()
+        self._clean_up()
         new_config = copy.deepcopy(config)
         doomed: list[Path] = []
         for slot, stored in snap.disks.items():
@@ -484,18 +517,20 @@ class Snapshots:
             else:
                 set_slot(new_config, slot, stored)
             doomed.append(dependent)
-        if not kids and is_current:
-            self._save_config(new_config)
-        for kid in kids:
-            kid.parent = snap.parent
-        if is_current:
-            self.current_id = snap.parent
-        self.snapshots.remove(snap)
-        self._write()
-        self._discard_unused(doomed)
-        for extra in (snap.state, snap.thumbnail):
-            if extra:
-                self.resolve(extra).unlink(missing_ok=True)
+        extras = [self.resolve(p) for p in (snap.state, snap.thumbnail) if p]
+        unused = [p for p in doomed if self._discardable(p)] + extras  # once committed
+        with litter.pending(self.folder, unused):
+            if not kids and is_current:
+                self._save_config(new_config)
+            for kid in kids:
+                kid.parent = snap.parent
+            if is_current:
+                self.current_id = snap.parent
+            self.snapshots.remove(snap)
+            self._write()
+            self._discard_unused(doomed)
+            for extra in extras:
+                extra.unlink(missing_ok=True)
         log.info("%s: deleted snapshot %r", self.folder.name, snap.name)
 
     # ------------------------------------------------------------------ reading disks
@@ -506,6 +541,18 @@ class Snapshots:
                     writable_slots(self._config())}
         snap = self.get(id_or_name)
         return {slot: self.resolve(p) for slot, p in snap.disks.items()}
+
+
+def clean_leftovers(folder: Path) -> list[Path]:
+    """Delete what killed snapshot operations and atomic writes left in the VM folder
+    (:mod:`vmgui.config.litter`); the caller holds the VM's run lock.  Nothing when the
+    VM's files cannot be read (then what is in use is unknown)."""
+    try:
+        tree = Snapshots(folder)
+    except SnapshotError as exc:
+        log.debug("%s: no clean-up (%s)", folder, exc)
+        return []
+    return litter.sweep(Path(folder), tree.referenced)
 
 
 # ---------------------------------------------------------------------- flat copies
