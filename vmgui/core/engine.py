@@ -60,6 +60,10 @@ _CTL_REMOVE_CACHE = (ucc.UC_CTL_IO_WRITE << 30) | (2 << 26) | ucc.UC_CTL_TB_REMO
 # uc_ctl(UC_CTL_TLB_FLUSH / UC_CTL_TB_FLUSH) as writes without arguments
 _CTL_TLB_FLUSH = (ucc.UC_CTL_IO_WRITE << 30) | ucc.UC_CTL_TLB_FLUSH
 _CTL_TB_FLUSH = (ucc.UC_CTL_IO_WRITE << 30) | ucc.UC_CTL_TB_FLUSH
+# uc_ctl(UC_CTL_TCG_BUFFER_SIZE) as a write with 1 argument (uint32 bytes), and its read
+_CTL_SET_TCG_BUFFER = (ucc.UC_CTL_IO_WRITE << 30) | (1 << 26) | ucc.UC_CTL_TCG_BUFFER_SIZE
+_CTL_GET_TCG_BUFFER = (ucc.UC_CTL_IO_READ << 30) | (1 << 26) | ucc.UC_CTL_TCG_BUFFER_SIZE
+DEFAULT_CODE_CACHE_MB = 128
 MAX_CONTEXT_HEADER = 256  # struct uc_context before its data[]: 40 bytes in 2.1.4
 UC_REG_CR0 = x86.UC_X86_REG_CR0
 UC_REG_CR3 = x86.UC_X86_REG_CR3
@@ -228,12 +232,22 @@ class HookHandle:
 class Engine:
     """An x86 unicorn engine in real mode (UC_MODE_32 with CR0.PE clear)."""
 
-    def __init__(self, *, use_native_stop: bool = True) -> None:
+    def __init__(self, *, use_native_stop: bool = True,
+                 code_cache_mb: int = DEFAULT_CODE_CACHE_MB) -> None:
+        """``code_cache_mb``: the size of the buffer for translated code.  unicorn's
+        default is 1 GiB, and a guest that keeps running new code (garbage, or code it
+        rewrites) fills all of it: the process grew to 1.1 GB.  When the buffer is full
+        the engine drops every translation and starts over, so a smaller one only costs
+        retranslation."""
         uc = ctypes.c_void_p()
         err = _LIB.uc_open(ucc.UC_ARCH_X86, ucc.UC_MODE_32, ctypes.byref(uc))
         if err:
             raise EngineError("uc_open", err)
         self._uc = uc
+        # Only honoured before the engine's first use (it allocates the buffer then).
+        err = _LIB.uc_ctl(uc, _CTL_SET_TCG_BUFFER, ctypes.c_uint32(code_cache_mb << 20))
+        if err:
+            raise EngineError(f"set the code cache to {code_cache_mb} MiB", err)
         self._val = _c_u64()
         self._val_ref = ctypes.byref(self._val)
         self._reg_ids = {reg: _UC_REG[reg] for reg in Reg}
@@ -499,6 +513,14 @@ class Engine:
             err = _LIB.uc_ctl(self._uc, ctl)
             if err:
                 raise EngineError(what, err)
+
+    def code_cache_bytes(self) -> int:
+        """The size of the translated-code buffer, as the engine reports it."""
+        value = ctypes.c_uint32()
+        err = _LIB.uc_ctl(self._uc, _CTL_GET_TCG_BUFFER, ctypes.byref(value))
+        if err:
+            raise EngineError("read the code cache size", err)
+        return value.value
 
     # ------------------------------------------------------------------ running
     def run(self, *, max_instructions: int = 0) -> int:
