@@ -8,7 +8,9 @@ import os
 import shutil
 import signal
 import time
+from multiprocessing.shared_memory import SharedMemory
 
+import numpy as np
 import pytest
 
 from vmgui.core import events as ev
@@ -122,3 +124,43 @@ def test_no_screen_yet_is_named_and_text_is_empty(echo_copy):
         wait_until(lambda: "READY" in screen(host), host)
     finally:
         host.power_off()
+
+
+def test_power_off_while_a_caller_holds_the_video_memory(echo_copy):
+    """An array over the live video memory (a renderer's, a script's) must not make
+    power_off raise BufferError, nor leave the shared-memory segment behind."""
+    host = ProcessHost(MachineConfig(floppies=(echo_copy("a.img"),)))
+    host.start()
+    try:
+        wait_until(lambda: "READY" in screen(host), host)
+        held = np.frombuffer(host.display().vram, dtype=np.uint8)
+        name = host._shm.name  # the segment's name, to check it is gone
+    finally:
+        host.power_off()
+    assert host.state is ev.RunState.POWERED_OFF
+    assert "READY" in screen(host)  # the last screen, copied out
+    with pytest.raises(FileNotFoundError):
+        SharedMemory(name=name)
+    assert held.size > 0
+    del held
+
+
+def test_internal_error_in_the_vm_process_is_a_crash_report(monkeypatch):
+    """What the VM process does when its machine cannot be built, or its run loop fails:
+    a named start failure or a crash report for the parent, never a bare traceback."""
+    from vmgui.host import process
+
+    class Broken:
+        def __init__(self, *args, **kwargs) -> None:
+            raise RuntimeError("engine exploded")
+
+        def run(self) -> None:
+            raise RuntimeError("run loop exploded")
+
+    monkeypatch.setattr("vmgui.core.machine.Machine", Broken)
+    with pytest.raises(process._StartFailure, match="cannot build the machine.*exploded"):
+        process._build(MachineConfig(), {}, None, lambda event: None)
+    sent: list = []
+    process._run_machine(object.__new__(Broken), sent.append)
+    assert [type(m) for m in sent] == [ev.GuestCrashed]
+    assert sent[0].reason == "internal error" and "run loop exploded" in sent[0].report

@@ -25,6 +25,7 @@ import multiprocessing as mp
 import os
 import queue
 import threading
+import traceback
 from collections import deque
 from multiprocessing.shared_memory import SharedMemory
 from pathlib import Path
@@ -63,6 +64,16 @@ class _StartFailed:
     message: str
 
 
+class _SharedVram(SharedMemory):
+    """Shared video memory whose mapping may outlive :meth:`close`: while a caller still
+    holds an array over it, closing fails (BufferError) and the mapping goes with the
+    last view instead, quietly (SharedMemory's finaliser would print the error)."""
+
+    def __del__(self) -> None:
+        with contextlib.suppress(OSError, BufferError):
+            self.close()
+
+
 class _PipeLogHandler(logging.Handler):
     def __init__(self, send) -> None:
         super().__init__(logging.INFO)
@@ -78,9 +89,7 @@ def _child_main(conn, config: MachineConfig, drives: dict[int, DriveSpec | None]
     """Entry point of the VM process."""
     import threading as _threading
 
-    from vmgui.core.machine import Machine
     from vmgui.host.control import MachineHost, start_server
-    from vmgui.storage.image import DiskImageError
 
     lock = _threading.Lock()
 
@@ -93,23 +102,22 @@ def _child_main(conn, config: MachineConfig, drives: dict[int, DriveSpec | None]
     logging.getLogger("vmgui").addHandler(handler)
     logging.getLogger("vmgui").setLevel(logging.INFO)
     shm = SharedMemory(name=shm_name)
+    control = MachineHost()
+
+    def on_event(event) -> None:
+        control.on_event(event)
+        send(event)
+
     try:
-        opened = {n: (_open_drive(*s) if s else None)
-                  for n, s in drives.items()}
-        control = MachineHost()
-
-        def on_event(event) -> None:
-            control.on_event(event)
-            send(event)
-
-        machine = Machine(config, on_event=on_event, drives=opened, vram=shm.buf)
-        control.attach(machine)
-    except (DiskImageError, ValueError, OSError) as exc:
+        machine = _build(config, drives, shm.buf, on_event)
+    except _StartFailure as exc:
         send(_StartFailed(str(exc)))
         conn.close()
         os._exit(0)
+    control.attach(machine)
     server = start_server(control, Path(control_socket) if control_socket else None)
-    thread = _threading.Thread(target=machine.run, name="vmgui-cpu", daemon=True)
+    thread = _threading.Thread(target=_run_machine, args=(machine, send), name="vmgui-cpu",
+                               daemon=True)
     # _Ready goes first: the parent must never see RUNNING before it may ask for the
     # screen (it would find none and, under load, report that as an error)
     send(_Ready())
@@ -125,6 +133,35 @@ def _child_main(conn, config: MachineConfig, drives: dict[int, DriveSpec | None]
     # the shared-memory buffer, and the OS releases everything of this process anyway.
     conn.close()
     os._exit(0)
+
+
+class _StartFailure(Exception):
+    """The VM process cannot build its machine; the message says why."""
+
+
+def _build(config: MachineConfig, drives: dict[int, DriveSpec | None], vram, on_event):
+    """The machine with its drives open; :class:`_StartFailure` for anything that stops
+    it (an unexpected error is logged with its traceback, not printed on stderr)."""
+    from vmgui.core.machine import Machine
+
+    try:
+        opened = {n: (_open_drive(*s) if s else None) for n, s in drives.items()}
+        return Machine(config, on_event=on_event, drives=opened, vram=vram)
+    except (ValueError, OSError) as exc:  # DiskImageError and its kind are ValueErrors
+        raise _StartFailure(str(exc)) from exc
+    except Exception as exc:
+        log.exception("cannot build the machine")
+        raise _StartFailure(f"cannot build the machine: {exc!r}") from exc
+
+
+def _run_machine(machine, send) -> None:
+    """The emulation thread: ``machine.run()``; an internal error ends it as a crash
+    report to the parent (as ThreadHost reports it), not as a traceback on stderr."""
+    try:
+        machine.run()
+    except Exception as exc:
+        log.exception("the machine stopped on an internal error")
+        send(ev.GuestCrashed("internal error", f"{exc!r}\n\n{traceback.format_exc()}"))
 
 
 def _serve(conn, machine, send, thread) -> None:
@@ -167,7 +204,7 @@ class ProcessHost(EventRecord):
                            for i, p in enumerate(config.hard_disks[:2])})
         self._config = config
         self._drives = drives
-        self._shm = SharedMemory(create=True, size=VGA_SIZE)
+        self._shm = _SharedVram(create=True, size=VGA_SIZE)
         self._vram = self._shm.buf.toreadonly()
         parent, child = mp.Pipe()
         self._conn = parent
@@ -221,10 +258,13 @@ class ProcessHost(EventRecord):
         if self._last_display is not None:  # keep the last screen readable after close
             frozen = memoryview(bytes(self._vram))
             self._last_display = dataclasses.replace(self._last_display, vram=frozen)
-        self._vram.release()
-        self._shm.close()
         with contextlib.suppress(FileNotFoundError):
-            self._shm.unlink()
+            self._shm.unlink()  # the name goes now; the memory when the last view does
+        try:
+            self._vram.release()
+            self._shm.close()
+        except BufferError:  # a caller still holds an array over the live video memory
+            log.debug("video memory still in use at power-off; freed when released")
 
     # ------------------------------------------------------------------ pipe
     def _read(self) -> None:
