@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
+import stat
 import tarfile
 from pathlib import Path
 
@@ -121,11 +123,16 @@ def test_a_timed_out_run_leaves_no_folder_behind(tmp_path):
     assert list(temp.iterdir()) == []
 
 
-def test_a_link_at_the_run_lock_is_refused(tmp_path):
+def _echo_vm(tmp_path: Path) -> tuple[Path, Path]:
     home = tmp_path / "machines"
     floppy = tmp_path / "echo.img"
     floppy.write_bytes(ECHO.read_bytes())
     folder = Library(home).create(VmConfig("Echo", floppy_a=Attachment(str(floppy)))).folder
+    return home, folder
+
+
+def test_a_link_at_the_run_lock_is_refused(tmp_path):
+    home, folder = _echo_vm(tmp_path)
     target = tmp_path / "target.txt"
     target.write_text("precious")
     (folder / "running.lock").unlink(missing_ok=True)
@@ -135,3 +142,36 @@ def test_a_link_at_the_run_lock_is_refused(tmp_path):
     refused(vmgui(home, "start", "Echo", "--headless", timeout=LIMIT_S), link)
     refused(vmgui(home, "snapshot", "Echo", "take", "s", timeout=LIMIT_S), link)
     assert target.read_text() == "precious"
+
+
+def test_the_vm_log_is_private_and_never_written_through_a_link(tmp_path):
+    home, folder = _echo_vm(tmp_path)
+    logs = folder / "logs"
+    assert stat.S_IMODE(logs.stat().st_mode) == 0o700  # made so with the VM
+    logs.chmod(0o755)
+    (logs / "vm.log").write_text("an older log\n")
+    (logs / "vm.log").chmod(0o644)  # as older versions made it
+    target = tmp_path / "target.txt"
+    target.write_text("precious")
+    (logs / "timeout.png").symlink_to(target)
+    assert vmgui(home, "start", "Echo", "--headless", timeout=LIMIT_S).returncode == 0
+    try:
+        waited = vmgui(home, "control", "Echo", "wait-text", "NEVER", "--timeout", "0.5",
+                       timeout=LIMIT_S)
+        assert waited.returncode == 3, waited.stderr
+    finally:
+        assert vmgui(home, "control", "Echo", "poweroff", timeout=LIMIT_S).returncode == 0
+    assert stat.S_IMODE(logs.stat().st_mode) == 0o700
+    assert stat.S_IMODE((logs / "vm.log").stat().st_mode) == 0o600
+    assert (logs / "vm.log").read_text().startswith("an older log\n--- ")
+    assert target.read_text() == "precious"  # the link was replaced, not followed
+    assert not (logs / "timeout.png").is_symlink() and (logs / "timeout.png").is_file()
+    (logs / "vm.log").unlink()
+    (logs / "vm.log").symlink_to(target)
+    refused(vmgui(home, "start", "Echo", "--headless", timeout=LIMIT_S),
+            "vm.log is a symbolic link, which vmgui does not follow; remove it")
+    shutil.rmtree(logs)
+    logs.symlink_to(tmp_path)
+    refused(vmgui(home, "start", "Echo", "--headless", timeout=LIMIT_S),
+            "logs is a symbolic link, which vmgui does not follow; remove it")
+    assert target.read_text() == "precious" and not (tmp_path / "vm.log").exists()

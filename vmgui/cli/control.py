@@ -14,12 +14,16 @@ timed out, 4 the guest crashed.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import logging
 import os
+import stat
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 from vmgui.cli.run import unescape
 from vmgui.config import tryout as tryout_mod
@@ -27,6 +31,7 @@ from vmgui.config.library import Library, LibraryError, VmEntry, check_media
 from vmgui.config.runlock import RunLock, VmBusyError
 from vmgui.config.snapshots import clean_leftovers, saved_state_path, settle_resume
 from vmgui.host.control import Connection, NotRunning, probe, socket_path
+from vmgui.storage.image import open_regular
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +39,7 @@ EXIT_OK, EXIT_USAGE, EXIT_TIMEOUT, EXIT_CRASH = 0, 2, 3, 4
 START_TIMEOUT_S = 60.0
 POWEROFF_TIMEOUT_S = 30.0
 LOG_FILE = "vm.log"
+TAIL_BYTES = 64 * 1024
 
 VERBS = {  # verb -> (argument name or None, help)
     "status": (None, "print the run state and the VM process's pid"),
@@ -158,18 +164,66 @@ def _run_lock(entry: VmEntry) -> RunLock | None:
 
 def _log_tail(path: Path, lines: int = 15) -> str:
     try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        fd = open_regular(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0), what="log")
     except OSError:
         return "(no log)"
+    with os.fdopen(fd, "rb") as fh:
+        fh.seek(max(0, os.fstat(fd).st_size - TAIL_BYTES))
+        text = fh.read(TAIL_BYTES).decode("utf-8", "replace")
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def open_log(folder: Path) -> BinaryIO:
+    """``<folder>/logs/vm.log`` for appending: the folder made (or kept) private (0700),
+    the file created 0600, neither followed if it is a symbolic link (OSError naming it:
+    nothing is written through a link planted there)."""
+    logs = Path(folder) / "logs"
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(logs, 0o700)
+    nofollow = getattr(os, "O_NOFOLLOW", 0)
+    try:
+        dir_fd = os.open(logs, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | nofollow)
+    except OSError as exc:
+        raise _link_error(exc, logs) from None
+    try:
+        with contextlib.suppress(OSError):
+            os.fchmod(dir_fd, 0o700)
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | nofollow | os.O_NONBLOCK
+        try:
+            fd = os.open(LOG_FILE, flags, 0o600, dir_fd=dir_fd)
+        except OSError as exc:
+            raise _link_error(exc, logs / LOG_FILE) from None
+    finally:
+        os.close(dir_fd)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, f"{logs / LOG_FILE} is not a regular file; remove it")
+        os.set_blocking(fd, True)
+        os.fchmod(fd, 0o600)  # logs of older versions were readable by everyone
+    except BaseException:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "ab")
+
+
+def _link_error(exc: OSError, path: Path) -> OSError:
+    if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK) and path.is_symlink():
+        return OSError(exc.errno, f"{path} is a symbolic link, which vmgui does not "
+                                  "follow; remove it")
+    return OSError(exc.errno, f"{path}: {exc.strerror}")
 
 
 def _start_headless(entry: VmEntry) -> int:
-    logs = entry.folder / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    log_path = logs / LOG_FILE
+    log_path = entry.folder / "logs" / LOG_FILE
     cmd = [sys.executable, "-m", "vmgui.host.vmprocess", "--vm", entry.name,
            "--home", str(entry.folder.parent)]
-    with open(log_path, "ab") as log_file:
+    try:
+        log_file = open_log(entry.folder)
+    except OSError as exc:
+        print(f"vmgui start: cannot open the VM's log: {exc.strerror or exc}",
+              file=sys.stderr)
+        return EXIT_USAGE
+    with log_file:
         log_file.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} vmgui start "
                        f"{entry.name} --headless\n".encode())
         log_file.flush()

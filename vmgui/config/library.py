@@ -320,7 +320,7 @@ class Library:
             if folder.exists():
                 raise LibraryError(f"{folder}: already exists")
             for sub in SUBFOLDERS:
-                (tmp / sub).mkdir(exist_ok=True)
+                (tmp / sub).mkdir(0o700 if sub == "logs" else 0o777, exist_ok=True)
             os.rename(tmp, folder)
         except BaseException as exc:
             shutil.rmtree(tmp, ignore_errors=True)
