@@ -22,9 +22,10 @@ DESKTOP_FILE = "vmgui"  # resources/vmgui.desktop, installed as vmgui.desktop
 def run_gui(argv: list[str]) -> int:
     """Open the manager and run the event loop until the last window closes."""
     import qasync
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtWidgets import QApplication, QMessageBox
 
     from vmgui.config.library import Library
+    from vmgui.ui.binding_check import binding_problem
     from vmgui.ui.manager import ManagerWindow
     from vmgui.ui.manager.icons import app_icon
 
@@ -35,6 +36,11 @@ def run_gui(argv: list[str]) -> int:
     app.setOrganizationName(APP_NAME)
     app.setDesktopFileName(DESKTOP_FILE)
     app.setWindowIcon(app_icon())
+    problem = binding_problem()
+    if problem is not None:
+        print(f"vmgui: {problem}", file=sys.stderr)
+        QMessageBox.critical(None, APP_NAME, problem)
+        return 3
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     done = asyncio.Event()
