@@ -183,8 +183,8 @@ def _check_folder(folder: Path) -> None:
         raise ControlError(f"{folder}: not a folder")
     me = os.geteuid()
     if st.st_uid not in (me, 0):
-        raise ControlError(f"{folder} belongs to user {st.st_uid}, not to this user ({me}), "
-                           "who could replace the control socket; not listening there")
+        raise ControlError(f"{folder} belongs to user {st.st_uid}, not to this user ({me}): "
+                           "they could replace the control socket; not listening there")
     if st.st_mode & stat.S_IWOTH and not st.st_mode & stat.S_ISVTX:
         raise ControlError(f"{folder} is writable by every user (mode "
                            f"{stat.S_IMODE(st.st_mode):o}): anyone could replace the control "
