@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtWidgets import QMessageBox, QWizard
 
+from vmgui.config import safefile
 from vmgui.config.library import Library, LibraryError
 from vmgui.config.schema import Attachment, VmConfig
 from vmgui.core import events as ev
@@ -101,14 +102,14 @@ def test_unreadable_vm_folder_is_listed_inaccessible_with_the_reason(library, ma
     add_vm(library, "Good")
     locked = add_vm(library, "Locked")
     before = snapshot(library.root)
-    real_read_bytes = pathlib.Path.read_bytes
+    real_read_small = safefile.read_small  # how vm.toml is read
 
-    def read_bytes(self):
-        if self.parent == locked:
-            raise PermissionError(13, "Permission denied", str(self))
-        return real_read_bytes(self)
+    def read_small(path, limit, **kwargs):
+        if Path(path).parent == locked:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_read_small(path, limit, **kwargs)
 
-    monkeypatch.setattr(pathlib.Path, "read_bytes", read_bytes)
+    monkeypatch.setattr(safefile, "read_small", read_small)
     window = make_manager(library)
     assert listed(window) == ["Good", "Locked"]
     window.select("Locked")
@@ -121,7 +122,7 @@ def test_unreadable_vm_folder_is_listed_inaccessible_with_the_reason(library, ma
     assert "cannot read (Permission denied)" in window.last_error
     window.select("Good")
     assert window.actions["start"].isEnabled()
-    monkeypatch.setattr(pathlib.Path, "read_bytes", real_read_bytes)
+    monkeypatch.setattr(safefile, "read_small", real_read_small)
     assert snapshot(library.root) == before
 
 
