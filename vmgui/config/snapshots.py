@@ -336,7 +336,8 @@ class Snapshots:
         self._clean_up()
         snap = Snapshot(id=str(uuid_mod.uuid4()), name=name, description=description,
                         created=_now(), parent=self.current_id)
-        layers = created_layers or {s: self._layer_path(s) for s, _a in writable_slots(config)}
+        layers = created_layers if created_layers is not None else {
+            slot: self._layer_path(slot) for slot, _att in writable_slots(config)}
         extras = [self.dir / f"{snap.id}.state", self.dir / f"{snap.id}.png"]
         with litter.pending(self.folder, [*layers.values(), *extras]):
             self._take(snap, config, layers, state_from, thumbnail, created_layers)
