@@ -44,7 +44,20 @@ def dir_listing(home: Path, tmp_path: Path, name: str) -> str:
     if shutil.which("mdir"):
         return subprocess.run(["mdir", "-i", flat, "::"], capture_output=True, text=True,
                               env=dict(os.environ, MTOOLS_SKIP_CHECK="1")).stdout
-    return flat.read_bytes().decode("latin-1")  # the root directory entries are in there
+    return _listing_from_entries(flat.read_bytes())
+
+
+def _listing_from_entries(data: bytes) -> str:
+    """Without mtools: every live 8.3 directory entry in the image, one per line, laid
+    out as mdir does ("TEST     TXT"); deleted (E5h) and empty entries are skipped."""
+    lines = []
+    for offset in range(0, len(data) - 32, 32):
+        name, attributes = data[offset:offset + 11], data[offset + 11]
+        if name[0] in (0x00, 0xE5) or attributes & 0xC8 or attributes == 0x0F:
+            continue  # free, deleted, volume label / long-name pieces, garbage
+        if all(0x20 <= byte < 0x7F for byte in name) and name[0] != 0x20:
+            lines.append(f"{name[:8].decode()} {name[8:].decode()}")
+    return "\n".join(lines)
 
 
 def test_save_state_then_resume_pixel_for_pixel(home, tmp_path):
