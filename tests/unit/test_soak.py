@@ -103,7 +103,7 @@ def test_soak_flags_a_falling_none_refcount_an_abort_and_a_stopped_vm():
     result = summary.soak_summary(rows, verdict="killed by SIGABRT")
     assert result["none_refcount"]["falling"] and result["none_refcount"]["min"] == 15000
     text = "\n".join(result["problems"])
-    assert "aborted: killed by SIGABRT" in text and "None's refcount is falling" in text
+    assert "did not end cleanly: killed by SIGABRT" in text and "None's refcount is falling" in text
     assert "VM 2 left the running state (aborted, running)" in text
     assert "FAIL" in summary.format_summary(result)
 

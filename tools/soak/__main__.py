@@ -43,6 +43,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="self-check of the soak: the manager drops None's refcount N "
                              "times every 250 ms, as PySide6 6.12.0 did; the run must "
                              "then report a none_dealloc abort")
+    parser.add_argument("--skip-binding-check", action="store_true",
+                        help="self-check with PySide6 6.12.0 installed: start the manager "
+                             "although vmgui refuses that binding at start-up, so the soak "
+                             "must catch the abort itself")
     args = parser.parse_args(argv)
     if args.minutes is None and args.cycles is None:
         parser.error("give --minutes N, --cycles N or both")

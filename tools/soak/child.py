@@ -137,11 +137,14 @@ class Driver:
 
     # ------------------------------------------------------------------ shared steps
     def _find_window(self) -> None:
-        from PySide6.QtWidgets import QApplication
+        from PySide6.QtWidgets import QApplication, QMessageBox
 
         from vmgui.ui.manager import ManagerWindow
 
         for widget in QApplication.topLevelWidgets():
+            if isinstance(widget, QMessageBox) and widget.isVisible():
+                self._fail(f"a message box instead of the manager: {widget.text()}")
+                return
             if isinstance(widget, ManagerWindow) and widget.isVisible():
                 self.window = widget
                 # errors go to the status bar: a modal message box would stop the driver
@@ -291,6 +294,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--inject-none-leak", type=int, default=0, metavar="N",
                         help="self-check: drop None's refcount N times per tick, as "
                              "PySide6 6.12.0 did, so the run must end in none_dealloc")
+    parser.add_argument("--skip-binding-check", action="store_true",
+                        help="self-check with a broken PySide6 (6.12.0): start the manager "
+                             "although vmgui's start-up check refuses that binding")
     parser.add_argument("--expect-mode", type=lambda s: int(s, 0), default=None,
                         help="BIOS video mode the first VM's frame must be in (cycles)")
     return parser.parse_args(argv)
@@ -306,6 +312,10 @@ def main(argv: list[str] | None = None) -> int:
     from vmgui import app as vmgui_app
 
     qapp = QApplication.instance() or QApplication([vmgui_app.APP_NAME])  # noqa: F841 - kept
+    if args.skip_binding_check:
+        from vmgui.ui import binding_check
+
+        binding_check.binding_problem = lambda: None
     rec = Recorder(args.out)
     driver = Driver(args, rec)
     QTimer.singleShot(0, driver.begin)

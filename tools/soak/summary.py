@@ -121,7 +121,7 @@ def soak_summary(rows: list[dict], *, verdict: str | None,
                if any(s not in ("running", "paused") for s in vm["states"])]
     problems = []
     if verdict:
-        problems.append(f"the manager aborted: {verdict}")
+        problems.append(f"the manager did not end cleanly: {verdict}")
     if not measured:
         problems.append("no sample after the warm-up")
     if growth is not None and growth > limit_pct:
@@ -156,7 +156,7 @@ def cycles_summary(rows: list[dict], *, verdict: str | None, cycles: int,
     span = done - (before.get("cycle") or 0)
     problems = []
     if verdict:
-        problems.append(f"the manager aborted: {verdict}")
+        problems.append(f"the manager did not end cleanly: {verdict}")
     if done < cycles:
         problems.append(f"only {done} of {cycles} cycles ran")
     if growth is not None and growth > limit_pct:
@@ -188,7 +188,7 @@ def format_summary(summary: dict) -> str:
     """The summary as the lines the supervisor prints and writes to summary.txt."""
     lines = [f"verdict: {'PASS' if summary['ok'] else 'FAIL'}"]
     lines += [f"  problem: {p}" for p in summary["problems"]]
-    lines.append(f"manager aborted: {summary['abort'] or 'no'}")
+    lines.append(f"manager exit: {summary['abort'] or 'clean (status 0, no fatal error logged)'}")
     if summary["mode"] == "soak":
         rss = summary["rss_kb"]
         lines += [

@@ -179,6 +179,8 @@ def _child_command(args, mode: str, out: Path) -> list[str]:
     else:
         cmd += ["--vm", VM_NAMES[0], "--vm", VM_NAMES[1], "--cycles", str(args.cycles),
                 "--warmup-cycles", str(args.warmup_cycles), "--expect-mode", str(MODE_13H)]
+    if args.skip_binding_check:
+        cmd.append("--skip-binding-check")
     if args.inject_none_leak:
         cmd += ["--inject-none-leak", str(args.inject_none_leak)]
     return cmd
