@@ -105,8 +105,7 @@ def poll(child: Child, timeout: float = 0.0) -> Outcome | None:
             return None
         return _finish(child)
     if time.monotonic() > child.deadline:
-        os.kill(child.pid, signal.SIGKILL)
-        os.waitpid(child.pid, 0)
+        _stop_hung(child.pid)
         os.close(child.fd)
         return Outcome(HANG, f"no result after {child.deadline - child.started:.1f} s",
                        _output(child.workdir), time.monotonic() - child.started)
@@ -120,6 +119,19 @@ def run(sector: bytes, workdir: Path, seconds: float, deterministic: bool = True
         outcome = poll(child, 0.05)
         if outcome is not None:
             return outcome
+
+
+def _stop_hung(pid: int) -> None:
+    """SIGABRT first (the child's faulthandler writes every thread's stack to its
+    output), SIGKILL if it is still there a second later."""
+    os.kill(pid, signal.SIGABRT)
+    end = time.monotonic() + 1.0
+    while time.monotonic() < end:
+        if os.waitpid(pid, os.WNOHANG)[0]:
+            return
+        time.sleep(0.02)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
 
 
 def _finish(child: Child) -> Outcome:
