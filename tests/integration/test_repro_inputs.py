@@ -37,7 +37,10 @@ def test_segv_boot_sector_is_a_guest_crash_report_with_exit_4(repro):
 
 def test_word_out_to_the_pic_is_split_into_byte_writes(repro):
     """`out dx, ax` to A0h used to reach the PIC as F000h (ValueError, reported as a
-    guest crash with a traceback); the guest now just runs until the wait times out."""
+    guest crash with a traceback).  After its OUTs the sector far-calls into memory it
+    never wrote, so how it ends depends on IRQ timing: a time-out, or a guest crash
+    report of its own; never a device error."""
     run = vmgui_run(repro("pic-word-out.img"), "--timeout", "2", "--wait-text", "NEVER")
-    assert run.returncode == 3, run.stderr[-2000:]
-    assert "Traceback" not in run.stderr and "ValueError" not in run.stderr
+    assert run.returncode in (3, 4), run.stderr[-2000:]
+    for sign in ("Traceback", "ValueError", "device error", "internal error"):
+        assert sign not in run.stderr, run.stderr[-2000:]
