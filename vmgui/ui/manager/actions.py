@@ -9,7 +9,9 @@ model and ``actions`` dict.  Strings are translated in the window's context
 
 A VM another process runs (``vmgui start``: :mod:`vmgui.config.runlock`) is treated as
 running for everything that would touch its files: no Start, Remove, Export, Clone,
-Snapshot or Discard Saved State.
+Snapshot or Discard Saved State.  A VM whose images cannot be used (a FIFO or device as a
+disk, a damaged snapshot layer: :meth:`VmListModel.reason`) keeps Settings (to attach
+another image), Clone (from a snapshot) and Remove, not Start, Export or Take Snapshot.
 
 Thread rule: GUI thread only.
 """
@@ -147,10 +149,13 @@ def update_actions(manager) -> None:
     elsewhere = status.other_pid is not None
     busy = running or elsewhere
     paused = running and runner.state(entry.name) is ev.RunState.PAUSED
+    broken = ok and manager.model.reason(entry) is not None  # its images cannot be used
     a = manager.actions
     a["settings"].setEnabled(ok)
-    a["start"].setEnabled(ok and not busy)
-    if running:
+    a["start"].setEnabled(ok and not busy and not broken)
+    if broken:
+        tip = tr("{0} is inaccessible: {1}").format(entry.name, manager.model.reason(entry))
+    elif running:
         tip = tr("{0} is already running").format(entry.name)
     elif elsewhere:
         tip = tr("{0} is running in another process ({1})").format(entry.name,
@@ -166,7 +171,7 @@ def update_actions(manager) -> None:
     a["pause"].setIcon(icon("start" if paused else "pause"))
     a["discard"].setEnabled(ok and status.saved and not busy)
     a["clone"].setEnabled(ok and not elsewhere)
-    a["snapshot"].setEnabled(ok and not elsewhere)
-    a["export"].setEnabled(ok and not busy)
+    a["snapshot"].setEnabled(ok and not elsewhere and not broken)
+    a["export"].setEnabled(ok and not busy and not broken)
     a["remove"].setEnabled(entry is not None and not busy)
     a["folder"].setEnabled(entry is not None)

@@ -2,8 +2,9 @@
 
 Owns: :class:`DetailsPane` (name, state, a preview -- the live screen of a running VM --
 and a form of machine, memory, boot order, media with their formats, display, serial,
-CPU limit, try-out mode, notes and folder; the reason for an inaccessible VM; a note on
-the state, e.g. a saved state waiting or a VM running in another process).
+CPU limit, try-out mode, notes and folder; the reason for an inaccessible VM -- its
+vm.toml cannot be used, or (form still shown) one of its images cannot; a note on the
+state, e.g. a saved state waiting or a VM running in another process).
 
 Thread rule: GUI thread only.
 """
@@ -96,14 +97,18 @@ class DetailsPane(QScrollArea):
         self._entry: VmEntry | None = None
         self.show_entry(None, "")
 
-    def show_entry(self, entry: VmEntry | None, state_text: str, notice: str = "") -> None:
-        """Show ``entry`` with ``state_text`` and, under it, ``notice`` (when not "")."""
+    def show_entry(self, entry: VmEntry | None, state_text: str, notice: str = "",
+                   media_problem: str | None = None) -> None:
+        """Show ``entry`` with ``state_text`` and, under it, ``notice`` (when not "");
+        ``media_problem``: why its images make it inaccessible (a FIFO or device as a
+        disk, a damaged snapshot layer), shown as an inaccessible VM's reason is."""
         self._entry = entry
         has_config = entry is not None and entry.config is not None
-        self.preview.setVisible(has_config)
+        self.preview.setVisible(has_config and media_problem is None)
         for row in range(self.form.rowCount()):
             self.form.setRowVisible(row, has_config)
-        self.error.setVisible(entry is not None and entry.config is None)
+        self.error.setVisible(entry is not None and (entry.config is None
+                                                     or media_problem is not None))
         self.notice.setText(notice)
         self.notice.setVisible(bool(notice) and entry is not None)
         if entry is None:
@@ -119,6 +124,10 @@ class DetailsPane(QScrollArea):
                                        "or remove it.").format(html.escape(entry.error or ""),
                                                                html.escape(str(entry.folder))))
             return
+        if media_problem is not None:
+            self.error.setText(self.tr("<b>This virtual machine is inaccessible.</b><br>"
+                                       "{0}<br><br>Attach another image in its settings, "
+                                       "or remove it.").format(html.escape(media_problem)))
         self._fill(entry.config, entry.folder)
         self.set_screen(None)
 

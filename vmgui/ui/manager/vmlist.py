@@ -4,12 +4,18 @@ Owns: :class:`VmListModel` (rows = :class:`~vmgui.config.library.VmEntry`, with 
 state and screen picture from a :class:`~vmgui.ui.manager.running.VmRunner`),
 :class:`VmFilterModel` (the search box: name and notes, ignoring case) and
 :class:`VmItemDelegate` (thumbnail or icon, bold name, state line; inaccessible VMs show
-the reason).
+the reason).  A VM is inaccessible when its ``vm.toml`` cannot be used (``entry.config``
+is None) or, while it is not running, when an attached image cannot be
+(:func:`~vmgui.config.library.media_problems`: a FIFO or device as a disk, a damaged
+snapshot layer) -- as ``vmgui list`` says.  Images are checked when the list is read and
+when a row is refreshed, not on the once-a-second status probe (they read headers).
 
 Thread rule: GUI thread only.
 """
 
 from __future__ import annotations
+
+import logging
 
 from PySide6.QtCore import (
     QAbstractListModel,
@@ -24,7 +30,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QIcon, QImage, QPainter, QPalette
 from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
-from vmgui.config.library import VmEntry
+from vmgui.config.library import VmEntry, media_problems
 from vmgui.core import events as ev
 from vmgui.ui.manager.icons import icon
 from vmgui.ui.manager.vmstatus import NOTHING, FolderStatus, probe
@@ -36,17 +42,22 @@ SCREEN_ROLE = Qt.ItemDataRole.UserRole + 3  # QImage or None
 STATE_TEXT_ROLE = Qt.ItemDataRole.UserRole + 4
 STATE_ICON_ROLE = Qt.ItemDataRole.UserRole + 5
 TRYOUT_ROLE = Qt.ItemDataRole.UserRole + 6  # True: disk changes are thrown away
+INACCESSIBLE_ROLE = Qt.ItemDataRole.UserRole + 7  # True: cannot be used (see reason())
 
 THUMB = QSize(96, 72)  # 4:3, as a CRT shows every mode
 MARGIN = 6
 
 Index = QModelIndex | QPersistentModelIndex
 
+log = logging.getLogger(__name__)
+
 
 def state_icon_name(entry: VmEntry, state: ev.RunState | None,
-                    status: FolderStatus = NOTHING) -> str:
-    """The state icon of a row; ``status`` matters only when this manager does not run it."""
-    if entry.config is None or state in (ev.RunState.CRASHED, ev.RunState.ABORTED):
+                    status: FolderStatus = NOTHING, inaccessible: bool = False) -> str:
+    """The state icon of a row; ``status`` matters only when this manager does not run it;
+    ``inaccessible``: its images cannot be used (:meth:`VmListModel.reason`)."""
+    if (entry.config is None or inaccessible
+            or state in (ev.RunState.CRASHED, ev.RunState.ABORTED)):
         return "state-error"
     if state is ev.RunState.RUNNING or state is ev.RunState.CREATED:
         return "state-running"
@@ -78,6 +89,7 @@ class VmListModel(QAbstractListModel):
         self.runner = runner
         self._entries: list[VmEntry] = []
         self._status: dict[str, FolderStatus] = {}  # by name: what the VM folders say
+        self._media: dict[str, str] = {}  # by name: why its images cannot be used
 
     def folder_status(self, entry: VmEntry) -> FolderStatus:
         """Saved state / running in another process, as last probed (see
@@ -86,14 +98,50 @@ class VmListModel(QAbstractListModel):
             return NOTHING
         return self._status.get(entry.name, NOTHING)
 
+    def reason(self, entry: VmEntry) -> str | None:
+        """Why ``entry`` is inaccessible, None when it is not: its ``vm.toml``'s problem,
+        or (not while it runs, here or in another process) its images' as last checked."""
+        if entry.config is None:
+            return entry.error or ""
+        if self.runner.is_running(entry.name) or self.folder_status(entry).other_pid:
+            return None
+        return self._media.get(entry.name)
+
+    def _check_media(self, entry: VmEntry) -> None:
+        """Check ``entry``'s images again (never raises: one VM never breaks the list)."""
+        if entry.config is None or self.runner.is_running(entry.name):
+            self._media.pop(entry.name, None)
+            return
+        try:
+            problems = media_problems(entry.config, entry.folder)
+        except Exception as exc:  # noqa: BLE001 - shown as the VM's reason instead
+            log.debug("checking the images of %s", entry.name, exc_info=True)
+            problems = [f"cannot check its images: {exc!r}"]
+        if problems:
+            self._media[entry.name] = "; ".join(problems)
+        else:
+            self._media.pop(entry.name, None)
+
+    def refresh_media(self) -> list[str]:
+        """Check every VM's images again (a file in a VM folder changed); repaints the
+        rows whose reason changed and returns their names."""
+        changed = []
+        for row, entry in enumerate(self._entries):
+            before = self._media.get(entry.name)
+            self._check_media(entry)
+            if self._media.get(entry.name) != before:
+                changed.append(entry.name)
+                self.dataChanged.emit(self.index(row), self.index(row))
+        return changed
+
     def shown_state(self, entry: VmEntry) -> ev.RunState | None:
         """The run state the row shows: this manager's VM's, else None."""
         return self.runner.state(entry.name) if entry.config is not None else None
 
     def state_text(self, entry: VmEntry) -> str:
         """The state line of a row and of the details pane."""
-        if entry.config is None:
-            reason = entry.error or ""
+        reason = self.reason(entry)
+        if reason is not None:
             prefix = f"{entry.folder / 'vm.toml'}: "
             return self.tr("Inaccessible: {0}").format(reason.removeprefix(prefix))
         state = self.shown_state(entry)
@@ -112,6 +160,9 @@ class VmListModel(QAbstractListModel):
         self.beginResetModel()
         self._entries = list(entries)
         self._status = {e.name: probe(e.folder) for e in self._entries if e.config is not None}
+        self._media = {}
+        for entry in self._entries:
+            self._check_media(entry)
         self.endResetModel()
 
     def refresh_status(self) -> list[str]:
@@ -139,7 +190,8 @@ class VmListModel(QAbstractListModel):
         return -1
 
     def refresh(self, name: str | None = None) -> None:
-        """Repaint ``name``'s row (every row when None), its folder probed again."""
+        """Repaint ``name``'s row (every row when None), its folder probed and its images
+        checked again."""
         if not self._entries:
             return
         if name is None:
@@ -151,6 +203,7 @@ class VmListModel(QAbstractListModel):
         for entry in self._entries[first:last + 1]:
             if entry.config is not None:
                 self._status[entry.name] = probe(entry.folder)
+            self._check_media(entry)
         self.dataChanged.emit(self.index(first), self.index(last))
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008,N802 - Qt API
@@ -178,7 +231,10 @@ class VmListModel(QAbstractListModel):
         if role == STATE_TEXT_ROLE:
             return self.state_text(entry)
         if role == STATE_ICON_ROLE:
-            return icon(state_icon_name(entry, state, self.folder_status(entry)))
+            return icon(state_icon_name(entry, state, self.folder_status(entry),
+                                        self.reason(entry) is not None))
+        if role == INACCESSIBLE_ROLE:
+            return self.reason(entry) is not None
         if role == SCREEN_ROLE:
             vm = self.runner.get(entry.name)
             return vm.screen if vm is not None and vm.host.alive else None
@@ -257,7 +313,7 @@ class VmItemDelegate(QStyledItemDelegate):
         icon_rect = QRect(left, top + line + MARGIN, 16, 16)
         state_icon.paint(painter, icon_rect)
         colour = option.palette.color(group, text_role)
-        if entry is not None and entry.config is None and not selected:
+        if index.data(INACCESSIBLE_ROLE) and not selected:
             colour = QColor("#c01c28")
         painter.setPen(colour)
         text_left = icon_rect.right() + 1 + MARGIN
@@ -283,8 +339,7 @@ class VmItemDelegate(QStyledItemDelegate):
             painter.drawText(rect, Qt.AlignmentFlag.AlignCenter,
                              QApplication.translate("VmItemDelegate", "Starting..."))
             return
-        entry: VmEntry = index.data(ENTRY_ROLE)
-        broken = entry is not None and entry.config is None
+        broken = bool(index.data(INACCESSIBLE_ROLE))
         side = min(rect.width(), rect.height()) - (32 if broken else 8)
         name = "state-error" if broken else "vmgui"
         icon(name).paint(painter, QRect(rect.center().x() - side // 2,

@@ -189,6 +189,8 @@ class ManagerWindow(QMainWindow):
             entries = None
         if entries is not None and entries == self.model.entries():
             self.watcher.watch(entries)  # e.g. a saved state came or went
+            if self.selected_name() in self.model.refresh_media():  # e.g. a disk replaced
+                self.refresh_selection()
             self._on_tick()
         else:
             self.reload()
@@ -238,8 +240,9 @@ class ManagerWindow(QMainWindow):
         entry = self.selected_entry()
         if entry is not None:
             self._check_still_there(entry)
+        problem = self.model.reason(entry) if entry is not None and entry.config else None
         self.details.show_entry(entry, self.model.state_text(entry) if entry else "",
-                                saved_state.state_notice(self, entry))
+                                saved_state.state_notice(self, entry), problem)
         if self.tabs.currentWidget() is self.snapshots:  # reads snapshots.toml: on demand
             self.snapshots.show_entry(entry)
         self._update_preview()
