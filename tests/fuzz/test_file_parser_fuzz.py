@@ -101,9 +101,6 @@ def damaged_headers(draw, blob: bytes) -> bytes:
     return sf._PREFIX.pack(sf.MAGIC, version, len(raw)) + raw + blob[start + length:]
 
 
-@pytest.mark.xfail(reason="vmgui/core/statefile.py lets RecursionError, KeyError, TypeError "
-                          "and ValueError escape for damaged headers; the smallest inputs are "
-                          "pinned in test_parser_findings.py", strict=False)
 @FUZZ
 @given(data=st.data())
 def test_damaged_state_file(valid, tmp_path, data):
@@ -139,9 +136,6 @@ def test_damaged_overlay(valid, data):
 
 
 # ---------------------------------------------------------------------------- scenarios
-@pytest.mark.xfail(reason="vmgui/automation/scenario.py lets UnicodeDecodeError, "
-                          "RecursionError, TypeError and OSError escape; the smallest inputs "
-                          "are pinned in test_parser_findings.py", strict=False)
 @FUZZ
 @given(data=st.data())
 def test_damaged_scenario(valid, data):

@@ -1,9 +1,7 @@
-"""Inputs the parser fuzz tests found that still get a raw Python exception.
-
-Each is pinned here as the smallest input that shows it, marked xfail (not strict) until
-the module's owner fixes it: vmgui/core/statefile.py (state files) and
-vmgui/automation/scenario.py (scenario files).  When a fix lands the test passes (XPASS):
-remove its marker then.  The expected behaviour is the module's own named exception.
+"""Inputs the parser fuzz tests found that got a raw Python exception (RecursionError,
+KeyError, TypeError, UnicodeDecodeError, OSError) instead of the module's own named
+error: vmgui/core/statefile.py (state files) and vmgui/automation/scenario.py (scenario
+files).  Each is pinned here as the smallest input that showed it.
 """
 
 from __future__ import annotations
@@ -32,11 +30,6 @@ STATE_HEADERS = {
 }
 
 
-@pytest.mark.xfail(reason="vmgui/core/statefile.py: read_meta lets RecursionError (deep "
-                          "header JSON), ValueError/TypeError (_public_meta: dict(meta) of a "
-                          "non-table 'meta') and KeyError/TypeError (a part without 'size', "
-                          "a part name that is a table) escape instead of StateFileError",
-                   strict=False)
 @pytest.mark.parametrize("name", sorted(STATE_HEADERS))
 def test_state_file_header_read_meta(tmp_path, name):
     path = _state_with_header(tmp_path / "x.state", STATE_HEADERS[name])
@@ -44,9 +37,6 @@ def test_state_file_header_read_meta(tmp_path, name):
         sf.read_meta(path)
 
 
-@pytest.mark.xfail(reason="vmgui/core/statefile.py: read_state lets KeyError 'sha256' (a "
-                          "part entry without its checksum) escape instead of StateFileError",
-                   strict=False)
 def test_state_file_part_without_checksum(tmp_path):
     header = json.dumps({"profile": sf.PROFILE, "unicorn": sf.engine_version(),
                          "parts": [{"name": "cpu", "size": 1, "length": 1}]}).encode()
@@ -65,11 +55,6 @@ SCENARIOS = {
 }
 
 
-@pytest.mark.xfail(reason="vmgui/automation/scenario.py: load lets UnicodeDecodeError (not "
-                          "UTF-8), RecursionError (deep nesting), TypeError (memory = [1]; "
-                          "step = a date; a step that is a list of tables) and OSError "
-                          "ENAMETOOLONG (a 5000-character image name) escape instead of "
-                          "ScenarioError", strict=False)
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_scenario_load(tmp_path, name):
     (tmp_path / "a.img").write_bytes(bytes(512))

@@ -81,31 +81,58 @@ def load(path: Path) -> Scenario:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ScenarioError(f"{path}: cannot read the scenario ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(f"{path}: not a UTF-8 text file ({exc.reason} at byte "
+                            f"{exc.start})") from exc
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{path}: {exc}") from exc
+    except RecursionError as exc:
+        raise ScenarioError(f"{path}: nested too deeply to be read") from exc
     vm = data.get("vm")
     if not isinstance(vm, dict):
         raise ScenarioError(f"{path}: a [vm] table with an image is required")
     unknown = set(vm) - VM_KEYS
     if unknown:
         raise ScenarioError(f"{path}: [vm]: unknown key(s) {', '.join(sorted(unknown))}")
+    _check_vm_types(path, vm)
     steps_data = data.get("step", [])
+    if not isinstance(steps_data, list) or not all(isinstance(s, dict) for s in steps_data):
+        raise ScenarioError(f"{path}: steps must be [[step]] tables")
     lines = _step_lines(text)
     steps = tuple(_parse_step(path, i + 1, lines[i] if i < len(lines) else 0, raw)
                   for i, raw in enumerate(steps_data))
     image = _vm_image(path, vm)
-    return Scenario(path, image, bool(vm.get("copy", True)), int(vm.get("memory", 16)),
-                    tuple(str(vm.get("boot", "a,c")).split(",")),
-                    bool(vm.get("deterministic", True)), steps)
+    return Scenario(path, image, vm.get("copy", True), vm.get("memory", 16),
+                    tuple(vm.get("boot", "a,c").split(",")),
+                    vm.get("deterministic", True), steps)
+
+
+_VM_TYPES = {"image": (str,), "copy": (bool,), "memory": (int,), "boot": (str,),
+             "deterministic": (bool,)}
+
+
+def _check_vm_types(path: Path, vm: dict) -> None:
+    for key, value in vm.items():
+        kinds = _VM_TYPES.get(key)
+        if kinds is None:
+            continue
+        if not isinstance(value, kinds) or (bool not in kinds and isinstance(value, bool)):
+            raise ScenarioError(f"{path}: [vm]: {key} = {value!r} is not "
+                                f"{'true/false' if bool in kinds else 'a ' + kinds[0].__name__}")
 
 
 def _vm_image(path: Path, vm: dict) -> Path:
     if "image" not in vm:
         raise ScenarioError(f"{path}: [vm]: 'image' is required")
-    image = (path.parent / str(vm["image"])).resolve()
-    if not image.is_file():
+    try:
+        image = (path.parent / vm["image"]).resolve()
+        exists = image.is_file()
+    except (OSError, ValueError) as exc:
+        raise ScenarioError(f"{path}: [vm]: cannot use the image path "
+                            f"({getattr(exc, 'strerror', None) or exc})") from exc
+    if not exists:
         raise ScenarioError(f"{path}: [vm]: image {image} does not exist")
     return image
 

@@ -219,11 +219,39 @@ def _parse_header(blob: bytes, name: str) -> tuple[dict[str, Any], int, int]:
                              f"needs {start})")
     try:
         header = json.loads(blob[_PREFIX.size : start])
-        parts = header["parts"]
-        expected = start + sum(int(p["length"]) for p in parts)
-    except (ValueError, KeyError, TypeError) as exc:
-        raise StateFileError(f"{name} has a damaged header ({exc})") from exc
+    except (ValueError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else exc
+        raise StateFileError(f"{name} has a damaged header ({reason})") from exc
+    problem = _header_problem(header)
+    if problem:
+        raise StateFileError(f"{name} has a damaged header ({problem})")
+    expected = start + sum(part["length"] for part in header["parts"])
     return header, start, expected
+
+
+def _header_problem(header: object) -> str | None:
+    """What is wrong with a decoded header's shape, or None: every later reader may then
+    index it without guarding (a crafted file cannot raise KeyError/TypeError there)."""
+    if not isinstance(header, dict):
+        return "not a JSON object"
+    if not isinstance(header.get("meta", {}), dict | None):
+        return "'meta' is not a table"
+    parts = header.get("parts")
+    if not isinstance(parts, list):
+        return "'parts' is not a list"
+    for number, part in enumerate(parts):
+        if not isinstance(part, dict):
+            return f"part {number} is not an object"
+        if not isinstance(part.get("name"), str):
+            return f"part {number} has no name"
+        for field in ("size", "length"):
+            value = part.get(field)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                return f"part {part['name']!r}: {field} is not a byte count"
+        digest = part.get("sha256")
+        if not isinstance(digest, str) or len(digest) != 64:
+            return f"part {part['name']!r} has no sha256 checksum"
+    return None
 
 
 def _public_meta(header: Mapping[str, Any]) -> dict[str, Any]:
