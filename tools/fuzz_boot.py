@@ -69,6 +69,7 @@ class Run:
         self.out: Path = args.out
         self.work = self.out / "work"
         self.totals: Counter[str] = Counter()
+        self.reasons: Counter[str] = Counter()  # first line of each crash report
         self.bad: list[str] = []
         self.started = time.monotonic()
         self.last_progress = self.started
@@ -100,6 +101,8 @@ class Run:
 
     def record(self, seed: int, kind: str, sector: bytes, outcome: forkrun.Outcome) -> None:
         self.totals[outcome.kind] += 1
+        if outcome.kind in (forkrun.GUEST_CRASH, forkrun.ENGINE_CRASH, forkrun.INTERNAL):
+            self.reasons[outcome.detail.splitlines()[0][:90]] += 1
         if outcome.bad:
             self.bad.append(f"{seed} ({kind}): {outcome.kind}: "
                             f"{outcome.detail.splitlines()[0] if outcome.detail else ''}")
@@ -148,6 +151,9 @@ class Run:
             f"({'guest' if self.args.deterministic else 'host'} clock), "
             f"{self.args.jobs} jobs, {time.monotonic() - self.started:.0f} s in all",
         ]
+        if self.reasons:
+            lines.append("  most frequent crash reports:")
+            lines.extend(f"    {n:6d}  {reason}" for reason, n in self.reasons.most_common(8))
         if self.bad:
             lines.append(f"BAD inputs (saved in {self.out / 'bad'}):")
             lines.extend(f"  {line}" for line in self.bad)
