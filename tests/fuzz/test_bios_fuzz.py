@@ -11,6 +11,8 @@ memory.
 
 from __future__ import annotations
 
+import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -199,5 +201,29 @@ def test_int15_block_move_with_random_descriptors(images, values, gdt):
         m.bios.services[0x15](call)
         check_registers(backend)
         assert not bounded.violations
+    finally:
+        m.close()
+
+
+@pytest.mark.parametrize("vector", [0x13, 0x15, 0x1A], ids=lambda v: f"int{v:02X}h")
+def test_every_unimplemented_leaf_sets_cf_and_is_logged_once(images, vector, caplog):
+    """All 256 AH values: an implemented leaf answers; any other sets CF and is named
+    in the log ("INT 13h AH=xxh") once, however often the guest asks."""
+    caplog.set_level(logging.INFO, logger="vmgui.bios")
+    m, _ = powered_on(images)
+    try:
+        for ah in range(256):
+            if ah in LEAVES[vector]:
+                continue
+            for _ in range(2):
+                values = {reg: 0 for reg in Reg}
+                values[Reg.EAX] = ah << 8
+                values[Reg.EDX] = 0x80
+                call, backend = call_service(m, vector, values)
+                m.bios.services[vector](call)
+                assert backend.values[Reg.EFLAGS] & Flag.CF, f"AH={ah:02X}h"
+            pattern = re.compile(rf"INT {vector:02X}h A[HX]={ah:02X}")
+            named = [r for r in caplog.records if pattern.match(r.getMessage())]
+            assert len(named) == 1, (f"AH={ah:02X}h", [r.getMessage() for r in named])
     finally:
         m.close()
