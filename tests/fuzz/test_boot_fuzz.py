@@ -65,10 +65,6 @@ def test_reported_hostile_sectors_end_in_a_report_or_run(bad_dir, name):
     check(path.read_bytes(), bad_dir)
 
 
-@pytest.mark.xfail(reason="core: CR0.PG set with PE clear is accepted by unicorn, then "
-                          "emu_start returns OK without executing; the run loop spins with no "
-                          "report (and deterministic mode never ends). A real CPU raises #GP.",
-                   strict=False)
 def test_paging_without_protection_gets_a_crash_report(tmp_path):
     """mov eax, 80000000h; mov cr0, eax; jmp $ (found by the long run, seed 11)."""
     code = b"\x66\xb8\x00\x00\x00\x80\x0f\x22\xc0\xeb\xfe"

@@ -118,3 +118,32 @@ def test_cpu_limit_caps_guest_speed(tmp_path):
             time.sleep(0.6)
             counts.append(vm.machine.engine.stop_ctl.blocks - blocks0)
     assert counts[1] < counts[0] * 0.5, counts
+
+
+def test_a_reset_loop_takes_guest_time_in_deterministic_mode(tmp_path):
+    """mov al, FEh; out 64h, al; jmp $ -- the 8042 resets the machine over and over.  Each
+    reset now costs guest time, so a guest second is a bounded number of resets (before,
+    resets charged nothing and 0.05 guest seconds took minutes of host time)."""
+    image = boot_image(tmp_path, b"\xb0\xfe\xe6\x64\xeb\xfe")
+    machine = Machine(MachineConfig(floppies=(image,), deterministic=True))
+    boots = []
+    power_on = machine.power_on
+    machine.power_on = lambda: (boots.append(1), power_on())[1]
+    try:
+        machine.power_on()
+        machine.advance(0.005)
+    finally:
+        machine.close()
+    assert 2 <= len(boots) <= 7  # 1 ms of guest time a reset
+
+
+def test_paging_without_protected_mode_is_a_crash_report_and_reset_recovers(tmp_path):
+    """mov eax, 80000000h; mov cr0, eax; jmp $: a real CPU raises #GP(0); unicorn takes
+    the value and then executes nothing, so the run loop used to spin without a report."""
+    image = boot_image(tmp_path, b"\x66\xb8\x00\x00\x00\x80\x0f\x22\xc0\xeb\xfe")
+    with Running(image) as vm:
+        vm.wait_for(lambda: any(isinstance(e, ev.GuestCrashed) for e in vm.events))
+        crash = next(e for e in vm.events if isinstance(e, ev.GuestCrashed))
+        assert "CR0.PG" in crash.reason and "#GP" in crash.reason
+        vm.machine.send(ev.Reset())  # power_on clears PG again: the boot runs once more
+        vm.wait_for(lambda: sum(isinstance(e, ev.GuestCrashed) for e in vm.events) == 2)

@@ -303,9 +303,9 @@ class Engine:
         self._mapped.clear()
 
     def enter_real_mode(self) -> None:
-        """Clear CR0.PE and reload every segment so real-mode descriptors replace the
-        flat 32-bit ones cached when the engine was created."""
-        self.write_raw(UC_REG_CR0, self.read_raw(UC_REG_CR0) & ~1)
+        """Clear CR0.PE (and PG) and reload every segment so real-mode descriptors
+        replace the flat 32-bit ones cached when the engine was created."""
+        self.write_raw(UC_REG_CR0, self.read_raw(UC_REG_CR0) & ~0x80000001)
         for seg in _SEGMENTS:
             self.write(seg, 0)
 

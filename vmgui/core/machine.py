@@ -55,6 +55,8 @@ MAX_WAIT_S = 0.25
 KEY_BUFFER_HIGH_WATER = 8  # typed keys wait while the BDA buffer holds this many
 DETERMINISTIC_EPOCH = datetime(2000, 1, 1, 12, 0, 0)
 STATS_INTERVAL_S = 0.5
+CR0_PG, CR0_PG_PE = 0x80000000, 0x80000001
+RESET_NS = 1_000_000  # deterministic mode: guest time a reset (POST) takes
 BIOS_CALL_NS = 5_000  # deterministic mode: guest time one BIOS call takes
 PORT_ACCESS_NS = 1_000  # deterministic mode: guest time one port access takes
 EXCEPTION_NAMES = {0: "divide error", 1: "debug", 3: "breakpoint", 4: "overflow",
@@ -395,6 +397,11 @@ class Machine:
     # ------------------------------------------------------------------ run loop
     def power_on(self) -> None:
         """Reset the CPU and devices, run POST and load the boot sector."""
+        if self.state is not ev.RunState.CREATED:
+            # a reset takes guest time too: a guest resetting in a loop must not stop
+            # deterministic time (before the first boot nothing is charged, which keeps
+            # every deterministic run's timing as it was)
+            self._charge(RESET_NS)
         self.engine.enter_real_mode()
         # CMOS keeps its contents (battery-backed); everything else starts afresh
         for dev in (self.pic, self.pit, self.port61, self.kbc, self.port92, self.uart,
@@ -588,8 +595,13 @@ class Machine:
             return
         if err == ucc.UC_ERR_OK:
             if self.engine.stop_ctl.stopped_by == 0 and self._wait is Wait.NONE \
-                    and not self._reset_requested and self._halted():
-                self._wait = Wait.HALT
+                    and not self._reset_requested:
+                if self._halted():
+                    self._wait = Wait.HALT
+                elif self.engine.read_raw(UC_REG_CR0) & CR0_PG_PE == CR0_PG:
+                    self._crash("the guest set CR0.PG (paging) with CR0.PE clear: a real "
+                                "CPU refuses that MOV to CR0 with #GP(0), and the engine "
+                                "cannot run on from it")
             return
         if err == ucc.UC_ERR_INSN_INVALID and not self._protected_mode():
             if self.memory.read_u32(6 * 4) != self.bios.stub_pointers[6]:
