@@ -7,8 +7,9 @@ and ``vmgui control NAME VERB ...``, which talks to the VM's control socket
 (:mod:`vmgui.host.control`) whoever started it, the manager or ``vmgui start``.  The VM's
 run lock (:mod:`vmgui.config.runlock`) is held by the process that runs the VM: the
 window's process, or the headless VM process.  Exit status: 0 done, 2 bad usage,
-unknown VM, VM not running (or, for start, already running or unable to start), 3 a wait
-timed out, 4 the guest crashed.
+unknown VM, VM not running (or, for start, already running or unable to start: also when
+the VM process cannot be set up or started, e.g. no /dev/shm or no fork), 3 a wait timed
+out, 4 the guest crashed.
 """
 
 from __future__ import annotations
@@ -227,9 +228,14 @@ def _start_headless(entry: VmEntry) -> int:
         log_file.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} vmgui start "
                        f"{entry.name} --headless\n".encode())
         log_file.flush()
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log_file,
-                                stderr=subprocess.STDOUT, start_new_session=True,
-                                cwd=entry.folder, close_fds=True)
+        try:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log_file,
+                                    stderr=subprocess.STDOUT, start_new_session=True,
+                                    cwd=entry.folder, close_fds=True)
+        except OSError as exc:  # no fork: out of processes or memory
+            print(f"vmgui start: {entry.name}: cannot start the VM process "
+                  f"({exc.strerror or exc})", file=sys.stderr)
+            return EXIT_USAGE
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -296,8 +302,13 @@ def _run_window(entry: VmEntry, tryout_dir: Path | None) -> int:
     state_file = saved_state_path(entry.folder)
     resume = state_file.is_file() and tryout_dir is None
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    host = ProcessHost(config.to_machine_config(entry.folder), specs,
-                       control_socket=socket_path(entry.folder))
+    try:
+        host = ProcessHost(config.to_machine_config(entry.folder), specs,
+                           control_socket=socket_path(entry.folder))
+    except OSError as exc:  # no shared memory (/dev/shm), no pipe: out of descriptors
+        print(f"vmgui start: {entry.name}: cannot set up the VM process "
+              f"({exc.strerror or exc})", file=sys.stderr)
+        return EXIT_USAGE
     title = f"{entry.name} (try-out)" if tryout_dir is not None else entry.name
     window = ConsoleWindow(host, title, screenshots_dir=entry.folder / "screenshots",
                            saved_state=None if tryout_dir is not None else state_file)
@@ -321,8 +332,15 @@ def _run_window(entry: VmEntry, tryout_dir: Path | None) -> int:
     watch = QTimer(window)
     watch.setInterval(250)
     watch.timeout.connect(tick)
+    try:
+        host.start()
+    except OSError as exc:  # cannot fork or spawn the VM process
+        window.shut_down()  # powers the host off: its shared memory goes
+        window.deleteLater()
+        print(f"vmgui start: {entry.name}: cannot start the VM process "
+              f"({exc.strerror or exc})", file=sys.stderr)
+        return EXIT_USAGE
     window.show()
-    host.start()
     if resume:
         host.send(ev.LoadState(str(state_file)))
     watch.start()

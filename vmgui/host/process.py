@@ -254,7 +254,8 @@ class ProcessHost(EventRecord):
         self._closed = True
         with contextlib.suppress(OSError):
             self._conn.close()
-        self._reader.join(2)
+        if self._reader.ident is not None:  # never started when the VM process was not
+            self._reader.join(2)
         if self._last_display is not None:  # keep the last screen readable after close
             frozen = memoryview(bytes(self._vram))
             self._last_display = dataclasses.replace(self._last_display, vram=frozen)

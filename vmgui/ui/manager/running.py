@@ -27,7 +27,8 @@ Run lock: before anything touches a VM's disks the runner takes its
 :class:`~vmgui.config.runlock.RunLock` (a VM another process runs -- ``vmgui start`` --
 is refused with the lock's message) and keeps it until the VM is cleaned up
 (:meth:`VmRunner._discard`, a failed start, or the VM process found dead by
-:meth:`VmRunner.poll`).
+:meth:`VmRunner.poll`).  A VM process that cannot be set up or started (OSError: no
+/dev/shm, no fork) is a :class:`RunError` naming it; the VM is then not listed as running.
 
 A saved state that cannot be loaded (the VM boots afresh; the file is kept) is reported
 through :attr:`VmRunner.resume_failed`.
@@ -285,6 +286,9 @@ class VmRunner(QObject):
         try:
             host = self._new_host(config.to_machine_config(entry.folder), drives,
                                   entry.folder / SOCKET_NAME)
+        except OSError as exc:  # no shared memory (/dev/shm), no pipe: out of descriptors
+            raise RunError(self.tr("{0}: cannot set up the VM process ({1})").format(
+                entry.name, exc.strerror or exc)) from exc
         except Exception as exc:
             raise RunError(str(exc)) from exc
         finally:
@@ -312,13 +316,21 @@ class VmRunner(QObject):
                 console.shut_down()
                 console.deleteLater()
                 raise RunError(str(exc)) from exc
+        try:  # before the VM is listed as running: a failure leaves it powered off
+            host.start()
+        except OSError as exc:  # cannot fork or spawn the VM process
+            console.shut_down()  # powers the host off: its shared memory goes
+            console.deleteLater()
+            if bridge is not None:
+                bridge.close()
+            raise RunError(self.tr("{0}: cannot start the VM process ({1})").format(
+                entry.name, exc.strerror or exc)) from exc
         vm = RunningVm(entry.name, entry.folder, host, console, serial_log=serial_log,
                        own_poll=fallback, writable=frozenset(writable), serial_tcp=bridge,
                        tryout_dir=tryout_dir, lock=lock)
         self._vms[entry.name] = vm
         console.powered_off.connect(lambda name=entry.name: self._on_console_done(name))
         console.show()
-        host.start()
         if state_file.is_file() and not config.tryout:
             # resume where "Save state" left it; the file goes once the load succeeded
             host.send(ev.LoadState(str(state_file)))
