@@ -9,7 +9,9 @@ serial log file when its serial port is set to ``file``, and exits when the mach
 off (by ``vmgui control NAME poweroff`` or ``savestate``, SIGTERM or SIGINT).  It holds
 the VM's run lock (:mod:`vmgui.config.runlock`) from before it opens the disks until it
 ends.  Exit status: 0 powered off, 2 the VM cannot start (unknown, inaccessible, bad
-image, or already running: its run lock is taken, or in try-out mode elsewhere).
+image, or already running: its run lock is taken, or in try-out mode elsewhere), 4 the
+machine stopped on an internal error (an exception out of its run loop: reported as a
+``GuestCrashed("internal error", ...)`` whose report, with the traceback, goes to the log).
 
 Thread rules: the main thread waits and handles signals; the machine runs on its own
 thread; the control server on its own threads.
@@ -23,6 +25,7 @@ import logging
 import signal
 import sys
 import threading
+import traceback
 from pathlib import Path
 
 from vmgui.config import tryout as tryout_mod
@@ -49,6 +52,19 @@ def _serial_writer(path: Path | None):
             except OSError as exc:
                 log.warning("%s: cannot write the COM1 log (%s)", path, exc.strerror)
     return write
+
+
+def _run_machine(machine, on_event, failures: list[BaseException]) -> None:
+    """The emulation thread: ``machine.run()``.  An internal error (an exception out of
+    the run loop; the machine has closed itself) is recorded in ``failures`` and reported
+    through ``on_event`` as a crash, as ThreadHost and ProcessHost report it -- never a
+    bare thread traceback followed by what looks like a clean power-off."""
+    try:
+        machine.run()
+    except Exception as exc:
+        failures.append(exc)
+        on_event(ev.GuestCrashed("internal error",
+                                 f"{exc!r}\n\n{traceback.format_exc().rstrip()}"))
 
 
 def run_vm(name: str, root: Path | None = None) -> int:
@@ -150,7 +166,9 @@ def _run(entry, config, tryout_dir: Path | None) -> int:
         machine.send(ev.LoadState(str(state_file)))
     elif state_file.is_file():
         log.warning("%s runs in try-out mode: its saved state is not resumed", entry.name)
-    thread = threading.Thread(target=machine.run, name="vmgui-cpu", daemon=True)
+    failures: list[BaseException] = []
+    thread = threading.Thread(target=_run_machine, args=(machine, on_event, failures),
+                              name="vmgui-cpu", daemon=True)
 
     def stop(signum, _frame) -> None:
         log.info("signal %d: powering off", signum)
@@ -166,6 +184,9 @@ def _run(entry, config, tryout_dir: Path | None) -> int:
             thread.join(0.5)
     finally:
         server.close()
+    if failures:
+        log.error("VM %r stopped on an internal error (report above)", entry.name)
+        return 4
     log.info("VM %r powered off", entry.name)
     return 0
 
