@@ -63,17 +63,19 @@ class GuestMemory(MemoryMixin):
         return self.ram, addr
 
     def read(self, addr: int, size: int) -> bytes:
+        end = addr + size
+        if addr < ROM_BASE and end > VGA_BASE and not (VGA_BASE <= addr and end <= ROM_BASE):
+            return self._read_split(addr, size)  # crosses into or out of the VGA window
         buf, off = self._view(addr)
-        if buf is self.ram and (addr < VGA_BASE < addr + size):
-            return self._read_split(addr, size)
-        if off + size > len(buf):
+        if addr < 0 or off + size > len(buf):
             raise IndexError(f"read of {size} bytes at {addr:#x} beyond memory ({self.size:#x})")
         return bytes(buf[off : off + size])
 
     def _read_split(self, addr: int, size: int) -> bytes:
         out = bytearray()
         while size:
-            chunk = min(size, VGA_BASE - addr) if addr < VGA_BASE else min(size, ROM_BASE - addr)
+            edge = VGA_BASE if addr < VGA_BASE else ROM_BASE if addr < ROM_BASE else addr + size
+            chunk = min(size, edge - addr)
             out += self.read(addr, chunk)
             addr += chunk
             size -= chunk
