@@ -11,11 +11,19 @@ filling in their holes.  Image rules (sizes, geometry) are those of
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 from pathlib import Path
 
-from vmgui.storage.image import FLOPPY_FORMATS, SECTOR_SIZE, DiskImage, DiskImageError, Kind
+from vmgui.storage.image import (
+    FLOPPY_FORMATS,
+    SECTOR_SIZE,
+    DiskImage,
+    DiskImageError,
+    Kind,
+    open_regular,
+)
 from vmgui.storage.overlay import (
     BaseChangedError,
     OverlayError,
@@ -202,13 +210,23 @@ def layer_base(path: str | os.PathLike[str]) -> Path | None:
 
 
 def copy_sparse(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
-    """Copy ``src`` to ``dst`` (refusing to overwrite), leaving all-zero chunks as holes."""
+    """Copy ``src`` to ``dst`` (refusing to overwrite), leaving all-zero chunks as holes.
+    Only a regular file is copied: a FIFO (which would block the opener) or a device
+    (``/dev/zero`` never ends) is a :class:`MediaError` naming it, and is never waited on."""
     src, dst = Path(src), Path(dst)
     try:
-        size = src.stat().st_size
-        fin = open(src, "rb")
+        fd = open_regular(src, os.O_RDONLY | getattr(os, "O_BINARY", 0), what="image")
     except OSError as exc:
+        why = exc.strerror or str(exc)
+        if exc.errno == errno.EINVAL and exc.filename is None:  # not regular: named in it
+            raise MediaError(f"cannot copy {why}") from None
+        raise MediaError(f"{src}: cannot read ({why})") from exc
+    try:
+        size = os.fstat(fd).st_size
+    except OSError as exc:
+        os.close(fd)
         raise MediaError(f"{src}: cannot read ({exc.strerror})") from exc
+    fin = os.fdopen(fd, "rb")
     try:
         fout = open(dst, "xb")
     except OSError as exc:

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from xxhash import xxh3_64_intdigest
 
-from vmgui.storage.image import DiskImageError
+from vmgui.storage.image import DiskImageError, open_regular
 
 MAGIC = b"VMGUICOW"
 VERSION = 2
@@ -335,11 +335,13 @@ def overlay_identity(header: Header, table: bytes) -> bytes:
 
 
 def base_identity(path: Path) -> tuple[int, int, bytes]:
-    """(kind, size, identity) of a would-be base: a raw image or another overlay."""
+    """(kind, size, identity) of a would-be base: a raw image or another overlay.  Only a
+    regular file is opened (a FIFO swapped in after the caller's check is never waited
+    on): :class:`OverlayError` otherwise."""
     try:
-        fd = os.open(path, os.O_RDONLY | BINARY)
+        fd = open_regular(path, os.O_RDONLY | BINARY, what="base")
     except OSError as exc:
-        raise OverlayError(f"{path}: cannot open ({exc.strerror})") from exc
+        raise OverlayError(f"{path}: cannot open ({exc.strerror or exc})") from exc
     try:
         head = os.pread(fd, HEADER_AREA, 0)
         if (head[:8] == MAGIC or damaged_magic(head)
