@@ -26,16 +26,26 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import re
 import shutil
+import stat
 import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vmgui.automation.session import AutomationError, Region, Session, load_picture
+from vmgui.automation.session import (
+    AutomationError,
+    Region,
+    Session,
+    check_seconds,
+    load_picture,
+)
+from vmgui.config import safefile
 from vmgui.core import keys
+from vmgui.storage.image import file_kind
 
 VERBS = ("wait_text", "wait_screen", "wait_still", "type", "press", "key_down", "key_up",
          "sleep", "screenshot", "dump_text")
@@ -43,6 +53,8 @@ OPTIONS = {"wait_text": {"timeout", "regex"}, "wait_screen": {"timeout", "region
            "wait_still": {"timeout"}, "screenshot": {"crop", "scale"}}
 VM_KEYS = {"image", "copy", "memory", "boot", "deterministic"}
 LARGEST_SCREEN = (640, 480)  # no video mode vmgui shows is larger
+MAX_SCENARIO_BYTES = 1 << 20  # a scenario is a few hundred bytes of TOML
+MAX_SCALE = 16  # a screenshot's scale factor: 640x480 becomes at most 10240x7680
 
 
 class ScenarioError(ValueError):
@@ -78,9 +90,7 @@ def load(path: Path) -> Scenario:
     """Parse and validate ``path``; raises ScenarioError before anything is started."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScenarioError(f"{path}: cannot read the scenario ({exc.strerror})") from exc
+        text = _read(path).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ScenarioError(f"{path}: not a UTF-8 text file ({exc.reason} at byte "
                             f"{exc.start})") from exc
@@ -107,6 +117,23 @@ def load(path: Path) -> Scenario:
     return Scenario(path, image, vm.get("copy", True), vm.get("memory", 16),
                     tuple(vm.get("boot", "a,c").split(",")),
                     vm.get("deterministic", True), steps)
+
+
+def _read(path: Path) -> bytes:
+    """The scenario file's bytes: only a regular file is read (a FIFO would block
+    ``vmgui script`` for ever, /dev/zero never end), at most :data:`MAX_SCENARIO_BYTES`."""
+    try:
+        kind = os.stat(path).st_mode
+    except (OSError, ValueError) as exc:
+        why = getattr(exc, "strerror", None) or exc
+        raise ScenarioError(f"{path}: cannot read the scenario ({why})") from exc
+    if not stat.S_ISREG(kind):
+        raise ScenarioError(f"{path}: is a {file_kind(kind)}, not a scenario file")
+    try:  # opened regular-only, as it may have been swapped since the stat
+        return safefile.read_small(path, MAX_SCENARIO_BYTES)
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read the scenario "
+                            f"({exc.strerror or exc})") from exc
 
 
 _VM_TYPES = {"image": (str,), "copy": (bool,), "memory": (int,), "boot": (str,),
@@ -163,13 +190,10 @@ def _all_options() -> set[str]:
 
 
 def _check(path: Path, step: ScenarioStep) -> None:
-    timeout = step.options.get("timeout", 30)
-    if not isinstance(timeout, int | float) or timeout < 0:
-        raise ValueError(f"timeout {timeout!r} must be a number of seconds >= 0")
+    check_seconds(step.options.get("timeout", 30), "timeout")  # not NaN, inf, true
     value = step.value
     if step.verb in ("sleep", "wait_still"):
-        if not isinstance(value, int | float) or value < 0:
-            raise ValueError(f"{value!r} must be a number of seconds >= 0")
+        check_seconds(value, step.verb)
     elif step.verb == "type":
         keys.text(str(value))
     elif step.verb in ("press", "key_down", "key_up"):
@@ -180,13 +204,21 @@ def _check(path: Path, step: ScenarioStep) -> None:
         _check_needle(path, step)
     elif step.verb == "screenshot":
         Region.parse(step.options.get("crop"))
-        if int(step.options.get("scale", 1)) < 1:
-            raise ValueError("scale must be a positive integer")
+        scale = step.options.get("scale", 1)
+        if isinstance(scale, bool) or not isinstance(scale, int) \
+                or not 1 <= scale <= MAX_SCALE:
+            raise ValueError(f"scale {scale!r:.40} must be a whole number from 1 to "
+                             f"{MAX_SCALE}")
 
 
 def _check_needle(path: Path, step: ScenarioStep) -> None:
-    needle = (path.parent / str(step.value)).resolve()
-    if not needle.is_file():
+    try:
+        needle = (path.parent / str(step.value)).resolve()
+        exists = needle.is_file()
+    except (OSError, ValueError) as exc:  # a name too long, a NUL byte
+        why = getattr(exc, "strerror", None) or exc
+        raise ValueError(f"needle picture: cannot use the path ({why})") from exc
+    if not exists:
         raise ValueError(f"needle picture {needle} does not exist")
     picture = load_picture(needle)
     limit = Region.parse(step.options.get("region"))

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
+import numbers
 import os
 import re
 import tempfile
@@ -31,6 +33,7 @@ from vmgui.devices.render import render
 POLL_S = 0.02
 TIMEOUT_SHOT = "timeout.png"  # in the caller's artifacts folder, when it gave one
 KEY_DRAIN_TIMEOUT_S = 30.0
+MAX_SECONDS = 86400  # the longest wait or sleep: a day (longer is a mistake)
 
 
 class AutomationError(Exception):
@@ -50,6 +53,18 @@ class AutomationTimeout(AutomationError):
         where = f"; screenshot: {screenshot}" if screenshot else ""
         super().__init__(f"timed out after {timeout:g} s waiting for {what}{where}; "
                          f"screen:\n{screen_text}")
+
+
+def check_seconds(value, what: str) -> float:
+    """``value`` as a number of seconds to wait (``what``: "timeout", "sleep", ...);
+    AutomationError naming it unless it is a finite number from 0 to
+    :data:`MAX_SECONDS` -- NaN would make a wait never end (or a sleep not sleep),
+    infinity wait for ever."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) \
+            or not math.isfinite(value) or not 0 <= value <= MAX_SECONDS:
+        raise AutomationError(f"{what} {value!r:.40}: must be a number of seconds from 0 "
+                              f"to {MAX_SECONDS}")
+    return float(value)
 
 
 @dataclass(frozen=True)
@@ -189,8 +204,7 @@ class Session:
         return folder / name
 
     def _poll_until(self, done, what: str, timeout: float):
-        if timeout < 0:
-            raise AutomationError(f"timeout {timeout} must not be negative")
+        timeout = check_seconds(timeout, "timeout")
         host = self.host
         deadline = host.now() + timeout
         while True:
@@ -240,6 +254,7 @@ class Session:
 
     def wait_still(self, seconds: float, timeout: float = 60.0) -> None:
         """Wait until the screen has not changed for ``seconds``."""
+        seconds = check_seconds(seconds, "wait_still")
         host = self.host
         state = {"frame": frame(host), "since": host.now()}
 
@@ -295,8 +310,9 @@ class Session:
         self._send_keys(keys.release(combo))
 
     def sleep(self, seconds: float) -> None:
+        """Let the guest run for ``seconds`` (0 to :data:`MAX_SECONDS`)."""
         host = self.host
-        end = host.now() + seconds
+        end = host.now() + check_seconds(seconds, "sleep")
         while (remaining := end - host.now()) > 1e-6:
             self.pump()
             host.wait(min(POLL_S, remaining))

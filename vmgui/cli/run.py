@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,24 @@ log = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_USAGE, EXIT_TIMEOUT, EXIT_CRASH = 0, 2, 3, 4
 FLOPPY_EXTENSIONS = {".img", ".ima", ".flp", ".vfd", ".dsk"}
+MAX_SECONDS = 86400  # a --timeout or --sleep longer than a day is a typo (as Session's)
+
+
+def seconds(text: str) -> float:
+    """``text`` as a number of seconds for --timeout and --sleep; ValueError saying why
+    ("not a finite number of seconds") unless it is a finite number at most
+    :data:`MAX_SECONDS`: NaN and infinity (also ``1e400``, which float() makes infinite)
+    would wait for ever, or not at all.  A negative number is returned: the callers name
+    that case themselves."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError("not a number of seconds") from None
+    if not math.isfinite(value):
+        raise ValueError("not a finite number of seconds")
+    if value > MAX_SECONDS:
+        raise ValueError(f"more than {MAX_SECONDS} seconds (a day)")
+    return value
 
 
 class RunError(Exception):
@@ -44,9 +63,9 @@ class _StepAction(argparse.Action):
         steps = getattr(namespace, "steps", None) or []
         if self.dest == "timeout":
             try:
-                namespace.current_timeout = float(values)
-            except ValueError:
-                parser.error(f"--timeout: {values!r} is not a number of seconds")
+                namespace.current_timeout = seconds(values)
+            except ValueError as exc:
+                parser.error(f"--timeout: {values!r} is {exc}")
             if namespace.current_timeout <= 0:
                 parser.error(f"--timeout: {values} must be more than 0 seconds")
             return

@@ -28,6 +28,7 @@ from vmgui.cli.run import (
     EXIT_USAGE,
     RunError,
     Step,
+    seconds,
     unescape,
 )
 from vmgui.config import tryout as tryout_mod
@@ -198,7 +199,7 @@ def validate_steps(steps: list[Step]) -> None:
                 keys.text(unescape(step.value))
             elif step.verb in ("key", "key_down", "key_up"):
                 keys.combo(step.value)
-            elif step.verb == "sleep" and float(step.value) < 0:
+            elif step.verb == "sleep" and seconds(step.value) < 0:
                 raise ValueError("negative")
         except (keys.KeyError_, ValueError) as exc:
             raise RunError(f"--{step.verb.replace('_', '-')} {step.value!r}: {exc}",
