@@ -129,7 +129,9 @@ def _manifest(**fields) -> bytes:
     (_manifest(external="zz"), r"external must map archived files"),
     (_manifest(external={"/etc/passwd": "/orig"}), r"external must map archived files"),
     (_manifest(name=["x"]), r"the VM name is not text"),
-    (_manifest(version="1"), r"archive version '1' is newer"),
+    (_manifest(version="1"), r"the archive version '1' is not a version number; "
+                             r"nothing imported"),
+    (_manifest(version=2), r"archive version 2 is newer than this vmgui reads \(1\)"),
     (b"\xff\xfe", r"not UTF-8|not valid JSON"),
 ])
 def test_bad_manifest_is_an_archive_error(tmp_path, manifest, reason):

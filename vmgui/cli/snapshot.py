@@ -3,7 +3,8 @@
 Owns: the command lines over :mod:`vmgui.config.snapshots` (take / restore / delete /
 list / discard-state of a powered-off library VM) and :mod:`vmgui.config.archive`, and
 their exit status: 0 done, 2 bad usage or input (unknown VM or snapshot, VM running or
-inaccessible, no saved state to discard, damaged, missing or clashing archive), always as
+inaccessible, no saved state to discard, damaged, missing or clashing archive, an export
+target that exists without --force or is not a regular file), always as
 a one-line message (errors are :class:`vmgui.cli.library.CliError`).  The VM's run lock
 is held while its snapshots change or it is exported, so nothing starts it meanwhile.
 ``vmgui clone --snapshot`` lives with ``clone`` in :mod:`vmgui.cli.library`.
@@ -50,9 +51,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("export", help="write a VM (disks, snapshots, saved state) to one file",
                        description="Write a powered-off VM to a tar archive with a sha256 "
-                                   "manifest.")
+                                   "manifest. An existing FILE is refused unless --force.")
     p.add_argument("name", help="the VM")
     p.add_argument("file", type=Path, help="the archive to write")
+    p.add_argument("--force", action="store_true",
+                   help="replace FILE if it exists (only a regular file: never a device, "
+                        "FIFO, socket or folder)")
     p.set_defaults(handler=export_command)
 
     p = sub.add_parser("import", help="add a VM from an archive made by 'vmgui export'",
@@ -134,8 +138,11 @@ def export_command(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace, library: Library) -> None:
     entry = library.get(args.name)
-    with _powered_off(entry, "exporting it"):
-        archive.export_vm(library, entry.name, args.file)
+    try:
+        with _powered_off(entry, "exporting it"):
+            archive.export_vm(library, entry.name, args.file, force=args.force)
+    except archive.TargetExistsError as exc:
+        raise CliError(f"{exc} (--force replaces it)") from None
     print(f"Exported {entry.name!r} to {args.file}")
 
 
@@ -144,7 +151,7 @@ def import_command(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace, library: Library) -> None:
-    if not args.file.is_file():
-        raise CliError(f"{args.file}: no such file")
+    # the archive says itself what is wrong: "no such file", "is a FIFO, not an
+    # archive file" (no longer "no such file" for everything but a regular file)
     entry = archive.import_vm(library, args.file, args.name)
     print(f"Imported {entry.name!r} into {entry.folder}")

@@ -10,7 +10,9 @@ the run lock (:mod:`vmgui.config.runlock`) are left out.
 Import never writes into the library before every checksum matched: the archive is
 unpacked into a temporary folder outside the library, every member is checked against
 the manifest (no missing, extra, linked or escaping member), then the folder is copied
-next to the library's VMs under a hidden name and renamed into place in one step.
+next to the library's VMs under a hidden name and renamed into place in one step.  Only
+a regular file is read as an archive.  Export never replaces an existing path unless
+forced, and then only a regular file (never a device, FIFO, socket or folder).
 """
 
 from __future__ import annotations
@@ -32,13 +34,13 @@ from typing import BinaryIO
 from vmgui.config import safefile
 from vmgui.config.library import (
     CONFIG_FILE,
+    MAX_CONFIG_BYTES,
     TRYOUT_FOLDER,
     Library,
     LibraryError,
     VmEntry,
     _dump,
     media_problems,
-    read_config,
 )
 from vmgui.config.runlock import LOCK_FILE, pid_alive
 from vmgui.config.schema import ConfigError, VmConfig
@@ -51,7 +53,7 @@ from vmgui.config.snapshots import (
     get_slot,
 )
 from vmgui.storage import overlay as ov
-from vmgui.storage.image import open_regular
+from vmgui.storage.image import file_kind, open_regular
 
 MANIFEST = "manifest.json"
 SNAPSHOT_TREE = f"{SNAPSHOT_DIR}/{TREE_FILE}"
@@ -129,8 +131,18 @@ def _externals(folder: Path, config: VmConfig) -> dict[str, Path]:
     return out
 
 
-def export_vm(library: Library, name: str, target: Path) -> Path:
-    """Write VM ``name`` (powered off) to the tar file ``target`` (atomically)."""
+class TargetExistsError(ArchiveError):
+    """The export's target exists and ``force`` was not given (only a regular file may
+    then be replaced)."""
+
+
+def export_vm(library: Library, name: str, target: Path, *, force: bool = False) -> Path:
+    """Write VM ``name`` (powered off) to the tar file ``target`` (atomically).
+
+    An existing ``target`` is refused (:class:`TargetExistsError`) unless ``force``; even
+    then only a regular file (or a link to one: the link is replaced) is replaced, never
+    a device, FIFO, socket or folder (:class:`ArchiveError`)."""
+    _check_target(Path(target), force)  # before the work: it may take minutes
     entry = library.get(name)
     if entry.config is None:
         raise ArchiveError(f"cannot export VM {entry.name!r}: {entry.error}")
@@ -138,8 +150,50 @@ def export_vm(library: Library, name: str, target: Path) -> Path:
     if problems:
         raise ArchiveError(f"cannot export VM {entry.name!r}: {'; '.join(problems)}")
     members, config_bytes, manifest = _plan(entry)
-    _write(Path(target), members, config_bytes, manifest)
+    _write(Path(target), members, config_bytes, manifest, force)
     return Path(target)
+
+
+def _check_target(target: Path, force: bool) -> None:
+    """Refuse to write the archive over what is at ``target`` (see :func:`export_vm`)."""
+    try:
+        link = os.lstat(target)
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError) as exc:
+        why = getattr(exc, "strerror", None) or exc
+        raise ArchiveError(f"{target}: cannot write ({why})") from None
+    what = file_kind(link.st_mode)
+    if stat.S_ISLNK(link.st_mode):
+        try:
+            what = f"symbolic link to a {file_kind(os.stat(target).st_mode)}"
+        except OSError:
+            what = "symbolic link to nothing"
+    if not what.endswith("regular file"):
+        raise ArchiveError(f"{target}: is a {what}; an export replaces only a regular "
+                           "file, so nothing was written")
+    if not force:
+        raise TargetExistsError(f"{target}: already exists; not replacing it")
+
+
+def _place(tmp: Path, target: Path, force: bool) -> None:
+    """Move the finished archive ``tmp`` to ``target``: over a regular file only when
+    ``force``; otherwise never over anything (a hard link fails if ``target`` appeared
+    meanwhile; where links are not supported, a last check then a rename)."""
+    if force:
+        _check_target(target, force)
+        os.replace(tmp, target)
+        return
+    try:
+        os.link(tmp, target)
+    except FileExistsError:
+        _check_target(target, force)  # says what is there now
+        raise
+    except OSError:  # a file system without hard links
+        _check_target(target, force)
+        os.replace(tmp, target)
+        return
+    tmp.unlink()
 
 
 def _plan(entry: VmEntry) -> tuple[dict[str, Path], bytes, dict]:
@@ -169,7 +223,7 @@ def _plan(entry: VmEntry) -> tuple[dict[str, Path], bytes, dict]:
 
 
 def _write(target: Path, members: dict[str, Path], config_bytes: bytes,
-           manifest: dict) -> None:
+           manifest: dict, force: bool = False) -> None:
     """The archive, written to a temporary file beside ``target`` (named with this
     process's pid: one a killed export left is deleted by the next export into that
     folder) and renamed into place."""
@@ -183,7 +237,7 @@ def _write(target: Path, members: dict[str, Path], config_bytes: bytes,
                     _add_bytes(tar, rel, config_bytes)
                 else:
                     _add_file(tar, rel, path, manifest["files"][rel]["size"])
-        os.replace(tmp, target)
+        _place(tmp, target, force)
     except BaseException as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
@@ -251,8 +305,11 @@ def _read_manifest(tar: tarfile.TarFile, source: Path) -> dict:
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise ArchiveError(f"{source}: not a vmgui VM archive")
     version = manifest.get("version")
-    if isinstance(version, bool) or not isinstance(version, int) or version > VERSION:
-        raise ArchiveError(f"{source}: archive version {version!r:.40} is newer than this "
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ArchiveError(f"{source}: damaged {MANIFEST}: the archive version "
+                           f"{version!r:.40} is not a version number; nothing imported")
+    if version > VERSION:
+        raise ArchiveError(f"{source}: archive version {version} is newer than this "
                            f"vmgui reads ({VERSION})")
     problem = _manifest_problem(manifest)
     if problem is not None:
@@ -281,10 +338,37 @@ def _manifest_problem(manifest: dict) -> str | None:
 
 def _unpack_verified(source: Path, dest: Path) -> dict:
     """Unpack ``source`` into ``dest`` and check every member against the manifest."""
+    with open_archive(source) as fh:
+        try:
+            tar = tarfile.open(fileobj=fh, mode="r:*")
+        except (OSError, tarfile.TarError) as exc:
+            raise ArchiveError(f"{source}: cannot read the archive ({exc})") from exc
+        return _unpack_members(tar, source, dest)
+
+
+def open_archive(source: Path) -> BinaryIO:
+    """The archive file ``source``, open for reading; ArchiveError naming it when it is
+    missing or not a regular file ("…: is a FIFO, not an archive file": a FIFO would
+    block the import, /dev/zero never end it)."""
     try:
-        tar = tarfile.open(source, "r:*")
-    except (OSError, tarfile.TarError) as exc:
-        raise ArchiveError(f"{source}: cannot read the archive ({exc})") from exc
+        mode = os.stat(source).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        raise ArchiveError(f"{source}: no such file") from None
+    except (OSError, ValueError) as exc:
+        why = getattr(exc, "strerror", None) or exc
+        raise ArchiveError(f"{source}: cannot read the archive ({why})") from None
+    if not stat.S_ISREG(mode):
+        raise ArchiveError(f"{source}: is a {file_kind(mode)}, not an archive file")
+    try:  # regular-only on the open file too: it may have been swapped since the stat
+        fd = open_regular(source, os.O_RDONLY | getattr(os, "O_BINARY", 0), what="archive")
+    except OSError as exc:
+        raise ArchiveError(f"{source}: cannot read the archive "
+                           f"({exc.strerror or exc})") from exc
+    return os.fdopen(fd, "rb")
+
+
+def _unpack_members(tar: tarfile.TarFile, source: Path, dest: Path) -> dict:
+    """:func:`_unpack_verified`'s work on the opened archive."""
     with tar:
         manifest = _read_manifest(tar, source)
         files: dict = manifest["files"]
@@ -357,21 +441,27 @@ def _fix_external_bases(folder: Path, manifest: dict) -> None:
 
 
 def _outside_problem(folder: Path, config: VmConfig) -> str | None:
-    """What in the unpacked VM ``folder`` names a file outside it (an archive may bring
-    only the VM's own files): an image or the serial log in ``vm.toml``, a path in
-    ``snapshots.toml``, the base of an overlay; None when nothing does."""
+    """Why the unpacked VM ``folder`` is refused, as the end of one sentence after the
+    archive's name: something in it names a file outside it (an archive may bring only
+    the VM's own files) -- an image or the serial log in ``vm.toml``, a path in
+    ``snapshots.toml``, the base of an overlay -- or its ``snapshots.toml`` cannot be
+    read; None when nothing is wrong."""
+    outside = ", which is outside the VM folder; refused (nothing imported)"
     for number, att, _kind in config.drive_slots():
         if (why := safefile.escape_problem(att.path)) is not None:
             return (f"its {CONFIG_FILE} attaches {_DRIVES.get(number, 'a drive')} "
-                    f"{safefile.shown(att.path)} ({why})")
+                    f"{safefile.shown(att.path)} ({why}){outside}")
     serial = config.serial.path
     if serial and (why := safefile.escape_problem(serial)) is not None:
-        return f"its {CONFIG_FILE} logs COM1 to {safefile.shown(serial)} ({why})"
+        return f"its {CONFIG_FILE} logs COM1 to {safefile.shown(serial)} ({why}){outside}"
     try:
         tree = Snapshots(folder)
-    except SnapshotError as exc:
-        return _as_archived(exc, folder)
-    return _tree_problem(tree) or _overlay_problem(folder)
+    except SnapshotError as exc:  # says itself what is wrong (and "refused" if it is)
+        reason = _as_archived(exc, folder)
+        return f"{reason} (nothing imported)" if reason.endswith("; refused") \
+            else f"{reason}; nothing imported"
+    problem = _tree_problem(tree) or _overlay_problem(folder)
+    return None if problem is None else problem + outside
 
 
 def _overlay_problem(folder: Path) -> str | None:
@@ -413,16 +503,38 @@ def _as_archived(exc: Exception, staging: Path) -> str:
     return str(exc).replace(f"{staging}{os.sep}", "")
 
 
-def _staged_config(staging: Path, source: Path, name: str) -> VmConfig:
-    """The unpacked ``vm.toml``, read, checked and renamed ``name`` (written back)."""
+def _staged_config(staging: Path, source: Path, name: str) -> tuple[VmConfig, str]:
+    """The unpacked ``vm.toml``, read, checked and renamed ``name`` (written back), and
+    the name it had in the archive."""
+    path = staging / CONFIG_FILE
     try:
-        config = read_config(staging / CONFIG_FILE)
+        config, archived_name = _read_archived_config(path, name)
     except ConfigError as exc:  # named as in the archive, not by the staging path
-        reason = str(exc).replace(str(staging / CONFIG_FILE), f"its {CONFIG_FILE}")
+        reason = str(exc).replace(str(path), f"its {CONFIG_FILE}")
         raise ArchiveError(f"{source}: {reason}; nothing imported") from exc
-    config.name = name
-    (staging / CONFIG_FILE).write_bytes(_dump(config))
-    return config
+    path.write_bytes(_dump(config))
+    return config, archived_name
+
+
+def _read_archived_config(path: Path, name: str) -> tuple[VmConfig, str]:
+    """:func:`~vmgui.config.library.read_config` renaming the VM ``name`` without a word
+    (that one logs a warning when the folder's name differs from the file's): nothing is
+    said about the name before the import is done.  Returns the config and the name the
+    file gave."""
+    try:
+        raw = safefile.read_small(path, MAX_CONFIG_BYTES)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    try:
+        data = safefile.parse_toml(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    config = VmConfig.from_toml_dict(data, source=str(path))
+    archived_name, config.name = config.name, name
+    problems = config.validate()
+    if problems:
+        raise ConfigError(f"{path}: " + "; ".join(problems))
+    return config, archived_name
 
 
 def import_vm(library: Library, source: Path, new_name: str | None = None) -> VmEntry:
@@ -438,7 +550,7 @@ def import_vm(library: Library, source: Path, new_name: str | None = None) -> Vm
         name = new_name or str(manifest.get("name", ""))
         library._check_new_name(name)
         staging = staging.rename(staging.with_name(name))
-        config = _staged_config(staging, source, name)
+        config, archived_name = _staged_config(staging, source, name)
         try:
             _fix_external_bases(staging, manifest)
         except SnapshotError as exc:
@@ -448,8 +560,7 @@ def import_vm(library: Library, source: Path, new_name: str | None = None) -> Vm
             raise ArchiveError(f"{source}: cannot re-link external images ({exc})") from exc
         problem = _outside_problem(staging, config)
         if problem is not None:
-            raise ArchiveError(f"{source}: {problem}, which is outside the VM folder; "
-                               "refused (nothing imported)")
+            raise ArchiveError(f"{source}: {problem}")
         tmp = library._make_temp_folder(".import-")
         try:
             shutil.copytree(staging, tmp, dirs_exist_ok=True)
@@ -459,4 +570,6 @@ def import_vm(library: Library, source: Path, new_name: str | None = None) -> Vm
                 raise LibraryError(f"cannot import into {library.root}: {exc}") from exc
             raise
     folder = library._move_into_place(tmp, name)
+    if archived_name != name:  # said once it is done, not for a refused import
+        log.info("%s: imported VM %r as %r", source, archived_name, name)
     return VmEntry(name, folder, config, None)

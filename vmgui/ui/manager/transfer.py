@@ -14,7 +14,8 @@ its error reporting.  Thread rule: GUI thread only.
 
 from __future__ import annotations
 
-import json
+import os
+import stat
 import tarfile
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from vmgui.config import archive
+from vmgui.config import archive, safefile
 from vmgui.config import snapshots as snap_mod
 from vmgui.config.library import LibraryError, VmEntry
 from vmgui.config.schema import ConfigError
@@ -105,21 +106,27 @@ def clone(manager, entry: VmEntry, new_name: str | None,
 
 
 def export(manager, entry: VmEntry, target: Path | None) -> Path | None:
-    """Export ``entry`` to the tar ``target`` (None: ask where)."""
+    """Export ``entry`` to the tar ``target`` (None: ask where).  An existing file is
+    replaced only when the user chose it in the Save dialog, which asked about it first,
+    and only if it is a regular file (export_vm refuses a device, FIFO, socket or
+    folder whatever the dialog said); a ``target`` given by the caller never replaces
+    anything."""
     tr = manager.tr
     if manager.runner.is_running(entry.name):
         manager._error(tr("Cannot export {0}").format(entry.name),
                        tr("Power off {0} first: its disks are in use").format(entry.name))
         return None
+    confirmed = False
     if target is None:
         chosen, _filter = QFileDialog.getSaveFileName(
             manager, tr("Export {0}").format(entry.name),
             str(Path.home() / f"{entry.name}.tar"), tr("VM archives (*.tar)"))
         if not chosen:
             return None
-        target = Path(chosen)
+        target, confirmed = Path(chosen), True  # the dialog asked before replacing
     try:
-        written = archive.export_vm(manager.library, entry.name, Path(target))
+        written = archive.export_vm(manager.library, entry.name, Path(target),
+                                    force=confirmed and _regular_file(Path(target)))
     except ERRORS as exc:
         manager._error(tr("Cannot export {0}").format(entry.name), str(exc))
         return None
@@ -127,14 +134,25 @@ def export(manager, entry: VmEntry, target: Path | None) -> Path | None:
     return written
 
 
+def _regular_file(path: Path) -> bool:
+    """Whether ``path`` is a regular file (following a link), the only kind of file
+    an export may replace."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
 def archive_name(source: Path) -> str | None:
     """The VM name in an archive's manifest (None when it cannot be read: the import
-    itself then says what is wrong)."""
+    itself then says what is wrong).  Only a regular file is opened: a FIFO picked in
+    the Open dialog would block the manager."""
     try:
-        with tarfile.open(source) as tar:
-            member = tar.extractfile("manifest.json")
-            data = json.loads(member.read()) if member is not None else {}
-    except (OSError, KeyError, ValueError, tarfile.TarError):
+        with archive.open_archive(source) as fh, tarfile.open(fileobj=fh) as tar:
+            member = tar.extractfile(archive.MANIFEST)
+            raw = member.read(archive.MAX_MANIFEST_BYTES) if member is not None else b"{}"
+            data = safefile.parse_json(raw)  # deep nesting: ValueError, not a crash
+    except (OSError, KeyError, ValueError, tarfile.TarError, archive.ArchiveError):
         return None
     name = data.get("name") if isinstance(data, dict) else None
     return name if isinstance(name, str) else None
