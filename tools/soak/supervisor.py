@@ -201,6 +201,7 @@ def run_mode(args, mode: str) -> dict:
     events: list[str] = []
     with tempfile.TemporaryDirectory(prefix="vmgui-soak-") as tmp, x_session(out) as env:
         env = make_library(Path(tmp), env, args.second)
+        versions = _versions()  # the commit the run started on
         started = time.time()
         with (out / "manager.log").open("wb") as mlog:
             child = subprocess.Popen(_child_command(args, mode, out), cwd=REPO, env=env,
@@ -215,7 +216,7 @@ def run_mode(args, mode: str) -> dict:
     else:
         result = summary.cycles_summary(rows, verdict=verdict, cycles=args.cycles)
     result.update(started=time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)),
-                  wall_s=round(time.time() - started), versions=_versions(),
+                  wall_s=round(time.time() - started), versions=versions,
                   second_vm=str(args.second), watchdog=events)
     (out / "summary.json").write_text(json.dumps(result, indent=2) + "\n")
     text = summary.format_summary(result)
