@@ -153,3 +153,15 @@ def test_the_rename_of_an_import_is_logged_only_once_it_is_done(library, tmp_pat
     assert entry.name == "Imported" and entry.config.name == "Imported"
     said = [(r.levelno, r.getMessage()) for r in caplog.records if "Imported" in r.getMessage()]
     assert said == [(logging.INFO, f"{exported}: imported VM 'Box' as 'Imported'")]
+
+
+@pytest.mark.parametrize("version", ["1", True, 0, -1, 1.0, None],
+                         ids=["text", "true", "zero", "negative", "float", "missing"])
+def test_a_manifest_version_that_is_not_a_version_number_is_named(library, tmp_path, version):
+    exported = export_vm(library, "Box", tmp_path / "box.tar")
+    odd = craft(exported, tmp_path / "odd.tar", {},
+                manifest_edit=lambda manifest: manifest.update(version=version))
+    with pytest.raises(ArchiveError) as info:
+        import_vm(Library(tmp_path / "target"), odd)
+    assert str(info.value) == (f"{odd}: damaged manifest.json: the archive version "
+                               f"{version!r} is not a version number; nothing imported")
