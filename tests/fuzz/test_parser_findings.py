@@ -64,9 +64,6 @@ def test_scenario_load(tmp_path, name):
         scenario.load(path)
 
 
-@pytest.mark.xfail(reason="vmgui/automation/scenario.py: _check_needle calls Path.is_file() on "
-                          "a 5000-character wait_screen needle name and lets OSError "
-                          "ENAMETOOLONG escape instead of ScenarioError", strict=False)
 def test_scenario_needle_name_too_long(tmp_path):
     (tmp_path / "a.img").write_bytes(bytes(512))
     path = tmp_path / "s.toml"
