@@ -62,3 +62,4 @@ def test_the_vm_log_keeps_the_crash_report(tmp_path):
     log = (entry.folder / "logs" / "vm.log").read_text()
     assert "ERROR vmgui.core.machine: guest crashed: unhandled CPU exception: divide " \
            "error" in log
+    assert log.count("CS:IP=") == 1, log  # the VM process used to log it a second time

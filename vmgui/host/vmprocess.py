@@ -63,8 +63,9 @@ def _run_machine(machine, on_event, failures: list[BaseException]) -> None:
         machine.run()
     except Exception as exc:
         failures.append(exc)
-        on_event(ev.GuestCrashed("internal error",
-                                 f"{exc!r}\n\n{traceback.format_exc().rstrip()}"))
+        report = f"{exc!r}\n\n{traceback.format_exc().rstrip()}"
+        log.error("guest crashed: internal error\n%s", report)
+        on_event(ev.GuestCrashed("internal error", report))
 
 
 def run_vm(name: str, root: Path | None = None) -> int:
@@ -145,9 +146,7 @@ def _run(entry, config, tryout_dir: Path | None) -> int:
         serial(event)
         if resume and isinstance(event, ev.StateLoaded) and event.path == str(state_file):
             settle_resume(entry.name, state_file, event.error)
-        if isinstance(event, ev.GuestCrashed):
-            log.error("guest crashed: %s\n%s", event.reason, event.report)
-        elif isinstance(event, ev.StateChanged):
+        if isinstance(event, ev.StateChanged):  # (a crash is logged where it happens)
             log.info("%s: %s", entry.name, event.state.value)
 
     from vmgui.core.machine import Machine  # the heavy import: after listening
