@@ -12,15 +12,19 @@ from pathlib import Path
 
 
 @contextlib.contextmanager
-def fifo_with_writer(path: Path) -> Iterator[Path]:
+def fifo_with_writer(path: Path, data: bytes = b"") -> Iterator[Path]:
     """Make the FIFO ``path``; while the block runs a thread keeps opening it to write
-    (each open returns when someone opens it to read) and closing it at once."""
+    (each open returns when someone opens it to read), writing ``data`` (if any) and
+    closing it at once."""
     os.mkfifo(path)
     stop = threading.Event()
 
     def writer() -> None:
         while not stop.is_set():
             fd = os.open(path, os.O_WRONLY)
+            if data:
+                with contextlib.suppress(OSError):  # the reader may be gone already
+                    os.write(fd, data)
             os.close(fd)
 
     thread = threading.Thread(target=writer, daemon=True)

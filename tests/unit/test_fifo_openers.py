@@ -13,9 +13,7 @@ instead of hanging the test run.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,34 +41,9 @@ def fifo(tmp_path) -> Iterator[Path]:
         yield path
 
 
-@contextlib.contextmanager
-def fifo_serving(path: Path, data: bytes) -> Iterator[Path]:
-    """A FIFO whose writer hands ``data`` to whoever opens it to read: a blocking reader
-    gets an overlay's magic, a correct opener never reads it."""
-    os.mkfifo(path)
-    stop = threading.Event()
-
-    def writer() -> None:
-        while not stop.is_set():
-            fd = os.open(path, os.O_WRONLY)
-            with contextlib.suppress(OSError):  # the reader may be gone already
-                os.write(fd, data)
-            os.close(fd)
-
-    thread = threading.Thread(target=writer, daemon=True)
-    thread.start()
-    try:
-        yield path
-    finally:
-        stop.set()
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # releases the writer's open
-        os.close(fd)
-        thread.join(5)
-
-
 def test_is_overlay_never_reads_a_fifo(tmp_path):
-    head = MAGIC + bytes(64)
-    with fifo_serving(tmp_path / "layer.img", head) as path:
+    head = MAGIC + bytes(64)  # a blocking reader gets an overlay's magic
+    with fifo_with_writer(tmp_path / "layer.img", head) as path:
         assert not is_overlay(path)
         assert not must_be_overlay(path)
         assert not is_overlay("/dev/zero") and not must_be_overlay("/dev/zero")
