@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 IDLE_POLL_BLOCKS = 100  # an empty key poll within this many blocks of the last is "tight"
 IDLE_POLL_COUNT = 4  # this many tight polls in a row: the guest is idle (DOS: ~42 blocks apart)
 MAX_WAIT_S = 0.25
+MAX_OWED_S = 2.0  # execution cap: idle time owed is carried over up to this much
 KEY_BUFFER_HIGH_WATER = 8  # typed keys wait while the BDA buffer holds this many
 DETERMINISTIC_EPOCH = datetime(2000, 1, 1, 12, 0, 0)
 STATS_INTERVAL_S = 0.5
@@ -174,6 +175,7 @@ class Machine:
         self._fault: str | None = None
         self._tight_polls = 0
         self._last_poll_blocks = 0
+        self._idle_owed = 0.0  # execution cap: seconds of idling still owed
 
     def _setup_cmos(self) -> None:
         self.cmos.set_memory(640, self.memory.extended_bytes // 1024)
@@ -509,11 +511,17 @@ class Machine:
         following the host clock, so the guest sees a slower CPU, not a slower clock."""
         limit = self.config.cpu_limit_percent
         if 0 < limit < 100 and not isinstance(self.clock, VirtualClock):
-            pause = busy_s * (100 - limit) / limit
+            # Idle time still owed carries over: a pause is cut to MAX_WAIT_S (commands
+            # must stay prompt), and a long slice (a loaded host delays the timer) would
+            # otherwise let the guest run far above its share.
+            owed = min(self._idle_owed + busy_s * (100 - limit) / limit, MAX_OWED_S)
             self._wake.clear()  # a stale wake-up must not cut the pause short
-            if pause > 0 and not self._commands:
-                self._wake.wait(min(pause, MAX_WAIT_S))
+            if owed > 0 and not self._commands:
+                started = time.perf_counter()
+                self._wake.wait(min(owed, MAX_WAIT_S))
                 self._wake.clear()
+                owed -= time.perf_counter() - started
+            self._idle_owed = max(0.0, owed)
 
     def _arm(self, deadline: int | None) -> None:
         """Have the engine stop at guest time ``deadline``: a host timer thread in real
