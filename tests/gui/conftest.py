@@ -1,4 +1,5 @@
-"""GUI test fixtures: the offscreen Qt platform, consoles on booted guests, key helpers."""
+"""GUI test fixtures: the offscreen Qt platform, manager windows, consoles on booted guests,
+key helpers."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from vmgui.core import keys  # noqa: E402
 from vmgui.core.machine import MachineConfig  # noqa: E402
 from vmgui.host.thread import ThreadHost  # noqa: E402
 from vmgui.ui.console import ConsoleWindow  # noqa: E402
+from vmgui.ui.manager import ManagerWindow  # noqa: E402
 
 
 @pytest.fixture
@@ -24,6 +26,31 @@ def library(tmp_path, monkeypatch) -> Library:
     """An empty VM library in the test's folder (``VMGUI_HOME`` points there)."""
     monkeypatch.setenv("VMGUI_HOME", str(tmp_path / "home"))
     return Library()
+
+
+@pytest.fixture
+def make_manager(qtbot, tmp_path):
+    """Factory: ``make_manager(library, create_demo=False)`` -> a shown ManagerWindow that
+    asks no questions.  Every VM it runs is powered off at teardown."""
+    made: list[ManagerWindow] = []
+
+    def make(library: Library | None = None, create_demo: bool = False) -> ManagerWindow:
+        window = ManagerWindow(library, confirm=False, create_demo=create_demo,
+                               screenshots_dir=tmp_path / "shots")
+        qtbot.addWidget(window)
+        window.show()
+        made.append(window)
+        return window
+
+    yield make
+    for window in made:
+        window.runner.power_off_all()
+
+
+@pytest.fixture
+def manager(make_manager, library) -> ManagerWindow:
+    """A shown ManagerWindow on ``library`` (see ``make_manager``)."""
+    return make_manager(library)
 
 
 @pytest.fixture

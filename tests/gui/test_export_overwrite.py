@@ -18,15 +18,10 @@ from vmgui.ui.manager import ManagerWindow
 
 
 @pytest.fixture
-def manager(qtbot, tmp_path, library):
+def manager(make_manager, library) -> ManagerWindow:
     entry = library.create(VmConfig("Box", hard_disks=[Attachment("disk.img")]))
     (entry.folder / "disk.img").write_bytes(bytes(64 * 1024))
-    window = ManagerWindow(library, confirm=False, create_demo=False,
-                           screenshots_dir=tmp_path / "shots")
-    qtbot.addWidget(window)
-    window.show()
-    yield window
-    window.runner.power_off_all()
+    return make_manager(library)
 
 
 def choose_in_save_dialog(monkeypatch, path) -> None:

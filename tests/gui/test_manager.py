@@ -5,34 +5,15 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import pytest
 from PySide6.QtCore import QMimeData, Qt, QUrl
 from PySide6.QtWidgets import QMessageBox, QToolButton
 
 from vmgui.config.library import Library
 from vmgui.config.schema import Attachment, VmConfig
 from vmgui.core import events as ev
-from vmgui.ui.manager import ManagerWindow
 from vmgui.ui.manager.icons import DEMO_IMAGE
 from vmgui.ui.manager.library_ops import DEMO_NAME
 from vmgui.ui.manager.vmlist import SCREEN_ROLE, STATE_TEXT_ROLE
-
-
-@pytest.fixture
-def make_manager(qtbot, tmp_path):
-    made: list[ManagerWindow] = []
-
-    def make(library: Library | None = None, create_demo: bool = False) -> ManagerWindow:
-        window = ManagerWindow(library, confirm=False, create_demo=create_demo,
-                               screenshots_dir=tmp_path / "shots")
-        qtbot.addWidget(window)
-        window.show()
-        made.append(window)
-        return window
-
-    yield make
-    for window in made:
-        window.runner.power_off_all()
 
 
 def add_demo_vm(library: Library, name: str) -> None:

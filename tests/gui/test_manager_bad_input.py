@@ -23,23 +23,6 @@ from vmgui.ui.manager.vmlist import STATE_TEXT_ROLE
 
 
 @pytest.fixture
-def make_manager(qtbot, tmp_path):
-    made: list[ManagerWindow] = []
-
-    def make(library: Library, create_demo: bool = False) -> ManagerWindow:
-        window = ManagerWindow(library, confirm=False, create_demo=create_demo,
-                               screenshots_dir=tmp_path / "shots")
-        qtbot.addWidget(window)
-        window.show()
-        made.append(window)
-        return window
-
-    yield make
-    for window in made:
-        window.runner.power_off_all()
-
-
-@pytest.fixture
 def warnings(monkeypatch) -> list[str]:
     """Message boxes of dialogs (the settings dialog and the wizard always ask Qt)."""
     shown: list[str] = []

@@ -30,23 +30,6 @@ pytestmark = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
 
 
 @pytest.fixture
-def make_manager(qtbot, tmp_path):
-    made: list[ManagerWindow] = []
-
-    def make(library: Library) -> ManagerWindow:
-        window = ManagerWindow(library, confirm=False, create_demo=False,
-                               screenshots_dir=tmp_path / "shots")
-        qtbot.addWidget(window)
-        window.show()
-        made.append(window)
-        return window
-
-    yield make
-    for window in made:
-        window.runner.power_off_all()
-
-
-@pytest.fixture
 def fifo(tmp_path):
     with fifo_with_writer(tmp_path / "fifo.img") as path:
         yield path

@@ -16,7 +16,7 @@ from PySide6.QtCore import QRect
 from PySide6.QtGui import QImage, QPainter
 from PySide6.QtWidgets import QApplication, QWidget
 
-from tests.gui.test_manager import add_demo_vm, make_manager, wait_running  # noqa: F401
+from tests.gui.test_manager import add_demo_vm, wait_running
 
 ROUNDS = 2000
 CHECK_EVERY = 100  # stop early, before a broken binding takes None's count to zero
@@ -48,7 +48,7 @@ def test_void_painter_calls_keep_none_alive(qapp):
 
 
 def test_list_thumbnails_details_and_console_paint_thousands_of_times(
-        library, make_manager, qtbot):  # noqa: F811 - the fixture imported above
+        library, make_manager, qtbot):
     for name in ("One", "Two"):
         add_demo_vm(library, name)
     window = make_manager(library)

@@ -24,16 +24,6 @@ from vmgui.ui.manager.vmlist import TRYOUT_ROLE
 DISK = 256 * 1024
 
 
-@pytest.fixture
-def manager(qtbot, tmp_path, library):
-    window = ManagerWindow(library, confirm=False, create_demo=False,
-                           screenshots_dir=tmp_path / "shots")
-    qtbot.addWidget(window)
-    window.show()
-    yield window
-    window.runner.power_off_all()
-
-
 def disk_vm(library: Library, name: str, tryout: bool = False) -> Path:
     entry = library.create(VmConfig(name, hard_disks=[Attachment("disk.img")], tryout=tryout))
     (entry.folder / "disk.img").write_bytes(bytes(DISK))

@@ -25,7 +25,6 @@ from vmgui.config.schema import Attachment, VmConfig
 from vmgui.core import events as ev
 from vmgui.host import process
 from vmgui.host.process import ProcessHost
-from vmgui.ui.manager import ManagerWindow
 from vmgui.ui.manager.icons import DEMO_IMAGE
 from vmgui.ui.manager.vmlist import STATE_TEXT_ROLE
 
@@ -63,16 +62,6 @@ def shared_memory_gone(host: ProcessHost) -> bool:
     except FileNotFoundError:
         return True
     return False
-
-
-@pytest.fixture
-def manager(qtbot, library, tmp_path):
-    window = ManagerWindow(library, confirm=False, create_demo=False,
-                           screenshots_dir=tmp_path / "shots")
-    qtbot.addWidget(window)
-    window.show()
-    yield window
-    window.runner.power_off_all()
 
 
 @pytest.mark.parametrize("tryout", [False, True])

@@ -8,17 +8,6 @@ import pytest
 from PySide6.QtWidgets import QWizard
 
 from vmgui.config.schema import VmConfig
-from vmgui.ui.manager import ManagerWindow
-
-
-@pytest.fixture
-def manager(qtbot, library, tmp_path):
-    window = ManagerWindow(library, confirm=False, create_demo=False,
-                           screenshots_dir=tmp_path / "shots")
-    qtbot.addWidget(window)
-    window.show()
-    yield window
-    window.runner.power_off_all()
 
 
 def next_button(wizard):
