@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tools.soak import supervisor
 from vmgui import app
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,24 +42,6 @@ def test_desktop_entry_and_icon():
     assert (REPO / "resources" / "icons" / "vmgui.svg").read_text().lstrip().startswith("<svg")
 
 
-def _free_display() -> int:
-    for number in range(90, 190):
-        if not Path(f"/tmp/.X{number}-lock").exists() \
-                and not Path(f"/tmp/.X11-unix/X{number}").exists():
-            return number
-    pytest.skip("no free X display number")
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-
-
 XVFB_SKIPS = (
     pytest.mark.slow,
     pytest.mark.skipif(shutil.which("Xvfb") is None, reason="Xvfb is not installed"),
@@ -79,28 +62,18 @@ def xvfb_marks(test):
 def real_app(tmp_path: Path, size: str):
     """Xvfb at ``size`` and ``python main.py`` on it with an empty VMGUI_HOME, as the
     README starts it; yields (env, process).  Skips when X or Qt's xcb plugin is missing."""
-    number = _free_display()
-    xvfb = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", f"{size}x24",
-                             "-nolisten", "tcp"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 5
-        while not Path(f"/tmp/.X11-unix/X{number}").exists():
-            if xvfb.poll() is not None or time.monotonic() > deadline:
-                pytest.skip("Xvfb did not start")
-            time.sleep(0.05)
-        env = dict(os.environ, DISPLAY=f":{number}", VMGUI_HOME=str(tmp_path / "home"))
-        for name in ("QT_QPA_PLATFORM", "WAYLAND_DISPLAY", "VMGUI_STARTUP_PROBE"):
-            env.pop(name, None)
-        with (tmp_path / "app.log").open("wb") as log:
-            gui = subprocess.Popen([sys.executable, str(REPO / "main.py")], cwd=tmp_path,
-                                   env=env, stdout=log, stderr=subprocess.STDOUT)
-            try:
-                yield env, gui
-            finally:
-                _stop(gui)
-    finally:
-        _stop(xvfb)
+    with contextlib.ExitStack() as stack:
+        xlog = stack.enter_context((tmp_path / "xvfb.log").open("wb"))
+        try:
+            x_env = stack.enter_context(supervisor.xvfb(f"{size}x24", xlog))
+        except supervisor.SoakError as exc:  # no free display, or Xvfb did not start
+            pytest.skip(str(exc))
+        env = dict(x_env, VMGUI_HOME=str(tmp_path / "home"))
+        log = stack.enter_context((tmp_path / "app.log").open("wb"))
+        gui = subprocess.Popen([sys.executable, str(REPO / "main.py")], cwd=tmp_path,
+                               env=env, stdout=log, stderr=subprocess.STDOUT)
+        stack.callback(supervisor.stop_process, gui)
+        yield env, gui
 
 
 def _app_failed(tmp_path: Path, gui: subprocess.Popen) -> None:

@@ -23,9 +23,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import BinaryIO
 
 from tools.soak import probe, summary
 
@@ -62,7 +64,8 @@ def free_display() -> int:
     raise SoakError("no free X display number in :90-:189")
 
 
-def _stop(proc: subprocess.Popen) -> None:
+def stop_process(proc: subprocess.Popen) -> None:
+    """Terminate ``proc`` if it still runs; kill it if it does not end within 5 s."""
     if proc.poll() is None:
         proc.terminate()
         try:
@@ -73,34 +76,42 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 @contextlib.contextmanager
-def x_session(logs: Path):
+def xvfb(screen: str, xlog: BinaryIO) -> Iterator[dict[str, str]]:
+    """Xvfb with ``screen`` (WxHxD) on a free display, its output into the file ``xlog``;
+    yields the environment for X clients (``DISPLAY`` set; Qt's platform, Wayland and the
+    startup probe cleared).  Raises SoakError when it does not start within 10 s."""
+    number = free_display()
+    server = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", screen,
+                               "-nolisten", "tcp"], stdout=xlog, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 10
+        while not Path(f"/tmp/.X11-unix/X{number}").exists():
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise SoakError(f"Xvfb :{number} did not start (see {xlog.name})")
+            time.sleep(0.05)
+        env = dict(os.environ, DISPLAY=f":{number}")
+        for name in ("QT_QPA_PLATFORM", "WAYLAND_DISPLAY", "VMGUI_STARTUP_PROBE"):
+            env.pop(name, None)
+        yield env
+    finally:
+        stop_process(server)
+
+
+@contextlib.contextmanager
+def x_session(logs: Path) -> Iterator[dict[str, str]]:
     """Xvfb plus openbox on a free display; yields the environment to run clients in."""
     for tool in ("Xvfb", "openbox"):
         if shutil.which(tool) is None:
             raise SoakError(f"{tool} is not installed (Debian: apt-get install xvfb openbox "
                             "libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1)")
-    number = free_display()
-    with (logs / "xvfb.log").open("wb") as xlog:
-        xvfb = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", SCREEN,
-                                 "-nolisten", "tcp"], stdout=xlog, stderr=subprocess.STDOUT)
+    with (logs / "xvfb.log").open("wb") as xlog, xvfb(SCREEN, xlog) as env:
+        wm = subprocess.Popen(["openbox", "--sm-disable"], env=env, stdout=xlog,
+                              stderr=subprocess.STDOUT)
         try:
-            deadline = time.monotonic() + 10
-            while not Path(f"/tmp/.X11-unix/X{number}").exists():
-                if xvfb.poll() is not None or time.monotonic() > deadline:
-                    raise SoakError(f"Xvfb :{number} did not start (see {logs / 'xvfb.log'})")
-                time.sleep(0.05)
-            env = dict(os.environ, DISPLAY=f":{number}")
-            for name in ("QT_QPA_PLATFORM", "WAYLAND_DISPLAY", "VMGUI_STARTUP_PROBE"):
-                env.pop(name, None)
-            wm = subprocess.Popen(["openbox", "--sm-disable"], env=env, stdout=xlog,
-                                  stderr=subprocess.STDOUT)
-            try:
-                time.sleep(1.0)  # let it take the screen before the first window maps
-                yield env
-            finally:
-                _stop(wm)
+            time.sleep(1.0)  # let it take the screen before the first window maps
+            yield env
         finally:
-            _stop(xvfb)
+            stop_process(wm)
 
 
 def make_library(root: Path, env: dict, second: Path) -> dict:
@@ -159,7 +170,7 @@ def _watch_child(child: subprocess.Popen, samples: Path, watch: Watch,
                        and time.monotonic() - dumped_at > STALL_GRACE_S):
             events.append("the manager overstayed the run: killed" if overdue
                           else "the manager stalled: killed")
-            _stop(child)
+            stop_process(child)
             _end_leftovers(known)
             return None
     return child.returncode
