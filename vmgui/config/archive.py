@@ -34,12 +34,12 @@ from typing import BinaryIO
 from vmgui.config import safefile
 from vmgui.config.library import (
     CONFIG_FILE,
-    MAX_CONFIG_BYTES,
     TRYOUT_FOLDER,
     Library,
     LibraryError,
     VmEntry,
     _dump,
+    load_config,
     media_problems,
 )
 from vmgui.config.runlock import LOCK_FILE, pid_alive
@@ -521,15 +521,7 @@ def _read_archived_config(path: Path, name: str) -> tuple[VmConfig, str]:
     (that one logs a warning when the folder's name differs from the file's): nothing is
     said about the name before the import is done.  Returns the config and the name the
     file gave."""
-    try:
-        raw = safefile.read_small(path, MAX_CONFIG_BYTES)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    try:
-        data = safefile.parse_toml(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
-    config = VmConfig.from_toml_dict(data, source=str(path))
+    config = load_config(path)
     archived_name, config.name = config.name, name
     problems = config.validate()
     if problems:

@@ -57,7 +57,7 @@ from vmgui.storage import media as media_mod
 from vmgui.storage.image import DiskImageError, ImageMissingError, Kind, check_regular
 
 __all__ = ["ConfigError", "Library", "LibraryError", "MediaInfo", "VmEntry", "atomic_write",
-           "default_root", "read_config"]
+           "default_root", "load_config", "read_config"]
 
 log = logging.getLogger(__name__)
 
@@ -157,9 +157,9 @@ def _fsync_folder(folder: Path) -> None:
             os.close(fd)
 
 
-def read_config(path: Path) -> VmConfig:
-    """Read and validate one ``vm.toml``; raises :class:`ConfigError` naming the file."""
-    path = Path(path)
+def load_config(path: Path) -> VmConfig:
+    """Read and parse one ``vm.toml``, neither renamed after its folder nor validated
+    (:func:`read_config` does both); raises :class:`ConfigError` naming the file."""
     try:
         raw = safefile.read_small(path, MAX_CONFIG_BYTES)
     except FileNotFoundError:
@@ -170,7 +170,13 @@ def read_config(path: Path) -> VmConfig:
         data = safefile.parse_toml(raw)
     except ValueError as exc:
         raise ConfigError(f"{path}: {exc}") from None
-    config = VmConfig.from_toml_dict(data, source=str(path))
+    return VmConfig.from_toml_dict(data, source=str(path))
+
+
+def read_config(path: Path) -> VmConfig:
+    """Read and validate one ``vm.toml``; raises :class:`ConfigError` naming the file."""
+    path = Path(path)
+    config = load_config(path)
     folder_name = path.parent.name
     if config.name != folder_name:
         log.warning("%s: name %r differs from the folder's; using %r", path, config.name,
