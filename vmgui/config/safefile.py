@@ -16,10 +16,12 @@ Thread rules: none; nothing here keeps state.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path, PurePath, PurePosixPath
 from typing import Any
 
@@ -49,28 +51,29 @@ def read_small(path: Path, limit: int, *, follow: bool = True) -> bytes:
     return data
 
 
-def parse_toml(raw: bytes) -> dict[str, Any]:
-    """A TOML document as a table; ValueError with a message for anything else."""
+@contextlib.contextmanager
+def _parse_errors(kind: str, syntax_error: type[Exception]) -> Iterator[None]:
+    """Every way a ``kind`` document (TOML, JSON) fails to parse as a ValueError."""
     try:
-        return tomllib.loads(raw.decode("utf-8"))
+        yield
     except UnicodeDecodeError:
         raise ValueError("not UTF-8 text (corrupt?)") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"not valid TOML ({exc})") from None
+    except syntax_error as exc:
+        raise ValueError(f"not valid {kind} ({exc})") from None
     except RecursionError:
         raise ValueError("nested too deeply to be read (corrupt or crafted?)") from None
+
+
+def parse_toml(raw: bytes) -> dict[str, Any]:
+    """A TOML document as a table; ValueError with a message for anything else."""
+    with _parse_errors("TOML", tomllib.TOMLDecodeError):
+        return tomllib.loads(raw.decode("utf-8"))
 
 
 def parse_json(raw: bytes) -> Any:
     """A JSON document; ValueError with a message when it cannot be read."""
-    try:
+    with _parse_errors("JSON", json.JSONDecodeError):
         return json.loads(raw)
-    except UnicodeDecodeError:
-        raise ValueError("not UTF-8 text (corrupt?)") from None
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"not valid JSON ({exc})") from None
-    except RecursionError:
-        raise ValueError("nested too deeply to be read (corrupt or crafted?)") from None
 
 
 def path_problem(stored: str) -> str | None:
