@@ -11,6 +11,8 @@ import numpy as np
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[2]
+ECHO = ROOT / "tests" / "guests" / "echo.img"
+LIMIT_S = 60  # for commands that answer at once: far above any answer; only a hang reaches it
 
 
 def vmgui(home: Path, *args: object, timeout: float = 180,
@@ -21,6 +23,15 @@ def vmgui(home: Path, *args: object, timeout: float = 180,
     cmd = [sys.executable, "-m", "vmgui.cli.main", *map(str, args)]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT,
                           env=environ)
+
+
+def refused(result: subprocess.CompletedProcess[str], message: str) -> str:
+    """Check that ``result`` is a refusal: exit status 2 with ``message`` on stderr and no
+    traceback.  Returns the stderr."""
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert message in result.stderr, result.stderr
+    return result.stderr
 
 
 def vmgui_run(*args: object, timeout: float = 120) -> subprocess.CompletedProcess[str]:

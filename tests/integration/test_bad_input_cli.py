@@ -15,19 +15,9 @@ from pathlib import Path
 import pytest
 
 from tests.archives import craft, member
-from tests.integration.runner import vmgui
+from tests.integration.runner import ECHO, LIMIT_S, refused, vmgui
 from vmgui.config.library import Library
 from vmgui.config.schema import Attachment, VmConfig
-
-LIMIT_S = 60  # far above any answer; only a hang reaches it
-ECHO = Path(__file__).resolve().parents[2] / "tests" / "guests" / "echo.img"
-
-
-def refused(result, message: str) -> str:
-    assert "Traceback" not in result.stderr, result.stderr
-    assert result.returncode == 2, (result.stdout, result.stderr)
-    assert message in result.stderr, result.stderr
-    return result.stderr
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")

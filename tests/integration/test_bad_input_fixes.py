@@ -12,18 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.runner import vmgui
+from tests.integration.runner import ECHO, LIMIT_S, refused, vmgui
 from vmgui.config.library import Library
 from vmgui.config.schema import Attachment, VmConfig
-
-LIMIT_S = 60  # far above any answer; only a hang reaches it
-ECHO = Path(__file__).resolve().parents[1] / "guests" / "echo.img"
-
-
-def refused(result, message: str) -> None:
-    assert "Traceback" not in result.stderr, result.stderr
-    assert result.returncode == 2, (result.stdout, result.stderr)
-    assert message in result.stderr, result.stderr
 
 
 # ---------------------------------------------------------------------- import, export

@@ -5,20 +5,10 @@ booted: the steps are checked first).  Subprocesses on a fresh library (``VMGUI_
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 
-from tests.integration.runner import vmgui
-
-LIMIT_S = 60  # far above any answer; only a hang reaches it
-ECHO = Path(__file__).resolve().parents[2] / "tests" / "guests" / "echo.img"
-
-
-def refused(result, message: str) -> None:
-    assert "Traceback" not in result.stderr, result.stderr
-    assert result.returncode == 2, (result.stdout, result.stderr)
-    assert message in result.stderr, result.stderr
+from tests.integration.runner import ECHO, LIMIT_S, refused, vmgui
 
 
 @pytest.mark.parametrize(("steps", "message"), [

@@ -8,15 +8,10 @@ import shutil
 
 import pytest
 
+from tests.integration.runner import refused
 from tests.integration.test_runlock_cli import ECHO, ok, vmgui, wait_gone
 from vmgui.config.library import Library
 from vmgui.config.schema import Attachment, VmConfig
-
-
-def refused(result, message: str) -> None:
-    assert "Traceback" not in result.stderr, result.stderr
-    assert result.returncode == 2, (result.stdout, result.stderr)
-    assert message in result.stderr, result.stderr
 
 
 @pytest.fixture

@@ -10,11 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.runner import vmgui
+from tests.integration.runner import LIMIT_S, vmgui
 from vmgui.config.library import Library
 from vmgui.config.schema import Attachment, VmConfig
 
-LIMIT_S = 60  # far above any answer; only a hang reaches it
 DIV0 = Path(__file__).resolve().parents[1] / "guests" / "div0.img"
 SEGV = Path(__file__).resolve().parents[3] / "shared" / "repro" / "segv-boot-sector.img"
 

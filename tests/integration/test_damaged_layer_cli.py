@@ -14,17 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.runner import vmgui
+from tests.integration.runner import LIMIT_S, refused, vmgui
 
-LIMIT_S = 60  # far above any answer; only a hang reaches it
 FLOPPY = 1474560
 
-
-def refused(result, message: str) -> str:
-    assert "Traceback" not in result.stderr, result.stderr
-    assert result.returncode == 2, (result.stdout, result.stderr)
-    assert message in result.stderr, result.stderr
-    return result.stderr
 
 
 def digest(path: Path) -> str:
