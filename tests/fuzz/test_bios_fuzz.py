@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -94,7 +95,7 @@ POINTERS = ((Reg.DS, Reg.ESI), (Reg.ES, Reg.EDI), (Reg.ES, Reg.EBX), (Reg.ES, Re
             (Reg.ES, Reg.EDX), (Reg.ES, Reg.ESI))
 
 
-def prepare(m: Machine, values: dict, writes: list, ports: list,
+def prepare(m: Machine, values: dict, writes: Sequence, ports: Sequence,
             blob: bytes | None = None) -> None:
     for (base, span), offset, data in writes:
         addr = base + offset % span
@@ -105,6 +106,23 @@ def prepare(m: Machine, values: dict, writes: list, ports: list,
             m.memory.ram[addr : addr + len(blob)] = blob
     for port, value in ports:
         m.bus.write(port, 1, value)
+
+
+def serve_once(images, vector: int, values: dict, writes: Sequence = (),
+               ports: Sequence = (), blob: bytes | None = None):
+    """int ``vector`` called once on a fresh machine :func:`prepare`-d with the rest: the
+    registers it leaves are checked and nothing may be written outside guest memory.
+    Returns the call's backend (its registers after the call)."""
+    m, bounded = powered_on(images)
+    try:
+        prepare(m, values, writes, ports, blob)
+        call, backend = call_service(m, vector, values)
+        m.bios.services[vector](call)
+        check_registers(backend)
+        assert not bounded.violations
+        return backend
+    finally:
+        m.close()
 
 
 @pytest.mark.parametrize("vector", sorted(LEAVES), ids=lambda v: f"int{v:02X}h")
@@ -120,15 +138,7 @@ def test_bios_service_survives_random_registers(images, vector, data, values, wr
     values = dict(values)
     values[Reg.EAX] = (values[Reg.EAX] & 0xFFFF0000) | (ah << 8) | al
     values[Reg.EDX] = (values[Reg.EDX] & 0xFFFFFF00) | dl
-    m, bounded = powered_on(images)
-    try:
-        prepare(m, values, writes, ports, blob)
-        call, backend = call_service(m, vector, values)
-        m.bios.services[vector](call)
-        check_registers(backend)
-        assert not bounded.violations
-    finally:
-        m.close()
+    serve_once(images, vector, values, writes, ports, blob)
 
 
 @TARGETED
@@ -176,17 +186,9 @@ def test_int13_transfers_with_random_packets(images, values, ah, dl, dap):
     values = dict(values)
     values[Reg.EAX] = (values[Reg.EAX] & 0xFFFF00FF) | (ah << 8)
     values[Reg.EDX] = (values[Reg.EDX] & 0xFFFFFF00) | dl
-    m, bounded = powered_on(images)
-    try:
-        prepare(m, values, [], [], dap)
-        call, backend = call_service(m, 0x13, values)
-        m.bios.services[0x13](call)
-        check_registers(backend)
-        status = (backend.values[Reg.EAX] >> 8) & 0xFF
-        assert bool(backend.values[Reg.EFLAGS] & Flag.CF) == (status != 0)
-        assert not bounded.violations
-    finally:
-        m.close()
+    backend = serve_once(images, 0x13, values, blob=dap)
+    status = (backend.values[Reg.EAX] >> 8) & 0xFF
+    assert bool(backend.values[Reg.EFLAGS] & Flag.CF) == (status != 0)
 
 
 @TARGETED
@@ -194,15 +196,7 @@ def test_int13_transfers_with_random_packets(images, values, ah, dl, dap):
 def test_int15_block_move_with_random_descriptors(images, values, gdt):
     values = dict(values)
     values[Reg.EAX] = (values[Reg.EAX] & 0xFFFF00FF) | 0x8700
-    m, bounded = powered_on(images)
-    try:
-        prepare(m, values, [], [], gdt)
-        call, backend = call_service(m, 0x15, values)
-        m.bios.services[0x15](call)
-        check_registers(backend)
-        assert not bounded.violations
-    finally:
-        m.close()
+    serve_once(images, 0x15, values, blob=gdt)
 
 
 @pytest.mark.parametrize("vector", [0x13, 0x15, 0x1A], ids=lambda v: f"int{v:02X}h")
