@@ -355,6 +355,16 @@ class Machine:
         setter = self._stacked_flag_setter(regs) if trap.stacked_flags else regs.set_flag
         call = BiosCall(Registers(regs), self.memory, trap.vector, setter)
         try:
+            if trap.stacked_flags and self.pic.pending() and not regs.cr0 & 1:
+                # A real BIOS service starts with STI: however the guest entered it (far
+                # call or jump with IF=0, as SYSLINUX calls int 16h), a pending IRQ is
+                # taken first.  The engine restores EIP to this instruction when a code
+                # hook stops it (a jump written here would be lost), so the run loop
+                # delivers the IRQ as for a BIOS wait; the handler's IRET comes back to
+                # this trap with the caller's FLAGS, and the service runs then.
+                regs.write(Reg.EIP, addr - (regs.values[Reg.CS] << 4))
+                self._stop_for(Wait.BIOS)
+                return
             trap.handler(call)
             if call.retry:
                 regs.write(Reg.EIP, addr - (regs.values[Reg.CS] << 4))
