@@ -14,21 +14,7 @@
         mov al, ' '
         call putc
         jmp .loop
-hex8:   push ax
-        shr al, 4
-        call nib
-        pop ax
-        and al, 0x0f
-nib:    add al, '0'
-        cmp al, '9'
-        jbe putc
-        add al, 7
-putc:   mov ah, 0x0e
-        mov bx, 0x0007
-        int 0x10
-        mov dx, 0x3f8
-        out dx, al
-        ret
+        HEX_HELPERS
 ready:  db "READY", 13, 10, 0
         PRINT_HELPERS
         BOOT_END
