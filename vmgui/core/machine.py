@@ -91,6 +91,11 @@ def _no_charge(ns: int) -> None:
     """Real-time mode: host time passes by itself."""
 
 
+def _is_release(event: bytes) -> bool:
+    """A typed key event that releases a key: its last scan code has the break bit."""
+    return bool(event) and bool(event[-1] & 0x80)
+
+
 def boot_drive_numbers(order: tuple[str, ...]) -> tuple[int, ...]:
     table = {"a": 0x00, "b": 0x01, "c": 0x80, "d": 0x81}
     return tuple(table[name] for name in order)
@@ -720,7 +725,7 @@ class Machine:
     def _discard_typed_keys(self) -> None:
         """Drop queued key presses, keep the releases (a release of a key that is not
         down changes nothing in the guest; a lost one would leave it held)."""
-        kept = [event for event in self._typed if event and event[-1] & 0x80]
+        kept = [event for event in self._typed if _is_release(event)]
         log.info("discarded %d unread key presses", len(self._typed) - len(kept))
         self._typed = collections.deque(kept)
 
@@ -729,7 +734,7 @@ class Machine:
         the guest keeps up (controller idle, BIOS buffer not filling)."""
         if not self._typed or self.kbc.output_buffer_full or self.kbc.keyboard.data:
             return
-        if not self._typed[0][-1] & 0x80:  # a press fills the BIOS buffer; a release not
+        if not _is_release(self._typed[0]):  # a press fills the BIOS buffer; a release not
             head = self.memory.read_u16(Bda.KBD_BUF_HEAD)
             tail = self.memory.read_u16(Bda.KBD_BUF_TAIL)
             if ((tail - head) % 32) // 2 >= KEY_BUFFER_HIGH_WATER:
