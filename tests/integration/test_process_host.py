@@ -164,3 +164,30 @@ def test_internal_error_in_the_vm_process_is_a_crash_report(monkeypatch):
     process._run_machine(object.__new__(Broken), sent.append)
     assert [type(m) for m in sent] == [ev.GuestCrashed]
     assert sent[0].reason == "internal error" and "run loop exploded" in sent[0].report
+
+
+def test_a_screen_request_to_a_process_that_dies_does_not_wait_out_the_timeout(
+        echo_copy, monkeypatch):
+    """The manager asks for a thumbnail just as the VM process is killed: the answer can
+    never come, and the GUI thread asking must not block for the whole reply timeout
+    (it did for 5 s, freezing the manager)."""
+    import threading
+
+    import vmgui.host.process as process_mod
+
+    host = ProcessHost(MachineConfig(floppies=(echo_copy("a.img"),)))
+    host.start()
+    try:
+        wait_until(lambda: "READY" in screen(host), host)
+        monkeypatch.setattr(process_mod, "REPLY_TIMEOUT_S", 3600.0)
+        os.kill(host.pid, signal.SIGSTOP)  # alive, but will not answer
+        asked = threading.Thread(target=host.display, daemon=True)
+        asked.start()
+        time.sleep(0.3)  # the request is out and waiting
+        assert asked.is_alive()
+        os.kill(host.pid, signal.SIGKILL)
+        asked.join(60)  # with the bug: an hour
+        assert not asked.is_alive(), "display() still waits for a dead VM process"
+        assert "READY" in screen(host)  # the last screen stays readable
+    finally:
+        host.power_off()

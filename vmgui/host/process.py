@@ -25,6 +25,7 @@ import multiprocessing as mp
 import os
 import queue
 import threading
+import time
 import traceback
 from collections import deque
 from multiprocessing.shared_memory import SharedMemory
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 
 DriveSpec = tuple[str, str, bool]  # (path, "floppy" | "hdd", read_only)
 REPLY_TIMEOUT_S = 5.0
+REPLY_POLL_S = 0.1  # how often a wait for an answer checks that the VM process lives
 LOG_TAIL = 50
 
 
@@ -213,7 +215,7 @@ class ProcessHost(EventRecord):
                                     args=(child, config, drives, self._shm.name,
                                           str(control_socket) if control_socket else None))
         self._events: queue.Queue[ev.Event] = queue.Queue()
-        self._replies: queue.Queue[DisplayState] = queue.Queue()
+        self._replies: queue.Queue[DisplayState | None] = queue.Queue()  # None: pipe ended
         self._send_lock = threading.Lock()
         self.log_tail: deque[str] = deque(maxlen=LOG_TAIL)
         self._init_record()
@@ -273,6 +275,7 @@ class ProcessHost(EventRecord):
             try:
                 message = self._conn.recv()
             except (EOFError, OSError):
+                self._replies.put(None)  # wakes a display() waiting for an answer
                 return
             if isinstance(message, DisplayState):
                 self._replies.put(message)
@@ -327,16 +330,30 @@ class ProcessHost(EventRecord):
                 while True:  # drop answers to earlier requests that timed out
                     self._replies.get_nowait()
             self.send(_DisplayRequest())
-            try:
-                state = self._replies.get(timeout=REPLY_TIMEOUT_S)
+            state = self._await_reply()
+            if state is not None:
                 self._last_display = dataclasses.replace(state, vram=self._vram)
-            except queue.Empty:
-                pass
         if self._last_display is None:
             # not started yet (a VM process takes ~0.3 s to come up): answer at once
             # instead of blocking the GUI that asks
             raise NoScreenYet()
         return self._last_display
+
+    def _await_reply(self) -> DisplayState | None:
+        """The answer to the display request just sent; None when none came within
+        :data:`REPLY_TIMEOUT_S` or the VM process died meanwhile (killed between the
+        liveness check and the request: the GUI asking must not freeze for the whole
+        timeout waiting for an answer that cannot come)."""
+        deadline = time.monotonic() + REPLY_TIMEOUT_S
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            try:
+                return self._replies.get(timeout=min(left, REPLY_POLL_S))
+            except queue.Empty:
+                if not self._reader.is_alive() or not self._process.is_alive():
+                    return None
 
     def text_lines(self) -> list[str]:
         """The text screen; ``[]`` while there is none yet (see :meth:`display`)."""
