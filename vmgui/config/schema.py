@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vmgui.config.safefile import escape_problem, path_problem, shown
+from vmgui.core.profiles import profile_names
 
 if TYPE_CHECKING:
     from vmgui.core.machine import MachineConfig
@@ -41,7 +42,7 @@ MAX_NAME_LENGTH = 100
 BOOT_LETTERS = ("a", "b", "c", "d")
 DISPLAY_SCALES = ("1x", "2x", "fit")
 SERIAL_MODES = ("off", "file", "tcp")
-PROFILES = ("pc-at",)
+PROFILES = profile_names()
 MIN_TCP_PORT, MAX_TCP_PORT = 1024, 65535
 ILLEGAL_NAME_CHARS = '/\\:*?"<>|'
 #: Names Windows reserves for devices; a folder with such a name cannot be created there.
@@ -246,6 +247,7 @@ class VmConfig:
             boot_order=tuple(self.boot_order),
             read_only=bool(attached) and all(att.read_only for att in attached),
             cpu_limit_percent=self.cpu_limit_percent,
+            profile=self.profile,
         )
 
     def open_drives(self, folder: Path, read_only: bool = False,

@@ -33,6 +33,7 @@ from vmgui.core import crash
 from vmgui.core import events as ev
 from vmgui.core.engine import ENGINE_CRASHED, UC_REG_CR0, Engine
 from vmgui.core.memory import GuestMemory
+from vmgui.core.profiles import DEFAULT_PROFILE, get_profile
 from vmgui.core.regcache import RegisterCache
 from vmgui.core.timing import DeadlineTimer, HostClock, VirtualClock
 from vmgui.devices.bus import IoBus
@@ -85,6 +86,7 @@ class MachineConfig:
     deterministic: bool = False  # guest time from executed code; RTC starts at rtc_start
     cpu_limit_percent: int = 0  # 0: unlimited; else the share of one host core the guest gets
     rtc_start: datetime | None = None  # None: host local time (deterministic: DETERMINISTIC_EPOCH)
+    profile: str = DEFAULT_PROFILE  # the machine kind (vmgui.core.profiles)
 
 
 def _no_charge(ns: int) -> None:
@@ -111,6 +113,7 @@ class Machine:
         """``drives`` overrides opening the config's images (drive number -> image);
         ``vram`` is an optional external buffer for video memory (see GuestMemory)."""
         self.config = config
+        self.profile = get_profile(config.profile)  # ValueError for an unknown kind
         self._vram = vram
         self._emit = on_event or (lambda event: None)
         self._commands: collections.deque[ev.Command] = collections.deque()

@@ -166,7 +166,7 @@ def capture(machine: Machine) -> tuple[dict[str, Any], dict[str, bytes]]:
         "bios": _dumps(_bios_state(machine)),
     }
     display = machine.vga.display()
-    meta = {"profile": statefile.PROFILE, "memory_mb": machine.config.memory_mb,
+    meta = {"profile": machine.config.profile, "memory_mb": machine.config.memory_mb,
             "guest_ns": guest_ns, "state": machine.state.value,
             "display": {"kind": display.kind.value, "mode": display.mode,
                         "width": display.width, "height": display.height}}
@@ -279,6 +279,6 @@ def save(machine: Machine, path: str | os.PathLike[str], **extra_meta: Any) -> d
 
 def load(machine: Machine, path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read ``path`` (StateFileError if unusable) and restore it into ``machine``."""
-    meta, parts = statefile.read_state(path)
+    meta, parts = statefile.read_state(path, profile=machine.config.profile)
     restore(machine, meta, parts)
     return meta

@@ -280,8 +280,8 @@ def read_meta(path: str | os.PathLike[str]) -> dict[str, Any]:
     return meta
 
 
-def read_state(path: str | os.PathLike[str], *, check_engine: bool = True
-               ) -> tuple[dict[str, Any], dict[str, bytes]]:
+def read_state(path: str | os.PathLike[str], *, check_engine: bool = True,
+               profile: str = PROFILE) -> tuple[dict[str, Any], dict[str, bytes]]:
     """``(meta, parts)`` from a state file; every part checked against its sha256.
     With ``check_engine`` a file saved by another unicorn build is refused."""
     path = Path(path)
@@ -296,9 +296,9 @@ def read_state(path: str | os.PathLike[str], *, check_engine: bool = True
     if len(blob) > expected:
         raise StateFileError(f"{path.name} is damaged ({len(blob) - expected} unexpected "
                              "bytes at its end)")
-    if header.get("profile") != PROFILE:
+    if header.get("profile") != profile:
         raise StateFileError(f"state file is for machine profile {header.get('profile')!r}, "
-                             f"this vmgui runs {PROFILE!r}")
+                             f"this VM is a {profile!r}")
     current = engine_version()
     if check_engine and header.get("unicorn") != current:
         raise StateFileError(f"saved with unicorn {header.get('unicorn')}, this is {current}: "

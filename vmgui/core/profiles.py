@@ -1,0 +1,90 @@
+"""Machine profiles: which PC a VM is, as data.
+
+Owns: the table of machine kinds (modelled on 86Box's machine tables): for each, the
+chipset it stands for, the devices on the ISA bus with their ports and IRQ lines, and the
+firmware features its BIOS offers (PCI BIOS, VBE, El Torito CD boot), the CPU model and
+the memory it takes.  :class:`vmgui.core.machine.Machine` is assembled from one of them;
+the configuration layer validates names against :func:`profile_names`; the wizard lists
+:func:`all_profiles` by label.  The table is immutable (a mapping proxy over frozen
+dataclasses): nothing here changes at run time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+
+
+@dataclass(frozen=True)
+class IsaDevice:
+    """One device of the profile: ``kind`` names the model (see Machine), ``ports`` its
+    first I/O port (0 for none), ``irqs`` the IRQ lines it drives (in its own order)."""
+
+    kind: str
+    port: int = 0
+    irqs: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class MachineProfile:
+    name: str  # stored in vm.toml and state files
+    label: str  # what the wizard and the details pane show
+    chipset: str  # what the machine stands for, for the details pane and logs
+    devices: tuple[IsaDevice, ...]
+    cpu_model: str  # a name understood by vmgui.core.engine (CPUID identity)
+    pci: bool = False  # PCI configuration mechanism #1 and the int 1Ah B1xxh PCI BIOS
+    vbe: bool = False  # VBE 2.0/3.0 on int 10h 4Fxxh with a linear framebuffer
+    cdrom: bool = False  # an ATAPI-class CD drive the BIOS boots from (El Torito)
+    max_memory_mb: int = 256
+
+    def device(self, kind: str) -> IsaDevice | None:
+        """The profile's device of ``kind``, or None when this machine has none."""
+        for dev in self.devices:
+            if dev.kind == kind:
+                return dev
+        return None
+
+
+# The PC/AT's fixed resources, as every AT-compatible board has them.
+_AT_DEVICES = (
+    IsaDevice("pic", 0x20, (2,)),  # master at 20h, slave at A0h cascaded on IRQ2
+    IsaDevice("pit", 0x40, (0,)),
+    IsaDevice("port61", 0x61),
+    IsaDevice("i8042", 0x60, (1, 12)),  # keyboard, PS/2 mouse
+    IsaDevice("port92", 0x92),
+    IsaDevice("cmos", 0x70, (8,)),
+    IsaDevice("uart", 0x3F8, (4,)),  # COM1
+    IsaDevice("debugcon", 0xE9),  # Bochs/QEMU debug port
+    IsaDevice("vga", 0x3C0),
+)
+
+DEFAULT_PROFILE = "pc-at"
+
+_TABLE = MappingProxyType({
+    "pc-at": MachineProfile(
+        name="pc-at", label="IBM PC/AT compatible (ISA), BIOS",
+        chipset="ISA PC/AT (8259A pair, 8254, 8042, MC146818)",
+        devices=_AT_DEVICES, cpu_model="pentium", max_memory_mb=256),
+    "pc-pci": MachineProfile(
+        name="pc-pci", label="PC with PCI, VBE graphics and CD-ROM (i440FX-class), BIOS",
+        chipset="i440FX host bridge, PIIX3 ISA bridge, VBE display adapter",
+        devices=_AT_DEVICES, cpu_model="pentium3", pci=True, vbe=True, cdrom=True,
+        max_memory_mb=2048),
+})
+
+
+def get_profile(name: str) -> MachineProfile:
+    """The profile called ``name``; ValueError naming the known ones otherwise."""
+    try:
+        return _TABLE[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"machine profile {name!r} is unknown "
+                         f"(known: {', '.join(_TABLE)})") from None
+
+
+def profile_names() -> tuple[str, ...]:
+    return tuple(_TABLE)
+
+
+def all_profiles() -> tuple[MachineProfile, ...]:
+    return tuple(_TABLE.values())
