@@ -67,6 +67,8 @@ DEFAULT_CODE_CACHE_MB = 128
 MAX_CONTEXT_HEADER = 256  # struct uc_context before its data[]: 40 bytes in 2.1.4
 UC_REG_CR0 = x86.UC_X86_REG_CR0
 UC_REG_CR3 = x86.UC_X86_REG_CR3
+UC_REG_CR2 = x86.UC_X86_REG_CR2
+PAGE_FAULT = 14
 _SEGMENTS = (Reg.CS, Reg.DS, Reg.ES, Reg.SS, Reg.FS, Reg.GS)
 CR0_INDEX = len(Reg)  # position of CR0 in read_all()
 BATCH_COUNT = len(Reg) + 1
@@ -214,6 +216,48 @@ def _native_hooks() -> tuple[int, int] | None:
     return _stophook.hook_address(), _stophook.guarded_start_address()
 
 
+class Mmr(ctypes.Structure):
+    """unicorn's uc_x86_mmr: a descriptor-table or system-segment register (GDTR,
+    IDTR, LDTR, TR)."""
+
+    _fields_ = [("selector", ctypes.c_uint16), ("base", ctypes.c_uint64),
+                ("limit", ctypes.c_uint32), ("flags", ctypes.c_uint32)]
+
+
+class ContextBuffer:
+    """One reusable uc_context of an engine, for reading and patching CPU state that
+    no register id reaches (segment descriptor caches, the pending error code, the
+    engine's "exception in flight").  :attr:`data` is a writable view of the CPU-state
+    bytes after the context header; :meth:`save` fills it, :meth:`restore` copies it back
+    into the CPU (nothing else: no TLB or translation flush).  Offsets into it come from
+    :mod:`vmgui.core.cpustate`'s start-up probe, never from assumptions."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        total, header = engine._context_layout()
+        self._ctx = engine._context_alloc()
+        self.header = header
+        self.data = (ctypes.c_char * (total - header)).from_address(self._ctx.value + header)
+        self.view = memoryview(self.data).cast("B")
+
+    def save(self) -> memoryview:
+        err = _LIB.uc_context_save(self._engine._uc, self._ctx)
+        if err:
+            raise EngineError("uc_context_save", err)
+        return self.view
+
+    def restore(self) -> None:
+        err = _LIB.uc_context_restore(self._engine._uc, self._ctx)
+        if err:
+            raise EngineError("uc_context_restore", err)
+
+    def free(self) -> None:
+        if self._ctx is not None:
+            self.view.release()
+            _LIB.uc_context_free(self._ctx)
+            self._ctx = None
+
+
 class HookHandle:
     """Undoes one hook registration; keeps its ctypes callback alive until then."""
 
@@ -270,6 +314,7 @@ class Engine:
         self.stop_ctl.emu_start = ctypes.cast(_LIB.uc_emu_start, ctypes.c_void_p).value
         self._stop_ctl_ref = ctypes.pointer(self.stop_ctl)
         self.crash: EngineCrash | None = None  # set when the crash guard caught a fault
+        self._fault_cr2: int | None = None  # CR2 of a page fault raised in this run
         native = _native_hooks()
         self._guarded_start = _GUARDED_START(native[1]) if native else None
         addr = native[0] if native and use_native_stop else None
@@ -356,6 +401,19 @@ class Engine:
         self._val.value = value
         _LIB.uc_reg_write(self._uc, uc_reg, self._val_ref)
 
+    def read_mmr(self, uc_reg: int) -> Mmr:
+        """GDTR, IDTR, LDTR or TR (``UC_X86_REG_*``)."""
+        value = Mmr()
+        err = _LIB.uc_reg_read(self._uc, uc_reg, ctypes.byref(value))
+        if err:
+            raise EngineError(f"read register {uc_reg}", err)
+        return value
+
+    def write_mmr(self, uc_reg: int, value: Mmr) -> None:
+        err = _LIB.uc_reg_write(self._uc, uc_reg, ctypes.byref(value))
+        if err:
+            raise EngineError(f"write register {uc_reg}", err)
+
     # ------------------------------------------------------------------ memory
     def map_buffer(self, address: int, buffer: object, offset: int, size: int,
                    perms: int = ucc.UC_PROT_ALL) -> None:
@@ -410,8 +468,15 @@ class Engine:
         return hook
 
     def hook_interrupt(self, fn: Callable[[int], None]) -> HookHandle:
-        """``fn(vector)`` for every ``int n`` and CPU exception."""
-        return self._add_hook(ucc.UC_HOOK_INTR, _HOOK_INTR(lambda uc, n, ud: fn(n)), 1, 0)
+        """``fn(vector)`` for every ``int n`` and CPU exception.  A page fault's CR2 is
+        kept for :meth:`run` to put back (see there)."""
+
+        def on_interrupt(uc, vector: int, ud) -> None:
+            if vector == PAGE_FAULT:
+                self._fault_cr2 = self.read_raw(UC_REG_CR2)
+            fn(vector)
+
+        return self._add_hook(ucc.UC_HOOK_INTR, _HOOK_INTR(on_interrupt), 1, 0)
 
     def hook_code(self, fn: Callable[[int], None], begin: int, end: int) -> HookHandle:
         """``fn(linear_address)`` before each instruction in [begin, end]."""
@@ -531,6 +596,20 @@ class Engine:
             raise EngineError("run", ucc.UC_ERR_HANDLE)
         eip = self.read(Reg.EIP)
         self.stop_ctl.stopped_by = 0
+        cr2 = self.read_raw(UC_REG_CR2)
+        self._fault_cr2 = None
+        try:
+            return self._run(eip, max_instructions)
+        finally:
+            # With paging on, every return from uc_emu_start leaves CR2 = FFFFFFFEh (a
+            # failed probe translation inside the engine writes it; measured): put back
+            # the guest's value, or the address of the page fault this run raised.
+            if self.crash is None:
+                after = self._fault_cr2 if self._fault_cr2 is not None else cr2
+                if self.read_raw(UC_REG_CR2) != after:
+                    self.write_raw(UC_REG_CR2, after)
+
+    def _run(self, eip: int, max_instructions: int) -> int:
         # Without the native hook, slices of SLICE instructions bring the emulation
         # thread back regularly to look at the stop flag itself.
         count = max_instructions or (0 if self.native_stop else SLICE_INSTRUCTIONS)
