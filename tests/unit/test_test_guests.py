@@ -18,4 +18,4 @@ def test_image_matches_source(source, tmp_path):
     subprocess.run(["nasm", "-f", "bin", "-o", str(out), source.name], check=True,
                    cwd=TEST_GUESTS)
     assert out.read_bytes() == source.with_suffix(".img").read_bytes()
-    assert len(out.read_bytes()) == 512
+    assert len(out.read_bytes()) % 512 == 0  # a boot sector, or one that loads more

@@ -113,6 +113,14 @@ class GuestCrashed:
 
 
 @dataclass(frozen=True)
+class GuestReset:
+    """The machine reset itself for ``reason`` (a triple fault: the CPU shut down, and
+    the chipset restarted it, as on a real PC).  It keeps running; front ends say so."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
 class SerialOutput:
     port: int  # 0 = COM1
     data: bytes
@@ -146,5 +154,5 @@ class Stats:
     disk_transfers: tuple[tuple[str, int], ...]  # ("A", 3), ("C", 0) ...
 
 
-Event = (StateChanged | GuestCrashed | SerialOutput | DebugOutput | StateSaved | StateLoaded
-         | Stats)
+Event = (StateChanged | GuestCrashed | GuestReset | SerialOutput | DebugOutput | StateSaved
+         | StateLoaded | Stats)

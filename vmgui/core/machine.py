@@ -29,8 +29,9 @@ from vmgui.bios.api import BiosCall, Flag, Reg, Registers
 from vmgui.bios.bda import Bda
 from vmgui.bios.firmware import Bios
 from vmgui.bios.system import MemoryLayout
-from vmgui.core import crash
+from vmgui.core import crash, pmode
 from vmgui.core import events as ev
+from vmgui.core.cpustate import probe_layout
 from vmgui.core.engine import ENGINE_CRASHED, UC_REG_CR0, Engine
 from vmgui.core.memory import GuestMemory
 from vmgui.core.profiles import DEFAULT_PROFILE, get_profile
@@ -58,6 +59,8 @@ KEY_BUFFER_HIGH_WATER = 8  # typed keys wait while the BDA buffer holds this man
 DETERMINISTIC_EPOCH = datetime(2000, 1, 1, 12, 0, 0)
 STATS_INTERVAL_S = 0.5
 CR0_PG, CR0_PG_PE = 0x80000000, 0x80000001
+PAGING_WITHOUT_PE = ("the guest set CR0.PG (paging) with CR0.PE clear: a real CPU refuses "
+                     "that MOV to CR0 with #GP(0), and the engine cannot run on from it")
 RESET_NS = 1_000_000  # deterministic mode: guest time a reset (POST) takes
 BIOS_CALL_NS = 5_000  # deterministic mode: guest time one BIOS call takes
 PORT_ACCESS_NS = 1_000  # deterministic mode: guest time one port access takes
@@ -139,6 +142,10 @@ class Machine:
     def _build(self) -> None:
         self.engine = Engine(use_native_stop=self.config.native_stop)
         self.memory = GuestMemory(self.engine, max(1, self.config.memory_mb - 1), self._vram)
+        # protected-mode delivery patches CPU state the engine hides: where it lives in
+        # this engine build is probed (EngineCheckError refuses to start otherwise)
+        self.pm = pmode.ProtectedMode(self.engine, self.memory, probe_layout())
+        self._pm_event: pmode.Event | None = None  # caught in protected mode, to deliver
         if self.config.deterministic:
             if not self.engine.native_stop:
                 raise ValueError("deterministic mode needs the native stop hook "
@@ -314,8 +321,18 @@ class Machine:
 
     def _interrupt(self, vector: int, regs: RegisterCache) -> None:
         if regs.cr0 & 1:
-            self._fault = (f"interrupt {vector:02X}h in protected mode: protected-mode "
-                           "interrupt delivery is not implemented yet")
+            # Protected (or virtual-8086) mode: through the guest's IDT, from the run
+            # loop, where the engine's context is complete (in here its flags are not).
+            # The error code is read here: the engine overwrites it on its way out.
+            ctx = self.pm.cpu.save()
+            self._pm_event = pmode.Event(vector, software=ctx.exception_is_int,
+                                         error_code=None if ctx.exception_is_int
+                                         or vector not in pmode.WITH_ERROR_CODE
+                                         else ctx.error_code)
+            self.engine.stop_now()
+            return
+        if regs.cr0 & CR0_PG:  # paging without protection: every fetch faults again
+            self._fault = PAGING_WITHOUT_PE
             self.engine.stop_now()
             return
         v = regs.values
@@ -346,6 +363,8 @@ class Machine:
             self._fault = f"unhandled CPU exception: {EXCEPTION_NAMES[vector]} (vector {vector})"
             self.engine.stop_now()
             return
+        if not software:  # a fault, now delivered: the engine must forget it
+            self.pm.cpu.clear_exception()
         self._deliver_real(vector, regs)
 
     def _protected_mode(self) -> bool:
@@ -400,10 +419,24 @@ class Machine:
         regs.write(Reg.EIP, target & 0xFFFF)
 
     def _deliver_now(self, vector: int) -> None:
-        """Deliver from the run loop (between engine runs)."""
+        """Deliver an IRQ (or #UD) from the run loop (between engine runs)."""
+        if self._protected_mode():
+            self._deliver_pm(pmode.Event(vector))
+            return
         regs = RegisterCache(self.engine)
         self._deliver_real(vector, regs)
         regs.flush()
+
+    def _deliver_pm(self, event: pmode.Event) -> None:
+        try:
+            self.pm.deliver(event)
+        except pmode.TripleFault as exc:
+            reason = f"triple fault ({exc}): the CPU shut down and the machine reset"
+            log.warning("%s", reason)
+            self._emit(ev.GuestReset(reason))
+            self.request_reset()
+        except pmode.Unsupported as exc:
+            self._crash(str(exc))
 
     def _on_idle_poll(self) -> None:
         blocks = self.engine.stop_ctl.blocks
@@ -618,6 +651,11 @@ class Machine:
         if self._fault is not None:
             self._crash(self._fault)
             self._fault = None
+            self._pm_event = None
+            return
+        if self._pm_event is not None:  # an `int n` or exception caught in protected mode
+            event, self._pm_event = self._pm_event, None
+            self._deliver_pm(event)
             return
         if err == ucc.UC_ERR_OK:
             if self.engine.stop_ctl.stopped_by == 0 and self._wait is Wait.NONE \
@@ -625,19 +663,26 @@ class Machine:
                 if self._halted():
                     self._wait = Wait.HALT
                 elif self.engine.read_raw(UC_REG_CR0) & CR0_PG_PE == CR0_PG:
-                    self._crash("the guest set CR0.PG (paging) with CR0.PE clear: a real "
-                                "CPU refuses that MOV to CR0 with #GP(0), and the engine "
-                                "cannot run on from it")
+                    self._crash(PAGING_WITHOUT_PE)
             return
-        if err == ucc.UC_ERR_INSN_INVALID and not self._protected_mode():
+        if err == ucc.UC_ERR_INSN_INVALID:
+            if self._protected_mode():
+                self._deliver_pm(pmode.Event(6))
+                return
             if self.memory.read_u32(6 * 4) != self.bios.stub_pointers[6]:
                 self._deliver_now(6)
                 return
         self._crash(crash.describe_error(err))
 
     def _halted(self) -> bool:
+        """Did the engine stop after a HLT?  (It returns with EIP past it, no reason.)"""
+        if self._protected_mode():
+            try:
+                return self.pm.read_linear(self.pm.linear_pc() - 1, 1) == b"\xf4"
+            except (pmode.DeliveryFault, IndexError, ValueError):
+                return False
         linear = (self.engine.read(Reg.CS) << 4) + self.engine.read(Reg.EIP)
-        return linear > 0 and self.memory.read_u8(linear - 1) == 0xF4
+        return 0 < linear <= self.memory.size and self.memory.read_u8(linear - 1) == 0xF4
 
     def _crash(self, reason: str) -> None:
         report = crash.report(self, reason)

@@ -1,0 +1,59 @@
+"""Protected-mode interrupt and exception delivery through the guest's IDT (issue 10):
+tests/guests/pmint.asm runs one case after another and reports each on port E9h."""
+
+from __future__ import annotations
+
+import pytest
+
+from vmgui.core import events as ev
+from vmgui.core.machine import Machine, MachineConfig
+
+FLOPPY_BYTES = 1_474_560
+EXPECTED = [
+    "INT30 CPL0 OK",  # int n from ring 0 through a DPL 0 gate
+    "GP 00001234",  # #GP with the faulting selector as error code
+    "PF 00000000 00300123",  # #PF: not present, read; CR2 the address
+    "PF 00000002 00301ABC",  # #PF: not present, write
+    "PF FIXED 5A",  # the handler mapped the page and the MOV ran again
+    "RING3 IRQS 03 SS 0023 OK",  # IRQ0 in ring 3: TSS stack, SS:ESP pushed, IRETD back
+    "DF 00000000",  # #GP with its gate not present -> #NP -> #DF, error code 0
+    "AFTER TRIPLE FAULT",  # an empty IDT: #UD -> #GP -> #DF -> shutdown -> reset
+]
+
+
+@pytest.fixture
+def pmint(tmp_path, test_guests):
+    image = tmp_path / "pmint.img"
+    image.write_bytes((test_guests / "pmint.img").read_bytes().ljust(FLOPPY_BYTES, b"\0"))
+    return image
+
+
+def run(image, seconds: float) -> tuple[str, list]:
+    out, events = bytearray(), []
+
+    def on_event(event) -> None:
+        if isinstance(event, ev.DebugOutput):
+            out.extend(event.data)
+        elif isinstance(event, ev.GuestReset | ev.GuestCrashed):
+            events.append(event)
+
+    machine = Machine(MachineConfig(floppies=(image,), deterministic=True), on_event=on_event)
+    try:
+        machine.power_on()
+        machine.advance(seconds)
+    finally:
+        machine.close()
+    return out.decode("ascii", "replace"), events
+
+
+def test_every_delivery_case_reports_as_on_a_real_cpu(pmint):
+    text, events = run(pmint, 2.0)
+    assert text.splitlines() == EXPECTED
+    resets = [e for e in events if isinstance(e, ev.GuestReset)]
+    assert len(resets) == 1 and not any(isinstance(e, ev.GuestCrashed) for e in events)
+    assert "triple fault" in resets[0].reason
+    assert "#UD" in resets[0].reason  # names what started it
+
+
+def test_the_same_run_twice_gives_the_same_output(pmint):
+    assert run(pmint, 1.0) == run(pmint, 1.0)
