@@ -308,6 +308,11 @@ class CpuContext:
     def seg(self, name: str) -> Segment:
         return Segment(*_SEG.unpack_from(self._view, self.layout.seg(name)))
 
+    def table(self, name: str) -> tuple[int, int]:
+        """(base, limit) of the "gdt" or "idt" register."""
+        at = getattr(self.layout, name)
+        return self._u64(at + 8), _U32.unpack_from(self._view, at + 16)[0]
+
     def seg_base(self, name: str) -> int:
         return self._u64(self.layout.seg(name) + 8)
 

@@ -61,6 +61,7 @@ STATS_INTERVAL_S = 0.5
 CR0_PG, CR0_PG_PE = 0x80000000, 0x80000001
 PAGING_WITHOUT_PE = ("the guest set CR0.PG (paging) with CR0.PE clear: a real CPU refuses "
                      "that MOV to CR0 with #GP(0), and the engine cannot run on from it")
+EFLAGS_IF, EFLAGS_TF = int(Flag.IF), int(Flag.TF)  # plain ints: IntFlag arithmetic is slow
 RESET_NS = 1_000_000  # deterministic mode: guest time a reset (POST) takes
 BIOS_CALL_NS = 5_000  # deterministic mode: guest time one BIOS call takes
 PORT_ACCESS_NS = 1_000  # deterministic mode: guest time one port access takes
@@ -145,7 +146,6 @@ class Machine:
         # protected-mode delivery patches CPU state the engine hides: where it lives in
         # this engine build is probed (EngineCheckError refuses to start otherwise)
         self.pm = pmode.ProtectedMode(self.engine, self.memory, probe_layout())
-        self._pm_event: pmode.Event | None = None  # caught in protected mode, to deliver
         if self.config.deterministic:
             if not self.engine.native_stop:
                 raise ValueError("deterministic mode needs the native stop hook "
@@ -270,7 +270,7 @@ class Machine:
     def _stop_if_irq(self) -> None:
         """A port access may have raised an IRQ or unmasked one: let the run loop see it
         at the next block boundary instead of at the next timer deadline."""
-        if self.pic.pending() and self.engine.read(Reg.EFLAGS) & Flag.IF:
+        if self.pic.pending() and self.engine.read(Reg.EFLAGS) & EFLAGS_IF:
             self.engine.request_stop()
 
     def _set_a20(self, enabled: bool) -> None:
@@ -321,15 +321,12 @@ class Machine:
 
     def _interrupt(self, vector: int, regs: RegisterCache) -> None:
         if regs.cr0 & 1:
-            # Protected (or virtual-8086) mode: through the guest's IDT, from the run
-            # loop, where the engine's context is complete (in here its flags are not).
-            # The error code is read here: the engine overwrites it on its way out.
+            # Protected (or virtual-8086) mode: through the guest's IDT, right here (the
+            # engine's hidden state is patched; see pmode for what is safe in a hook)
             ctx = self.pm.cpu.save()
-            self._pm_event = pmode.Event(vector, software=ctx.exception_is_int,
-                                         error_code=None if ctx.exception_is_int
-                                         or vector not in pmode.WITH_ERROR_CODE
-                                         else ctx.error_code)
-            self.engine.stop_now()
+            software = ctx.exception_is_int
+            code = None if software or vector not in pmode.WITH_ERROR_CODE else ctx.error_code
+            self._deliver_pm(pmode.Event(vector, software=software, error_code=code))
             return
         if regs.cr0 & CR0_PG:  # paging without protection: every fetch faults again
             self._fault = PAGING_WITHOUT_PE
@@ -413,7 +410,7 @@ class Machine:
         frame = (v[Reg.EIP] & 0xFFFF) | (v[Reg.CS] << 16) | ((flags & 0xFFFF) << 32)
         self.memory.write_data((v[Reg.SS] << 4) + sp, frame.to_bytes(6, "little"))
         regs.write(Reg.ESP, (esp & 0xFFFF0000) | sp)
-        regs.write(Reg.EFLAGS, flags & ~(Flag.IF | Flag.TF))
+        regs.write(Reg.EFLAGS, flags & ~(EFLAGS_IF | EFLAGS_TF))
         target = self.memory.read_u32(vector * 4)
         regs.write(Reg.CS, target >> 16)
         regs.write(Reg.EIP, target & 0xFFFF)
@@ -421,13 +418,15 @@ class Machine:
     def _deliver_now(self, vector: int) -> None:
         """Deliver an IRQ (or #UD) from the run loop (between engine runs)."""
         if self._protected_mode():
-            self._deliver_pm(pmode.Event(vector))
+            self._deliver_pm(pmode.Event(vector), in_hook=False)
             return
         regs = RegisterCache(self.engine)
         self._deliver_real(vector, regs)
         regs.flush()
 
-    def _deliver_pm(self, event: pmode.Event) -> None:
+    def _deliver_pm(self, event: pmode.Event, *, in_hook: bool = True) -> None:
+        """Deliver through the IDT, from the interrupt hook or (``in_hook`` False) from
+        the run loop; a triple fault resets the machine, an unsupported gate stops it."""
         try:
             self.pm.deliver(event)
         except pmode.TripleFault as exc:
@@ -435,8 +434,14 @@ class Machine:
             log.warning("%s", reason)
             self._emit(ev.GuestReset(reason))
             self.request_reset()
+            if in_hook:
+                self.engine.stop_now()
         except pmode.Unsupported as exc:
-            self._crash(str(exc))
+            if in_hook:
+                self._fault = str(exc)  # reported by the run loop when the engine stops
+                self.engine.stop_now()
+            else:
+                self._crash(str(exc))
 
     def _on_idle_poll(self) -> None:
         blocks = self.engine.stop_ctl.blocks
@@ -596,7 +601,7 @@ class Machine:
     def _dispatch_interrupts(self, now: int) -> bool:
         """Deliver a pending IRQ if the CPU takes it; False if the CPU must keep waiting."""
         pending = self.pic.pending()
-        if_set = bool(self.engine.read(Reg.EFLAGS) & Flag.IF)
+        if_set = bool(self.engine.read(Reg.EFLAGS) & EFLAGS_IF)
         if self._wait is Wait.NONE:
             if pending and if_set:
                 self._deliver_now(self.pic.acknowledge())
@@ -651,11 +656,6 @@ class Machine:
         if self._fault is not None:
             self._crash(self._fault)
             self._fault = None
-            self._pm_event = None
-            return
-        if self._pm_event is not None:  # an `int n` or exception caught in protected mode
-            event, self._pm_event = self._pm_event, None
-            self._deliver_pm(event)
             return
         if err == ucc.UC_ERR_OK:
             if self.engine.stop_ctl.stopped_by == 0 and self._wait is Wait.NONE \
@@ -667,7 +667,7 @@ class Machine:
             return
         if err == ucc.UC_ERR_INSN_INVALID:
             if self._protected_mode():
-                self._deliver_pm(pmode.Event(6))
+                self._deliver_pm(pmode.Event(6), in_hook=False)
                 return
             if self.memory.read_u32(6 * 4) != self.bios.stub_pointers[6]:
                 self._deliver_now(6)

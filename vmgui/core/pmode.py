@@ -13,8 +13,10 @@ a report naming them (:class:`Unsupported`).  Also :meth:`ProtectedMode.linear` 
 :meth:`read_linear`: CS:EIP and memory as the guest's page tables map them, for HLT
 detection, crash reports and debugging.
 
-Thread rule: emulation thread only, between engine runs (the context must be complete:
-inside an engine hook the flags are not).
+Thread rule: emulation thread only, between engine runs or inside the engine's interrupt
+hook (there the context's EFLAGS lacks the arithmetic flags, which stay where the engine
+keeps them while running: delivery reads them through the register API for the frame
+and leaves them alone in the context).
 """
 
 from __future__ import annotations
@@ -107,6 +109,7 @@ class ProtectedMode:
         self.memory = memory
         self.cpu = CpuContext(engine, layout)
         self.deliveries = 0
+        self._pg: tuple[int, int, int] | None = None  # paging registers of this delivery
 
     # ------------------------------------------------------------------ paging
     def _phys_u32(self, addr: int) -> int:
@@ -121,15 +124,24 @@ class ProtectedMode:
         except (IndexError, ValueError):
             return 0
 
-    def translate(self, linear: int, write: bool = False, user: bool = False) -> int:
-        """The physical address of ``linear`` as the CPU would map it (setting the
-        accessed and dirty bits as it does); DeliveryFault(#PF) when it would fault."""
-        linear &= 0xFFFFFFFF
+    def _paging(self) -> tuple[int, int, int] | None:
+        """(CR0, CR3, CR4) when paging is on, else None; read once per delivery."""
         cr0 = self.engine.read_raw(UC_REG_CR0)
         if not cr0 & CR0_PG:
+            return None
+        return cr0, self.engine.read_raw(UC_REG_CR3), self.engine.read_raw(UC_REG_CR4)
+
+    def translate(self, linear: int, write: bool = False, user: bool = False,
+                  paging: tuple[int, int, int] | None | bool = True) -> int:
+        """The physical address of ``linear`` as the CPU would map it (setting the
+        accessed and dirty bits as it does); DeliveryFault(#PF) when it would fault.
+        ``paging``: the control registers from :meth:`_paging` (True: read them now)."""
+        linear &= 0xFFFFFFFF
+        if paging is True:
+            paging = self._paging()
+        if not paging:
             return linear
-        cr3 = self.engine.read_raw(UC_REG_CR3)
-        cr4 = self.engine.read_raw(UC_REG_CR4)
+        cr0, cr3, cr4 = paging
         code = (PG_RW if write else 0) | (PG_US if user else 0)
         if cr4 & CR4_PAE:
             return self._walk_pae(linear, cr0, cr3, code)
@@ -176,20 +188,29 @@ class ProtectedMode:
         if entry & bits != bits:
             self.memory.write_data(at, (entry | bits).to_bytes(size, "little"))
 
-    def read_linear(self, linear: int, size: int, user: bool = False) -> bytes:
+    def read_linear(self, linear: int, size: int, user: bool = False,
+                    paging: tuple[int, int, int] | None | bool = True) -> bytes:
+        if paging is True:
+            paging = self._paging()
+        if not paging and (linear & 0xFFF) + size <= 0x1000:
+            return self.memory.read(linear & 0xFFFFFFFF, size)
         out = bytearray()
         while size:
             chunk = min(size, 0x1000 - (linear & 0xFFF))
-            out += self.memory.read(self.translate(linear, False, user), chunk)
+            out += self.memory.read(self.translate(linear, False, user, paging), chunk)
             linear, size = linear + chunk, size - chunk
         return bytes(out)
 
-    def write_linear(self, linear: int, data: bytes, user: bool = False) -> None:
+    def write_linear(self, linear: int, data: bytes, user: bool = False,
+                     paging: tuple[int, int, int] | None | bool = True) -> None:
+        if paging is True:
+            paging = self._paging()
         # translate every page first: a fault must leave memory unchanged
         pieces, at = [], 0
         while at < len(data):
             chunk = min(len(data) - at, 0x1000 - ((linear + at) & 0xFFF))
-            pieces.append((self.translate(linear + at, True, user), data[at:at + chunk]))
+            pieces.append((self.translate(linear + at, True, user, paging),
+                           data[at:at + chunk]))
             at += chunk
         for phys, piece in pieces:
             self.memory.write_data(phys, piece)
@@ -227,22 +248,23 @@ class ProtectedMode:
         """(low, high) words of the descriptor ``selector`` names; #GP(selector) when
         it is beyond its table."""
         if selector & 4:
-            table = self.engine.read_mmr(x86.UC_X86_REG_LDTR)
+            ldt = self.engine.read_mmr(x86.UC_X86_REG_LDTR)
+            base, limit = ldt.base, ldt.limit
         else:
-            table = self.engine.read_mmr(x86.UC_X86_REG_GDTR)
+            base, limit = self.cpu.table("gdt")
         index = selector & 0xFFF8
-        if index + 7 > table.limit:
+        if index + 7 > limit:
             raise DeliveryFault(GP, (selector & 0xFFFC) | ext)
-        raw = self.read_linear(table.base + index, 8)
+        raw = self.read_linear(base + index, 8, paging=self._pg)
         return _U32.unpack_from(raw, 0)[0], _U32.unpack_from(raw, 4)[0]
 
     def _gate(self, event: Event, cpl: int) -> tuple[int, int, bool, bool]:
         """(selector, offset, 32-bit, trap gate) of the IDT gate for ``event``."""
         vector, ext = event.vector, event.external
-        idt = self.engine.read_mmr(x86.UC_X86_REG_IDTR)
-        if vector * 8 + 7 > idt.limit:
+        base, limit = self.cpu.table("idt")
+        if vector * 8 + 7 > limit:
             raise DeliveryFault(GP, vector * 8 + 2 + ext)
-        raw = self.read_linear(idt.base + vector * 8, 8)
+        raw = self.read_linear(base + vector * 8, 8, paging=self._pg)
         lo, hi = _U32.unpack_from(raw, 0)[0], _U32.unpack_from(raw, 4)[0]
         gtype = (hi >> 8) & 0x1F
         if gtype == 0x5:
@@ -266,7 +288,7 @@ class ProtectedMode:
         size = 8 if tss32 else 4
         if at + size - 1 > tr.limit:
             raise DeliveryFault(TS, (tr.selector & 0xFFFC) | ext)
-        raw = self.read_linear(tr.base + at, size)
+        raw = self.read_linear(tr.base + at, size, paging=self._pg)
         if tss32:
             esp, ss = _U32.unpack_from(raw, 0)[0], raw[4] | raw[5] << 8
         else:
@@ -291,7 +313,12 @@ class ProtectedMode:
 
     def _deliver_one(self, event: Event) -> None:
         ctx = self.cpu.save()
-        eflags, cpl = ctx.eflags, ctx.hflags & HF_CPL_MASK
+        self._pg = self._paging()
+        # Inside an engine hook the context's EFLAGS lacks the arithmetic flags (the
+        # engine keeps them apart while running): the frame gets the full value from a
+        # register read, and the context keeps its own with only the mode bits changed.
+        eflags = self.engine.read_raw(x86.UC_X86_REG_EFLAGS) & 0xFFFFFFFF
+        cpl = ctx.hflags & HF_CPL_MASK
         vm86 = bool(eflags & EF_VM)
         if vm86:
             cpl = 3
@@ -332,7 +359,7 @@ class ProtectedMode:
         if offset > cs.limit:
             raise DeliveryFault(GP, ext)
         mask = EF_TF | EF_NT | EF_RF | EF_VM | (0 if trap else EF_IF)
-        ctx.load(cs=cs, ss=ss, cpl=new_cpl, esp=esp, eip=offset, eflags=eflags & ~mask,
+        ctx.load(cs=cs, ss=ss, cpl=new_cpl, esp=esp, eip=offset, eflags=ctx.eflags & ~mask,
                  null_data=vm86)
 
     def _push(self, ss: Segment, esp: int, values: list[int], big: bool, user: bool) -> int:
@@ -349,7 +376,7 @@ class ProtectedMode:
         expand_down = (ss.flags >> 8) & 0x1C == 0x14
         if not expand_down and offset + size - 1 > ss.limit:
             raise DeliveryFault(SS_FAULT, ss.selector & 0xFFFC)
-        self.write_linear(ss.base + offset, data, user)
+        self.write_linear(ss.base + offset, data, user, paging=self._pg)
         return new
 
 
