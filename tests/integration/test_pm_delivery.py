@@ -57,3 +57,18 @@ def test_every_delivery_case_reports_as_on_a_real_cpu(pmint):
 
 def test_the_same_run_twice_gives_the_same_output(pmint):
     assert run(pmint, 1.0) == run(pmint, 1.0)
+
+
+def test_a_task_gate_stops_with_a_protected_mode_report(tmp_path, test_guests):
+    image = tmp_path / "pmtask.img"
+    image.write_bytes((test_guests / "pmtask.img").read_bytes().ljust(FLOPPY_BYTES, b"\0"))
+    _text, events = run(image, 0.5)
+    crash = next(e for e in events if isinstance(e, ev.GuestCrashed))
+    assert "task gate" in crash.reason and "vector 40h" in crash.reason
+    report = crash.report
+    assert "32-bit protected mode, CPL 0, paging off" in report
+    assert "EAX=7A5C6A7E" in report
+    head = report.splitlines()[1]
+    eip = int(head.split("CS:EIP=0008:")[1][:8], 16)
+    assert f"(linear {eip:08X})" in head  # flat code segment: linear = EIP
+    assert f"{eip:08x}: int 0x40" in report  # 32-bit disassembly at CS.base+EIP

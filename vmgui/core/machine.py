@@ -437,11 +437,23 @@ class Machine:
             if in_hook:
                 self.engine.stop_now()
         except pmode.Unsupported as exc:
+            if event.software:  # the report shows the `int` itself, not what follows
+                self._rewind_int(event.vector)
             if in_hook:
                 self._fault = str(exc)  # reported by the run loop when the engine stops
                 self.engine.stop_now()
             else:
                 self._crash(str(exc))
+
+    def _rewind_int(self, vector: int) -> None:
+        """Point EIP back at the `int n` (2 bytes) or `int3`/`into` (1) just executed."""
+        eip = self.engine.read(Reg.EIP)
+        try:
+            before = self.pm.read_linear(self.pm.linear_pc() - 2, 2)
+        except (pmode.DeliveryFault, IndexError, ValueError):
+            return
+        size = 2 if before == bytes((0xCD, vector)) else 1
+        self.engine.write(Reg.EIP, (eip - size) & 0xFFFFFFFF)
 
     def _on_idle_poll(self) -> None:
         blocks = self.engine.stop_ctl.blocks
