@@ -159,10 +159,18 @@ def test_run_help_and_memory_limits_agree_with_the_settings(home, tmp_path):
     assert "--headless no window: accepted for scripts; 'vmgui run' always runs without " \
         "one" in help_text
     assert f"--memory MB RAM in MB, {MIN_MEMORY_MB}-{MAX_MEMORY_MB}" in help_text
+    assert "at most what the machine takes (pc-at 257, pc-pci 2048)" in help_text
     image = tmp_path / "boot.img"
     image.write_bytes(bytes(512))
-    limits = f"must be {MIN_MEMORY_MB}-{MAX_MEMORY_MB} MB"
-    bad(vmgui(home, "run", image, "--memory", MAX_MEMORY_MB + 1), limits)
-    bad(vmgui(home, "run", image, "--memory", MIN_MEMORY_MB - 1), limits)
-    bad(vmgui(home, "create", "x", "--memory", MAX_MEMORY_MB + 1),
-        f"outside {MIN_MEMORY_MB}-{MAX_MEMORY_MB} MB")
+    at_limit = "more than the pc-at machine takes (257 MB)"
+    bad(vmgui(home, "run", image, "--memory", 258), at_limit, "(--machine pc-pci takes it)")
+    bad(vmgui(home, "run", image, "--memory", MAX_MEMORY_MB + 1), at_limit)
+    bad(vmgui(home, "run", image, "--memory", MIN_MEMORY_MB - 1),
+        f"outside {MIN_MEMORY_MB}-257 MB")
+    bad(vmgui(home, "run", image, "--machine", "pc-pci", "--memory", MAX_MEMORY_MB + 1),
+        f"memory {MAX_MEMORY_MB + 1} MB is more than the pc-pci machine takes "
+        f"({MAX_MEMORY_MB} MB)")
+    bad(vmgui(home, "create", "x", "--memory", 258), at_limit)
+    bad(vmgui(home, "create", "x", "--machine", "pc-pci", "--memory", 3000),
+        "memory 3000 MB is more than the pc-pci machine takes (2048 MB)")
+    bad(vmgui(home, "create", "x", "--machine", "pc-xt"), "invalid choice: 'pc-xt'")
