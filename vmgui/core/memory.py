@@ -85,8 +85,16 @@ class GuestMemory(MemoryMixin):
         """Write whole pages straight into ``ram``: ``data`` holds ``len(indices)``
         pages, for page numbers ``indices`` (no engine call: the caller drops
         translated code afterwards)."""
-        pages = np.frombuffer(self.ram, dtype=np.uint8).reshape(-1, PAGE)
-        pages[indices] = np.frombuffer(data, dtype=np.uint8).reshape(-1, PAGE)
+        indices = np.asarray(indices, dtype=np.int64)
+        if len(data) != len(indices) * PAGE:
+            raise ValueError(f"{len(data)} bytes for {len(indices)} pages")
+        source = memoryview(data)
+        # runs of consecutive pages are one copy each (fancy indexing a page at a time
+        # ran at 280 MB/s; a slice copy is a memcpy)
+        breaks = np.flatnonzero(np.diff(indices) != 1) + 1
+        for first, end in zip(np.r_[0, breaks], np.r_[breaks, len(indices)], strict=True):
+            at = int(indices[first]) * PAGE
+            self.ram[at : at + (end - first) * PAGE] = source[first * PAGE : end * PAGE]
 
     def set_a20(self, enabled: bool) -> None:
         """Gate address line 20.  With the gate closed, the first 64 KiB above 1 MiB
