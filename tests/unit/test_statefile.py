@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import struct
 import zlib
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -254,15 +254,23 @@ def test_a_page_source_must_be_whole_pages():
 
 
 @pytest.mark.parametrize(("page_size", "used", "chunks", "message"), [
-    (0, [1, 0], [b""], "page size 0"),
-    (PAGE, [1, 1], [b"x" * PAGE], "does not match the page map"),
-    (PAGE, [1, 1], [b"x" * (PAGE + 100), b"y" * (PAGE - 100)], "partial page"),
+    (0, [1, 0], [b""], "page size 0 does not divide"),
+    (PAGE, [1, 1], [b"x" * PAGE], "page data does not match the page map"),
+    (PAGE, [1, 1], [b"x" * (PAGE + 100), b"y" * (PAGE - 100)],
+     "a chunk of page data holds a partial page"),
 ])
-def test_damaged_page_parts_are_named(page_size, used, chunks, message):
+def test_damaged_page_parts_are_named(tmp_path, page_size, used, chunks, message):
+    """A crafted file (valid checksums) whose page map and page data disagree."""
     stored = [zlib.compress(c) for c in chunks]
-    entry = {"size": 2 * PAGE, "encoding": "zpages", "page_size": page_size,
-             "chunks": [len(c) for c in stored],
-             "raw": []}
     payload = np.packbits(np.array(used, dtype=bool)).tobytes() + b"".join(stored)
-    with ThreadPoolExecutor(1) as pool, pytest.raises(ValueError, match=message):
-        statefile._decode(entry, memoryview(payload), pool, as_pages=True)
+    entry = {"name": "ram", "size": 2 * PAGE, "encoding": "zpages", "page_size": page_size,
+             "chunks": [len(c) for c in stored], "raw": [], "length": len(payload),
+             "sha256": hashlib.sha256(payload).hexdigest()}
+    header = json.dumps({"unicorn": statefile.engine_version(), "profile": "pc-at",
+                         "created": "2026-01-01", "meta": {}, "parts": [entry]}).encode()
+    path = tmp_path / "crafted.vmstate"
+    path.write_bytes(statefile._PREFIX.pack(statefile.MAGIC, statefile.FORMAT_VERSION,
+                                            len(header)) + header + payload)
+    for as_pages in ((), ("ram",)):
+        with pytest.raises(StateFileError, match=f"part 'ram' is damaged \\({message}"):
+            read_state(path, as_pages=as_pages)
