@@ -146,3 +146,21 @@ def test_tryout_mode_cannot_change_while_the_vm_runs(make_dialog):
     dialog = make_dialog(running=True)
     assert not dialog.general.tryout.isEnabled()
     assert "power it off" in dialog.general.tryout.toolTip()
+
+
+def test_memory_range_is_the_machines(make_dialog, library):
+    """pc-at takes up to 257 MB; a pc-pci VM up to 2048 MB (issue 10)."""
+    dialog = make_dialog()
+    assert dialog.system.slider.maximum() == 257
+    dialog.system.memory.setValue(258)
+    assert "2-257 MB" in dialog.system.problem.text()
+    library.create(VmConfig("Linux", profile="pc-pci", memory_mb=512))
+    dialog = make_dialog("Linux")
+    assert dialog.system.slider.maximum() == 2048 and dialog.system.slider.value() == 512
+    dialog.system.memory.setValue(2048)
+    assert dialog.system.slider.value() == 2048 and dialog.save_button.isEnabled()
+    dialog.system.memory.setValue(3000)
+    assert "2-2048 MB" in dialog.system.problem.text() and not dialog.save_button.isEnabled()
+    dialog.system.memory.setValue(2048)
+    dialog.save_button.click()
+    assert Library().get("Linux").config.memory_mb == 2048

@@ -118,3 +118,41 @@ def test_wizard_can_create_a_tryout_vm(manager, library):
     assert manager.selected_name() == "Scratch"
     assert "(try-out)" in manager.details.title.text()
     assert manager.details.fields["tryout"].text().startswith("On")
+
+
+def test_wizard_memory_range_follows_the_machine(manager, library):
+    """The PCI machine takes up to 2048 MB, the PC/AT 257 MB (issue 10)."""
+    wizard = manager.new_vm()
+    wizard.setField("name", "Linux")
+    next_button(wizard).click()
+    combo = wizard.profile_page.combo
+    combo.setCurrentIndex(combo.findData("pc-pci"))
+    assert "2 GB" in wizard.profile_page.about.text()
+    next_button(wizard).click()
+    page = wizard.memory_page
+    assert page.spin.maximum() == page.slider.maximum() == 2048
+    assert page.max_label.text() == "2048 MB"
+    page.spin.setValue(2048)
+    assert page.slider.value() == 2048
+    for _ in range(3):
+        next_button(wizard).click()
+    assert "2048 MB" in wizard.summary_page.text.text()
+    wizard.accept()
+    config = library.get("Linux").config
+    assert (config.profile, config.memory_mb) == ("pc-pci", 2048)
+
+
+def test_wizard_clamps_memory_to_the_pc_at(manager):
+    wizard = manager.new_vm()
+    wizard.setField("name", "Back")
+    next_button(wizard).click()
+    combo = wizard.profile_page.combo
+    combo.setCurrentIndex(combo.findData("pc-pci"))
+    next_button(wizard).click()
+    assert wizard.memory_page.spin.maximum() == 2048
+    wizard.back()
+    combo.setCurrentIndex(combo.findData("pc-at"))
+    wizard.setField("memory", 1024)  # set while the PCI machine's range was in force
+    next_button(wizard).click()
+    assert wizard.memory_page.spin.maximum() == 257
+    assert wizard.memory_page.spin.value() == 257

@@ -159,10 +159,39 @@ def test_run_help_and_memory_limits_agree_with_the_settings(home, tmp_path):
     assert "--headless no window: accepted for scripts; 'vmgui run' always runs without " \
         "one" in help_text
     assert f"--memory MB RAM in MB, {MIN_MEMORY_MB}-{MAX_MEMORY_MB}" in help_text
+    assert "at most what the machine takes (pc-at 257, pc-pci 2048)" in help_text
     image = tmp_path / "boot.img"
     image.write_bytes(bytes(512))
-    limits = f"must be {MIN_MEMORY_MB}-{MAX_MEMORY_MB} MB"
-    bad(vmgui(home, "run", image, "--memory", MAX_MEMORY_MB + 1), limits)
-    bad(vmgui(home, "run", image, "--memory", MIN_MEMORY_MB - 1), limits)
-    bad(vmgui(home, "create", "x", "--memory", MAX_MEMORY_MB + 1),
-        f"outside {MIN_MEMORY_MB}-{MAX_MEMORY_MB} MB")
+    at_limit = "more than the pc-at machine takes (257 MB)"
+    bad(vmgui(home, "run", image, "--memory", 258), at_limit, "(--machine pc-pci takes it)")
+    bad(vmgui(home, "run", image, "--memory", MAX_MEMORY_MB + 1), at_limit)
+    bad(vmgui(home, "run", image, "--memory", MIN_MEMORY_MB - 1),
+        f"outside {MIN_MEMORY_MB}-257 MB")
+    bad(vmgui(home, "run", image, "--machine", "pc-pci", "--memory", MAX_MEMORY_MB + 1),
+        f"memory {MAX_MEMORY_MB + 1} MB is more than the pc-pci machine takes "
+        f"({MAX_MEMORY_MB} MB)")
+    bad(vmgui(home, "create", "x", "--memory", 258), at_limit)
+    bad(vmgui(home, "create", "x", "--machine", "pc-pci", "--memory", 3000),
+        "memory 3000 MB is more than the pc-pci machine takes (2048 MB)")
+    bad(vmgui(home, "create", "x", "--machine", "pc-xt"), "invalid choice: 'pc-xt'")
+
+
+def test_run_machine_of_a_library_vm_is_its_own(home, test_guests):
+    """``create/modify --machine`` picks the machine kind and its memory range; ``run``
+    boots a 2 GB pc-pci VM (bigmem.img reaches its last megabyte) and will not switch a
+    library VM's kind for one run (issue 10)."""
+    image = test_guests / "bigmem.img"
+    ok(vmgui(home, "create", "Demo", "--floppy", image))
+    bad(vmgui(home, "modify", "Demo", "--memory", "2048"),
+        "memory 2048 MB is more than the pc-at machine takes (257 MB)")
+    ok(vmgui(home, "modify", "Demo", "--machine", "pc-pci", "--memory", "2048"))
+    cfg = Library(home).get("Demo").config
+    assert (cfg.profile, cfg.memory_mb) == ("pc-pci", 2048)
+    out = ok(vmgui(home, "run", "Demo", "--wait-text", "TOP OK"))
+    assert "Traceback" not in out
+    bad(vmgui(home, "run", "Demo", "--machine", "pc-at"),
+        "--machine cannot change library VM 'Demo' (a pc-pci); use 'vmgui modify --machine'")
+    bad(vmgui(home, "modify", "Demo", "--machine", "pc-at"),
+        "memory 2048 MB is more than the pc-at machine takes (257 MB)")
+    ok(vmgui(home, "run", image, "--machine", "pc-pci", "--memory", "2048",
+             "--wait-text", "TOP OK"))

@@ -311,3 +311,81 @@ def test_unknown_function_unsupported(rig, ax):
     rig.int15(ax=ax)
     assert rig.cpu.cf
     assert rig.cpu.regs.ah == 0x86
+
+
+# --------------------------------------------------------------------------- up to 2 GB
+# The pc-pci machine's map is SeaBIOS's (QEMU -M pc): EBDA, F0000h-FFFFFh and the BIOS at
+# the top of 4 GiB reserved, RAM from 1 MB to the end; 88h caps at 63 MB like SeaBIOS.
+SIZES_MB = (16, 256, 1024, 2048)
+
+
+class PciRig(Rig):
+    def __init__(self, total_mb: int) -> None:
+        super().__init__(total_mb)
+        self.sys.layout = MemoryLayout(conventional_kb=639, ebda_segment=0x9FC0,
+                                       extended_bytes=(total_mb - 1) * MB, high_bios=True)
+
+
+@pytest.mark.parametrize("total_mb", SIZES_MB)
+def test_e820_of_the_pci_machine(total_mb):
+    assert walk_e820_acpi3(PciRig(total_mb)) == [
+        (0x00000, 0x9FC00, 1, 1),
+        (0x9FC00, 0x00400, 2, 1),
+        (0xF0000, 0x10000, 2, 1),
+        (0x100000, (total_mb - 1) * MB, 1, 1),
+        (0xFFFE0000, 0x20000, 2, 1),
+    ]
+
+
+@pytest.mark.parametrize("total_mb", SIZES_MB)
+def test_e820_of_the_isa_machine_is_as_before(total_mb):
+    assert walk_e820(Rig(total_mb)) == [
+        (0x00000, 0x9FC00, 1), (0x9FC00, 0x00400, 2), (0xE0000, 0x20000, 2),
+        (0x100000, (total_mb - 1) * MB, 1)]
+
+
+def walk_e820_acpi3(rig: Rig) -> list[tuple[int, int, int, int]]:
+    """Asking for 24 bytes: each entry comes with its ACPI 3.0 attributes, ECX=24."""
+    entries, ebx = [], 0
+    for _ in range(32):
+        rig.cpu.mem.write(0x20100, b"\xee" * 28)
+        rig.int15(eax=0xE820, edx=SMAP, ebx=ebx, ecx=24, es=0x2000, di=0x0100)
+        assert not rig.cpu.cf and rig.cpu.regs.eax == SMAP and rig.cpu.regs.ecx == 24
+        raw = rig.cpu.mem.read(0x20100, 28)
+        assert raw[24:] == b"\xee" * 4  # nothing written past the 24 bytes
+        entries.append(tuple(int.from_bytes(raw[a:b], "little")
+                             for a, b in ((0, 8), (8, 16), (16, 20), (20, 24))))
+        ebx = rig.cpu.regs.ebx
+        if ebx == 0:
+            return entries
+    raise AssertionError("E820 continuation never ended")
+
+
+def test_e820_of_the_pci_machine_gives_20_bytes_to_a_20_byte_caller():
+    rig = PciRig(2048)
+    rig.cpu.mem.write(0x10000, b"\xee" * 24)
+    rig.int15(eax=0xE820, edx=SMAP, ebx=3, ecx=20, es=0x1000, di=0)
+    assert rig.cpu.regs.ecx == 20
+    assert rig.cpu.mem.read(0x10000, 24) == bytes.fromhex(
+        "0000100000000000" "0000f07f00000000" "01000000" "eeeeeeee")
+
+
+@pytest.mark.parametrize(("total_mb", "low_kb", "blocks"), [
+    (16, 0x3C00, 0), (256, 0x3C00, 240 * 16), (1024, 0x3C00, 1008 * 16),
+    (2048, 0x3C00, 0x7F00)])
+def test_e801_up_to_2gb(total_mb, low_kb, blocks):
+    """AX/CX: KB between 1 and 16 MB; BX/DX: 64 KB blocks above 16 MB."""
+    for rig in (Rig(total_mb), PciRig(total_mb)):
+        rig.int15(ax=0xE801)
+        r = rig.cpu.regs
+        assert (r.ax, r.bx, r.cx, r.dx) == (low_kb, blocks, low_kb, blocks)
+        assert not rig.cpu.cf
+
+
+@pytest.mark.parametrize("total_mb", SIZES_MB)
+def test_ah88_up_to_2gb_stays_a_16_bit_kb_count(total_mb):
+    """XMS managers (FreeDOS HIMEM) read AH=88h; SeaBIOS caps it at 63 MB."""
+    for rig in (Rig(total_mb), PciRig(total_mb)):
+        rig.int15(ax=0x8800)
+        assert rig.cpu.regs.ax == (0x3C00 if total_mb == 16 else 0xFC00)
+        assert not rig.cpu.cf

@@ -188,6 +188,18 @@ def test_set_memory_and_checksum(s):
     assert (s.read(0x2E), s.read(0x2F)) == (total >> 8, total & 0xFF)
 
 
+@pytest.mark.parametrize(("total_mb", "ext", "above_16m"), [
+    (16, 15 * 1024, 0), (256, 0xFFFF, 240 * 16), (1024, 0xFFFF, 1008 * 16),
+    (2048, 0xFFFF, 0x7F00)])
+def test_memory_registers_up_to_2gb(s, total_mb, ext, above_16m):
+    """As QEMU fills them for SeaBIOS: 17h/18h = 30h/31h = KB above 1 MB capped at
+    FFFFh; 34h/35h = 64 KB blocks above 16 MB."""
+    s.rtc.set_memory(640, (total_mb - 1) * 1024)
+    word = lambda low: s.read(low) | s.read(low + 1) << 8  # noqa: E731
+    assert (word(0x17), word(0x30), word(0x34)) == (ext, ext, above_16m)
+    assert s.rtc.checksum() == (s.read(0x2E) << 8) | s.read(0x2F)
+
+
 def test_floppy_types_equipment_and_checksum(s):
     s.rtc.set_floppy_types(FloppyType.M1_44, FloppyType.M1_2)
     assert s.read(0x10) == 0x42

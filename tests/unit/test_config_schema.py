@@ -45,6 +45,23 @@ def test_memory_limit_matches_the_core():
     assert MAX_MEMORY_MB == MAX_EXTENDED_MB + 1
 
 
+def test_memory_limit_follows_the_profile():
+    """The most RAM a VM may have is its machine's: 257 MB on the ISA PC/AT (today's
+    limit, unchanged), 2048 MB on the PCI machine."""
+    assert VmConfig("x", memory_mb=257).validate() == []
+    assert VmConfig("x", memory_mb=2048, profile="pc-pci").validate() == []
+    assert VmConfig("x", memory_mb=2, profile="pc-pci").validate() == []
+    assert VmConfig("x", memory_mb=2049, profile="pc-pci").validate() == [
+        "memory 2049 MB is more than the pc-pci machine takes (2048 MB)"]
+    assert VmConfig("x", memory_mb=1024).validate() == [
+        "memory 1024 MB is more than the pc-at machine takes (257 MB)"]
+
+
+def test_unknown_profile_is_one_problem_not_two():
+    assert VmConfig("x", memory_mb=5000, profile="pc-xt").validate() == [
+        "machine profile 'pc-xt' is unknown (known: pc-at, pc-pci)"]
+
+
 @pytest.mark.parametrize("name, fragment", [
     ("", "empty"), ("   ", "empty"), ("a/b", "/"), ("a\\b", "\\"), ("a:b", ":"),
     ("what?", "?"), ('say "hi"', '"'), ("a<b>", "<"), ("pipe|d", "|"), ("star*", "*"),
@@ -62,7 +79,11 @@ def test_good_names(name):
 
 
 @pytest.mark.parametrize("change, fragment", [
-    ({"memory_mb": 1}, "memory 1 MB"), ({"memory_mb": 258}, "outside 2-257"),
+    ({"memory_mb": 1}, "memory 1 MB"),
+    ({"memory_mb": 258}, "memory 258 MB is more than the pc-at machine takes (257 MB)"),
+    ({"memory_mb": 3000, "profile": "pc-pci"},
+     "memory 3000 MB is more than the pc-pci machine takes (2048 MB)"),
+    ({"memory_mb": 1, "profile": "pc-pci"}, "outside 2-2048 MB"),
     ({"boot_order": ["a", "z"]}, "'z'"), ({"boot_order": []}, "empty"),
     ({"boot_order": ["a", "a"]}, "twice"), ({"display_scale": "3x"}, "3x"),
     ({"serial": SerialConfig("tcp", port=80)}, "port 80"),

@@ -1,11 +1,22 @@
-"""GuestMemory: reads and writes across the edges of the VGA window and of RAM."""
+"""GuestMemory: reads and writes across the edges of the VGA window and of RAM; RAM up to
+2 GB, each machine's limit, the high BIOS alias, whole-page loads."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from vmgui.core.engine import Engine
-from vmgui.core.memory import ONE_MB, ROM_BASE, VGA_BASE, GuestMemory
+from vmgui.core.engine import Engine, EngineError
+from vmgui.core.memory import (
+    HIGH_BIOS_BASE,
+    MAX_EXTENDED_MB,
+    ONE_MB,
+    PCI_HOLE_BASE,
+    ROM_BASE,
+    VGA_BASE,
+    GuestMemory,
+)
+from vmgui.core.profiles import get_profile
 
 
 @pytest.fixture
@@ -31,3 +42,75 @@ def test_reads_beyond_memory_are_named(memory):
         memory.read(2 * ONE_MB - 2, 4)
     with pytest.raises(IndexError, match="beyond memory"):
         memory.write(2 * ONE_MB - 2, b"1234")
+
+
+# ---------------------------------------------------------------------- up to 2 GB (issue 10)
+@pytest.fixture
+def engine():
+    engine = Engine()
+    yield engine
+    engine.close()
+
+
+def test_ram_ends_below_the_pci_hole():
+    assert ONE_MB + MAX_EXTENDED_MB * ONE_MB == 0x80000000 <= PCI_HOLE_BASE
+
+
+def test_2gb_machine_reaches_its_last_byte_and_no_further(engine):
+    memory = GuestMemory(engine, MAX_EXTENDED_MB, profile=get_profile("pc-pci"))
+    assert memory.size == len(memory.ram) == 0x80000000
+    memory.write(0x7FFFFFFC, b"last")
+    assert engine.mem_read(0x7FFFFFFC, 4) == b"last" == memory.read(0x7FFFFFFC, 4)
+    with pytest.raises(EngineError):
+        engine.mem_read(0x80000000, 4)  # nothing is mapped above RAM
+    with pytest.raises(IndexError, match="beyond memory"):
+        memory.write(0x7FFFFFFE, b"1234")
+
+
+def test_untouched_ram_costs_no_host_memory(engine):
+    memory = GuestMemory(engine, MAX_EXTENDED_MB, profile=get_profile("pc-pci"))
+    memory.write(0x40000000, b"x")
+    assert int(memory.maybe_used_pages().sum()) < 64  # of 524288 pages
+
+
+@pytest.mark.parametrize(("extended_mb", "profile", "message"), [
+    (256, "pc-at", None), (257, "pc-at", r"memory 258 MB is more than the pc-at machine "
+                                         r"takes \(257 MB\)"),
+    (2047, "pc-pci", None),
+    (2048, "pc-pci", r"extended memory 2048 MB outside 1-2047 MB"),
+    (0, "pc-pci", r"extended memory 0 MB outside"),
+])
+def test_memory_limits_of_each_machine(engine, extended_mb, profile, message):
+    if message is None:
+        assert GuestMemory(engine, extended_mb, profile=get_profile(profile)).size \
+            == (extended_mb + 1) * ONE_MB
+    else:
+        with pytest.raises(ValueError, match=message):
+            GuestMemory(engine, extended_mb, profile=get_profile(profile))
+
+
+def test_the_pci_machine_shows_its_bios_at_the_top_of_4gb(engine):
+    memory = GuestMemory(engine, 15, profile=get_profile("pc-pci"))
+    memory.load_rom(0xFFFF0, b"\xea\x5b\xe0\x00\xf0")  # the reset vector: jmp F000:E05B
+    memory.load_rom(0xE0000, b"low end")
+    assert engine.mem_read(HIGH_BIOS_BASE + 0x1FFF0, 5) == b"\xea\x5b\xe0\x00\xf0"
+    assert engine.mem_read(HIGH_BIOS_BASE, 7) == b"low end"
+    assert memory.read(0xFFFFFFF0, 5) == b"\xea\x5b\xe0\x00\xf0"
+
+
+def test_the_isa_machine_has_nothing_at_the_top_of_4gb(engine):
+    memory = GuestMemory(engine, 15, profile=get_profile("pc-at"))
+    with pytest.raises(EngineError):
+        engine.mem_read(HIGH_BIOS_BASE, 4)
+    with pytest.raises(IndexError, match="beyond memory"):
+        memory.read(0xFFFFFFF0, 4)
+
+
+def test_put_pages_and_discard(engine):
+    memory = GuestMemory(engine, 3, profile=get_profile("pc-pci"))
+    memory.ram[0x200000:0x200004] = b"junk"
+    memory.discard()
+    memory.put_pages(np.array([0x100, 0x3FF]), b"A" * 4096 + b"B" * 4096)
+    assert memory.ram[0x100000:0x101000] == b"A" * 4096
+    assert memory.ram[0x3FF000:0x400000] == b"B" * 4096
+    assert memory.ram[0x200000:0x200004] == bytes(4)

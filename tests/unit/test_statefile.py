@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import struct
+import zlib
 
+import numpy as np
 import pytest
 
 from vmgui.core import statefile
@@ -191,3 +194,83 @@ def test_incompressible_chunks_are_stored_as_they_are(tmp_path):
     header, _, _ = statefile._parse_header(path.read_bytes(), path.name)
     assert header["parts"][0]["raw"] == [0]
     assert read_state(path)[1]["ram"] == noisy
+
+
+# ---------------------------------------------------------------------- big RAM (issue 10)
+PAGE = statefile.PAGE
+
+
+def _pages(npages: int, used: dict[int, bytes]) -> bytearray:
+    data = bytearray(npages * PAGE)
+    for number, fill in used.items():
+        data[number * PAGE : (number + 1) * PAGE] = fill * (PAGE // len(fill))
+    return data
+
+
+def test_page_source_skips_pages_known_untouched_and_reads_back_as_pages(tmp_path):
+    data = _pages(1024, {0: b"a", 5: b"b", 700: b"c", 1023: b"d"})
+    maybe = np.ones(1024, dtype=bool)
+    maybe[700] = False  # "never touched": not looked at, so not saved (contract of False)
+    path = tmp_path / "p.vmstate"
+    write_state(path, {"ram": statefile.PageSource(memoryview(data), maybe), "cpu": b"c"}, {})
+    meta, parts = read_state(path, as_pages=("ram",))
+    image = parts["ram"]
+    assert isinstance(image, statefile.PageImage) and parts["cpu"] == b"c"
+    assert len(image) == len(data) and list(np.flatnonzero(image.used)) == [0, 5, 1023]
+    expected = _pages(1024, {0: b"a", 5: b"b", 1023: b"d"})
+    assert image.to_bytes() == expected
+    with pytest.raises(ValueError, match="already taken"):
+        image.to_bytes()
+    assert read_state(path)[1]["ram"] == expected  # as bytes when not asked for pages
+
+
+def test_page_image_hands_over_many_chunks(tmp_path, monkeypatch):
+    monkeypatch.setattr(statefile, "CHUNK", 4 * PAGE)
+    used = {n: bytes([n % 250 + 1]) for n in range(3, 300, 7)}  # 43 pages: 11 chunks
+    data = _pages(512, used)
+    path = tmp_path / "m.vmstate"
+    write_state(path, {"ram": statefile.PageSource(data)}, {})
+    image = read_state(path, as_pages=("ram",))[1]["ram"]
+    target = bytearray(len(data))
+    view = np.frombuffer(target, dtype=np.uint8).reshape(-1, PAGE)
+    chunks = 0
+    for numbers, chunk in image.take_chunks():
+        assert len(chunk) == len(numbers) * PAGE <= 4 * PAGE
+        view[numbers] = np.frombuffer(chunk, dtype=np.uint8).reshape(-1, PAGE)
+        chunks += 1
+    assert chunks == 11 and target == data
+
+
+def test_all_zero_page_part_as_pages(tmp_path):
+    path = tmp_path / "z.vmstate"
+    write_state(path, {"ram": statefile.PageSource(bytearray(1 << 20))}, {})
+    image = read_state(path, as_pages=("ram",))[1]["ram"]
+    assert not image.used.any() and list(image.take_chunks()) == []
+
+
+def test_a_page_source_must_be_whole_pages():
+    with pytest.raises(ValueError, match="whole pages"):
+        statefile._encode(statefile.PageSource(bytearray(PAGE * 3)), None)
+
+
+@pytest.mark.parametrize(("page_size", "used", "chunks", "message"), [
+    (0, [1, 0], [b""], "page size 0 does not divide"),
+    (PAGE, [1, 1], [b"x" * PAGE], "page data does not match the page map"),
+    (PAGE, [1, 1], [b"x" * (PAGE + 100), b"y" * (PAGE - 100)],
+     "a chunk of page data holds a partial page"),
+])
+def test_damaged_page_parts_are_named(tmp_path, page_size, used, chunks, message):
+    """A crafted file (valid checksums) whose page map and page data disagree."""
+    stored = [zlib.compress(c) for c in chunks]
+    payload = np.packbits(np.array(used, dtype=bool)).tobytes() + b"".join(stored)
+    entry = {"name": "ram", "size": 2 * PAGE, "encoding": "zpages", "page_size": page_size,
+             "chunks": [len(c) for c in stored], "raw": [], "length": len(payload),
+             "sha256": hashlib.sha256(payload).hexdigest()}
+    header = json.dumps({"unicorn": statefile.engine_version(), "profile": "pc-at",
+                         "created": "2026-01-01", "meta": {}, "parts": [entry]}).encode()
+    path = tmp_path / "crafted.vmstate"
+    path.write_bytes(statefile._PREFIX.pack(statefile.MAGIC, statefile.FORMAT_VERSION,
+                                            len(header)) + header + payload)
+    for as_pages in ((), ("ram",)):
+        with pytest.raises(StateFileError, match=f"part 'ram' is damaged \\({message}"):
+            read_state(path, as_pages=as_pages)

@@ -6,7 +6,10 @@ device busy/post (90h/91h), dispatch of functions other modules serve (C2h
 PS/2 mouse), wait (86h), extended memory (87h block move, 88h, E801h,
 E820h map), A20 gate (2400h-2403h), system configuration (C0h), EBDA (C1h).
 References: Ralf Brown's interrupt list (INT 11, 12, 14, 15, 17), the ACPI specification
-(E820 address range types), IBM PC/AT Technical Reference.
+(E820 address range types; ACPI 3.0 extended attributes), IBM PC/AT Technical Reference.
+The memory map of a ``high_bios`` machine is the one SeaBIOS gives a QEMU guest: EBDA,
+F0000h-FFFFFh and the BIOS at the top of 4 GiB reserved; 88h caps at 63 MB as SeaBIOS
+does (FreeDOS's HIMEM and other XMS managers read it).
 """
 
 from __future__ import annotations
@@ -25,6 +28,12 @@ log = logging.getLogger(__name__)
 SMAP = 0x534D4150
 E820_RAM = 1
 E820_RESERVED = 2
+E820_ENTRY = 20  # base, length, type
+E820_ENTRY_ACPI3 = 24  # + extended attributes (ACPI 3.0)
+E820_ATTR_ENABLED = 1  # ACPI 3.0 extended attribute bit 0: the range is enabled
+MAX_AH88_KB = 0xFC00  # 63 MB, as SeaBIOS: a 16-bit answer some callers add 1 MB to
+HIGH_BIOS_BASE = 0xFFFE0000  # the BIOS ROM (E0000h-FFFFFh) again below 4 GiB
+HIGH_BIOS_SIZE = 0x20000
 PORT_92 = 0x92
 A20_BIT = 0x02
 STATUS_UNSUPPORTED = 0x86
@@ -37,17 +46,25 @@ class MemoryLayout:
     conventional_kb: int  # reported by int 12h (EBDA excluded)
     ebda_segment: int
     extended_bytes: int  # RAM above 1 MiB
+    # The machine shows the BIOS at HIGH_BIOS_BASE: the map is SeaBIOS's (F0000h-FFFFFh
+    # and the high BIOS reserved) and E820h answers 24-byte requests with ACPI 3.0
+    # attributes.  Without it: the map and answers of the ISA PC/AT profile.
+    high_bios: bool = False
 
 
 def e820_map(layout: MemoryLayout) -> list[tuple[int, int, int]]:
-    """(base, length, type) entries of the physical memory map."""
+    """(base, length, type) entries of the physical memory map, in address order."""
     conv = layout.conventional_kb * 1024
-    return [
+    rom = (0xF0000, 0x10000) if layout.high_bios else (0xE0000, 0x20000)
+    entries = [
         (0, conv, E820_RAM),
         (conv, 0xA0000 - conv, E820_RESERVED),
-        (0xE0000, 0x20000, E820_RESERVED),
+        (*rom, E820_RESERVED),
         (0x100000, layout.extended_bytes, E820_RAM),
     ]
+    if layout.high_bios:
+        entries.append((HIGH_BIOS_BASE, HIGH_BIOS_SIZE, E820_RESERVED))
+    return entries
 
 
 class SystemBios:
@@ -107,7 +124,7 @@ class SystemBios:
         call.set_cf(False)
 
     def _ext_memory(self, call: BiosCall) -> None:
-        call.regs.ax = min(self.layout.extended_bytes // 1024, 0xFC00)
+        call.regs.ax = min(self.layout.extended_bytes // 1024, MAX_AH88_KB)
         call.set_cf(False)
 
     def _wait(self, call: BiosCall) -> None:
@@ -171,7 +188,7 @@ class SystemBios:
         if al == 0x01:
             ext_kb = self.layout.extended_bytes // 1024
             low = min(ext_kb, 15 * 1024)
-            high = max(0, self.layout.extended_bytes - 15 * 1024 * 1024) // 65536
+            high = min(max(0, self.layout.extended_bytes - 15 * 1024 * 1024) // 65536, 0xFFFF)
             call.regs.ax = call.regs.cx = low
             call.regs.bx = call.regs.dx = high
             call.set_cf(False)
@@ -181,17 +198,21 @@ class SystemBios:
             self._unsupported(call, f"INT 15h AX=E8{al:02X}h", 0xE800 | al)
 
     def _e820(self, call: BiosCall) -> None:
+        """AX=E820h: entry EBX of the map at ES:DI; ECX (at least 20) is the buffer size.
+        A caller offering 24 bytes gets the ACPI 3.0 attributes on a high_bios machine."""
         entries = e820_map(self.layout)
         index = call.regs.ebx
-        if index >= len(entries) or call.regs.ecx < 20:
+        if index >= len(entries) or call.regs.ecx < E820_ENTRY:
             call.fail(STATUS_UNSUPPORTED)
             return
         base, length, kind = entries[index]
-        buf = seg_off(call.regs.es, call.regs.di)
-        self.mem.write(buf, base.to_bytes(8, "little") + length.to_bytes(8, "little")
-                       + kind.to_bytes(4, "little"))
+        record = (base.to_bytes(8, "little") + length.to_bytes(8, "little")
+                  + kind.to_bytes(4, "little"))
+        if self.layout.high_bios and call.regs.ecx >= E820_ENTRY_ACPI3:
+            record += E820_ATTR_ENABLED.to_bytes(4, "little")
+        self.mem.write(seg_off(call.regs.es, call.regs.di), record)
         call.regs.eax = SMAP
-        call.regs.ecx = 20
+        call.regs.ecx = len(record)
         call.regs.ebx = 0 if index + 1 >= len(entries) else index + 1
         call.set_cf(False)
 

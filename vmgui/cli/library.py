@@ -27,7 +27,9 @@ from vmgui.config.library import Library, LibraryError, VmEntry, media_problems
 from vmgui.config.runlock import RunLock, VmBusyError, running_pid
 from vmgui.config.schema import (
     MAX_MEMORY_MB,
+    MEMORY_LIMITS,
     MIN_MEMORY_MB,
+    PROFILES,
     Attachment,
     ConfigError,
     VmConfig,
@@ -53,7 +55,10 @@ class CliError(Exception):
 
 def _add_vm_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--memory", type=int, metavar="MB",
-                   help=f"RAM in MB, {MIN_MEMORY_MB}-{MAX_MEMORY_MB} (default 16)")
+                   help=f"RAM in MB, {MIN_MEMORY_MB}-{MAX_MEMORY_MB} (default 16); at most "
+                        f"what the machine takes ({MEMORY_LIMITS})")
+    p.add_argument("--machine", choices=PROFILES, metavar="KIND",
+                   help=f"the machine kind, {' or '.join(PROFILES)} (default {PROFILES[0]})")
     p.add_argument("--floppy", type=Path, action="append", metavar="IMG",
                    help="floppy image for A: (given twice: A: then B:)")
     disks = p.add_mutually_exclusive_group()
@@ -296,6 +301,8 @@ def _apply_options(cfg: VmConfig, args: argparse.Namespace) -> list[int]:
     """Apply the given options to ``cfg``; returns the sizes of new disks to make."""
     if args.memory is not None:
         cfg.memory_mb = args.memory
+    if args.machine is not None:
+        cfg.profile = args.machine
     if args.boot is not None:
         cfg.boot_order = [p.strip().lower() for p in args.boot.split(",") if p.strip()]
     if args.notes is not None:
@@ -365,7 +372,8 @@ def _modify(args: argparse.Namespace, library: Library) -> None:
     entry = library.get(args.name)
     changing = getattr(args, "tryout", None) is not None or any(
         getattr(args, k) not in (None, False) for k in (
-            "memory", "floppy", "hdd", "new_hdd", "boot", "notes", "no_floppy", "no_hdd"))
+            "memory", "machine", "floppy", "hdd", "new_hdd", "boot", "notes", "no_floppy",
+            "no_hdd"))
     if entry.config is None and changing:
         raise CliError(f"VM {entry.name!r} is inaccessible: {entry.error}")
     if entry.config is not None:

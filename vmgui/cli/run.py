@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from vmgui.config.schema import MAX_MEMORY_MB, MIN_MEMORY_MB
+from vmgui.config.schema import MAX_MEMORY_MB, MEMORY_LIMITS, MIN_MEMORY_MB, PROFILES
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hdd", type=Path, action="append", default=[],
                    help="hard disk image for C: (given twice: C: then D:)")
     p.add_argument("--memory", type=int, metavar="MB",
-                   help=f"RAM in MB, {MIN_MEMORY_MB}-{MAX_MEMORY_MB} (default 16)")
+                   help=f"RAM in MB, {MIN_MEMORY_MB}-{MAX_MEMORY_MB} (default 16); at most "
+                        f"what the machine takes ({MEMORY_LIMITS})")
+    p.add_argument("--machine", choices=PROFILES, metavar="KIND",
+                   help=f"bare images: the machine kind, {' or '.join(PROFILES)} (default "
+                        f"{PROFILES[0]}); a library VM keeps its own ('vmgui modify --machine')")
     p.add_argument("--boot", help="boot order, e.g. a,c or c,a (default a,c)")
     p.add_argument("--headless", action="store_true",
                    help="no window: accepted for scripts; 'vmgui run' always runs without "

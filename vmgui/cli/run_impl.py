@@ -35,11 +35,11 @@ from vmgui.config import tryout as tryout_mod
 from vmgui.config.library import Library, LibraryError, VmEntry
 from vmgui.config.runlock import RunLock, VmBusyError
 from vmgui.config.safefile import path_problem, shown
-from vmgui.config.schema import MAX_MEMORY_MB, MIN_MEMORY_MB
 from vmgui.config.snapshots import clean_leftovers, saved_state_path
 from vmgui.core import events as ev
 from vmgui.core import keys, snapshot
 from vmgui.core.machine import MachineConfig
+from vmgui.core.profiles import DEFAULT_PROFILE, all_profiles, get_profile
 from vmgui.core.statefile import StateFileError
 from vmgui.host.lockstep import LockstepHost
 from vmgui.host.thread import ThreadHost
@@ -63,11 +63,13 @@ def _unusable(path: Path) -> str | None:
     return path_problem(str(path))
 
 
-def _memory_mb(args: argparse.Namespace, default: int) -> int:
+def _memory_mb(args: argparse.Namespace, default: int, profile: str) -> int:
     memory = default if args.memory is None else args.memory
-    if not MIN_MEMORY_MB <= memory <= MAX_MEMORY_MB:  # the limits VM settings have
-        raise RunError(f"--memory {memory}: must be {MIN_MEMORY_MB}-{MAX_MEMORY_MB} MB",
-                       EXIT_USAGE)
+    problem = get_profile(profile).memory_problem(memory)  # the limits VM settings have
+    if problem:
+        bigger = [p.name for p in all_profiles() if p.memory_problem(memory) is None]
+        hint = f" (--machine {bigger[0]} takes it)" if bigger and args.memory else ""
+        raise RunError(f"--memory: {problem}{hint}", EXIT_USAGE)
     return memory
 
 
@@ -97,8 +99,11 @@ def _library_config(args: argparse.Namespace, entry: VmEntry, tryout_dir: Path |
     if args.floppy or args.hdd:
         raise RunError(f"--floppy/--hdd cannot be added to library VM {entry.name!r}; "
                        "change its drives with 'vmgui modify'", EXIT_USAGE)
+    if getattr(args, "machine", None) not in (None, entry.config.profile):
+        raise RunError(f"--machine cannot change library VM {entry.name!r} (a "
+                       f"{entry.config.profile}); use 'vmgui modify --machine'", EXIT_USAGE)
     base = entry.config.to_machine_config(entry.folder)
-    config = replace(base, memory_mb=_memory_mb(args, base.memory_mb),
+    config = replace(base, memory_mb=_memory_mb(args, base.memory_mb, base.profile),
                      boot_order=_boot_order(args, base.boot_order),
                      read_only=base.read_only or args.read_only)
     try:
@@ -139,7 +144,8 @@ def build_config(args: argparse.Namespace, tryout_dir: Path | None = None,
         (floppies if _looks_like_floppy(args.image) else hdds).insert(0, args.image)
     if not floppies and not hdds:
         raise RunError("no disk image given (IMAGE, --floppy or --hdd)", EXIT_USAGE)
-    memory = _memory_mb(args, 16)
+    profile = getattr(args, "machine", None) or DEFAULT_PROFILE
+    memory = _memory_mb(args, 16, profile)
     order = _boot_order(args, ("a", "c"))
     drives: dict[int, DiskImage | None] = {}
     try:
@@ -152,7 +158,8 @@ def build_config(args: argparse.Namespace, tryout_dir: Path | None = None,
             if image is not None:
                 image.close()
         raise RunError(str(exc), EXIT_USAGE) from exc
-    config = MachineConfig(memory_mb=memory, boot_order=order, read_only=args.read_only)
+    config = MachineConfig(memory_mb=memory, boot_order=order, read_only=args.read_only,
+                           profile=profile)
     return config, drives
 
 

@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vmgui.config.safefile import escape_problem, path_problem, shown
-from vmgui.core.profiles import profile_names
+from vmgui.core.profiles import MIN_MEMORY_MB as MIN_MEMORY_MB  # re-exported for the UI/CLI
+from vmgui.core.profiles import all_profiles, get_profile, profile_names
 
 if TYPE_CHECKING:
     from vmgui.core.machine import MachineConfig
@@ -35,8 +36,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CURRENT_SCHEMA_VERSION = 1
-MIN_MEMORY_MB = 2
-MAX_MEMORY_MB = 257  # 640 KiB + 256 MiB extended: vmgui.core.memory.MAX_EXTENDED_MB + 1
+# The most RAM any machine profile takes (pc-pci: 2048); each profile has its own maximum
+# (MachineProfile.max_memory_mb, checked by validate), MIN_MEMORY_MB is the profiles' minimum.
+MAX_MEMORY_MB = max(p.max_memory_mb for p in all_profiles())
+MEMORY_LIMITS = ", ".join(f"{p.name} {p.max_memory_mb}" for p in all_profiles())  # for help
 MAX_HARD_DISKS = 2
 MAX_NAME_LENGTH = 100
 BOOT_LETTERS = ("a", "b", "c", "d")
@@ -126,9 +129,8 @@ class VmConfig:
         if self.profile not in PROFILES:
             problems.append(f"machine profile {self.profile!r} is unknown "
                             f"(known: {', '.join(PROFILES)})")
-        if not MIN_MEMORY_MB <= self.memory_mb <= MAX_MEMORY_MB:
-            problems.append(f"memory {self.memory_mb} MB is outside "
-                            f"{MIN_MEMORY_MB}-{MAX_MEMORY_MB} MB")
+        elif problem := get_profile(self.profile).memory_problem(self.memory_mb):
+            problems.append(problem)
         problems += _boot_order_problems(self.boot_order)
         problems += self._media_problems()
         if self.display_scale not in DISPLAY_SCALES:

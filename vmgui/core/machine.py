@@ -142,7 +142,8 @@ class Machine:
     # ------------------------------------------------------------------ building
     def _build(self) -> None:
         self.engine = Engine(use_native_stop=self.config.native_stop)
-        self.memory = GuestMemory(self.engine, max(1, self.config.memory_mb - 1), self._vram)
+        self.memory = GuestMemory(self.engine, max(1, self.config.memory_mb - 1), self._vram,
+                                  profile=self.profile)
         # protected-mode delivery patches CPU state the engine hides: where it lives in
         # this engine build is probed (EngineCheckError refuses to start otherwise)
         self.pm = pmode.ProtectedMode(self.engine, self.memory, probe_layout())
@@ -177,7 +178,8 @@ class Machine:
         self.timed = [self.pit, self.cmos, self.kbc, self.uart]
         ebda_segment = 0xA000 - 0x40  # 1 KiB EBDA just below 640 KiB
         self.layout = MemoryLayout(conventional_kb=639, ebda_segment=ebda_segment,
-                                   extended_bytes=self.memory.extended_bytes)
+                                   extended_bytes=self.memory.extended_bytes,
+                                   high_bios=self.profile.high_bios)
         self.bios = Bios(memory=self.memory, bus=self.bus, clock=self.clock, vga=self.vga,
                          drives=self.drives, layout=self.layout,
                          boot_order=boot_drive_numbers(self.config.boot_order),

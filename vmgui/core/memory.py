@@ -1,16 +1,27 @@
 """Guest physical memory: host-owned buffers mapped into the engine.
 
 Owns: the PC memory map (640 KiB conventional RAM, the 128 KiB VGA window at A0000h,
-option/BIOS ROM C0000h-FFFFFh, extended memory from 1 MiB) and :class:`GuestMemory`, the
+option/BIOS ROM C0000h-FFFFFh, extended memory from 1 MiB up to at most 2 GiB, the PCI hole
+from E0000000h that RAM never reaches, and on machines with ``high_bios`` the BIOS shown
+again at FFFE0000h-FFFFFFFFh) and :class:`GuestMemory`, the
 :class:`vmgui.bios.api.Memory` the BIOS uses.  Reads come straight from the host buffers
 (no engine call); writes go through the engine so that translated code covering the
 written bytes is invalidated (a disk read over old code must not leave stale blocks).
+
+RAM is an anonymous private mapping (:mod:`vmgui.core.hostpages`): a page costs host
+memory only once the guest writes it, so an idle DOS in a 2 GB machine stays near the
+size of what DOS touched.
 """
 
 from __future__ import annotations
 
+import numpy as np
+from unicorn import unicorn_const as ucc
+
 from vmgui.bios.api import MemoryMixin
+from vmgui.core import hostpages
 from vmgui.core.engine import NO_CODE_BELOW, Engine
+from vmgui.core.profiles import MachineProfile
 
 CONVENTIONAL_END = 0xA0000
 VGA_BASE = 0xA0000
@@ -19,23 +30,33 @@ ROM_BASE = 0xC0000
 ONE_MB = 0x100000
 HMA_SIZE = 0x10000
 MIN_EXTENDED_MB = 1
-MAX_EXTENDED_MB = 256
+MAX_EXTENDED_MB = 2047  # 2 GiB of RAM in all: it ends at 80000000h
+PCI_HOLE_BASE = 0xE0000000  # PCI memory (the VBE linear framebuffer) from here: no RAM
+HIGH_BIOS_BASE = 0xFFFE0000  # the top 128 KiB of the 4 GiB space ...
+HIGH_BIOS_SIZE = 0x20000
+HIGH_BIOS_SOURCE = 0xE0000  # ... show E0000h-FFFFFh (the BIOS ROM), read-only
+PAGE = hostpages.PAGE
 
 
 class GuestMemory(MemoryMixin):
     """RAM + VGA window of one machine.  ``ram`` covers 0..1 MiB+extended (the VGA
     window part of it is unused: the VGA buffer is mapped there instead)."""
 
-    def __init__(self, engine: Engine, extended_mb: int, vram=None) -> None:
+    def __init__(self, engine: Engine, extended_mb: int, vram=None,
+                 profile: MachineProfile | None = None) -> None:
         """``vram``: an optional writable buffer of VGA_SIZE bytes to use as video memory
-        (shared memory when another process draws the screen)."""
+        (shared memory when another process draws the screen).  ``profile``: the
+        machine, whose memory limit applies and which may show the BIOS at the top of
+        the 4 GiB space (``high_bios``)."""
         if not MIN_EXTENDED_MB <= extended_mb <= MAX_EXTENDED_MB:
             raise ValueError(
                 f"extended memory {extended_mb} MB outside {MIN_EXTENDED_MB}-{MAX_EXTENDED_MB} MB")
+        if profile is not None and (problem := profile.memory_problem(extended_mb + 1)):
+            raise ValueError(problem)
         self.engine = engine
         self.extended_bytes = extended_mb * ONE_MB
         self.size = ONE_MB + self.extended_bytes
-        self.ram = bytearray(self.size)
+        self.ram = hostpages.allocate(self.size)
         if vram is not None and len(vram) != VGA_SIZE:
             raise ValueError(f"video memory buffer must be {VGA_SIZE} bytes, not {len(vram)}")
         self.vram = vram if vram is not None else bytearray(VGA_SIZE)
@@ -43,7 +64,37 @@ class GuestMemory(MemoryMixin):
         engine.map_buffer(VGA_BASE, self.vram, 0, VGA_SIZE)
         engine.map_buffer(ROM_BASE, self.ram, ROM_BASE, ONE_MB - ROM_BASE)
         engine.map_buffer(ONE_MB, self.ram, ONE_MB, self.extended_bytes)
+        self.high_bios = profile is not None and profile.high_bios
+        if self.high_bios:
+            engine.map_buffer(HIGH_BIOS_BASE, self.ram, HIGH_BIOS_SOURCE, HIGH_BIOS_SIZE,
+                              ucc.UC_PROT_READ | ucc.UC_PROT_EXEC)
         self.a20_enabled = True
+
+    # ------------------------------------------------------------------ whole pages
+    def maybe_used_pages(self) -> np.ndarray:
+        """One bool per page of ``ram``: False where the page was never touched (it
+        holds zeros), found without touching it."""
+        return hostpages.maybe_used_pages(self.ram)
+
+    def discard(self) -> None:
+        """All of ``ram`` reads as zeros again and its host memory is given back (before
+        the pages of a saved state are put in).  The caller drops translated code."""
+        hostpages.discard(self.ram)
+
+    def put_pages(self, indices: np.ndarray, data: bytes) -> None:
+        """Write whole pages straight into ``ram``: ``data`` holds ``len(indices)``
+        pages, for page numbers ``indices`` (no engine call: the caller drops
+        translated code afterwards)."""
+        indices = np.asarray(indices, dtype=np.int64)
+        if len(data) != len(indices) * PAGE:
+            raise ValueError(f"{len(data)} bytes for {len(indices)} pages")
+        source = memoryview(data)
+        # runs of consecutive pages are one copy each (fancy indexing a page at a time
+        # ran at 280 MB/s; a slice copy is a memcpy)
+        breaks = np.flatnonzero(np.diff(indices) != 1) + 1
+        for first, end in zip(np.r_[0, breaks], np.r_[breaks, len(indices)], strict=True):
+            at = int(indices[first]) * PAGE
+            self.ram[at : at + (end - first) * PAGE] = source[first * PAGE : end * PAGE]
 
     def set_a20(self, enabled: bool) -> None:
         """Gate address line 20.  With the gate closed, the first 64 KiB above 1 MiB
@@ -64,6 +115,9 @@ class GuestMemory(MemoryMixin):
 
     def read(self, addr: int, size: int) -> bytes:
         end = addr + size
+        if self.high_bios and addr >= HIGH_BIOS_BASE and end <= HIGH_BIOS_BASE + HIGH_BIOS_SIZE:
+            addr += HIGH_BIOS_SOURCE - HIGH_BIOS_BASE  # the BIOS, seen at the top of 4 GiB
+            end = addr + size
         if addr < ROM_BASE and end > VGA_BASE and not (VGA_BASE <= addr and end <= ROM_BASE):
             return self._read_split(addr, size)  # crosses into or out of the VGA window
         buf, off = self._view(addr)

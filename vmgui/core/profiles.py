@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import MappingProxyType
 
+MIN_MEMORY_MB = 2  # 640 KiB conventional + 1 MiB extended, rounded up
+
 
 @dataclass(frozen=True)
 class IsaDevice:
@@ -35,13 +37,26 @@ class MachineProfile:
     pci: bool = False  # PCI configuration mechanism #1 and the int 1Ah B1xxh PCI BIOS
     vbe: bool = False  # VBE 2.0/3.0 on int 10h 4Fxxh with a linear framebuffer
     cdrom: bool = False  # an ATAPI-class CD drive the BIOS boots from (El Torito)
-    max_memory_mb: int = 256
+    max_memory_mb: int = 257  # total RAM (640 KiB + extended from 1 MiB), see memory_problem
+    # The BIOS ROM also answers at FFFE0000h-FFFFFFFFh (a 386+ chipset's high alias), and
+    # int 15h E820h reports the ROM areas as SeaBIOS does, with ACPI 3.0 attributes.
+    high_bios: bool = False
 
     def device(self, kind: str) -> IsaDevice | None:
         """The profile's device of ``kind``, or None when this machine has none."""
         for dev in self.devices:
             if dev.kind == kind:
                 return dev
+        return None
+
+    def memory_problem(self, memory_mb: int) -> str | None:
+        """Why this machine cannot have ``memory_mb`` MB of RAM, or None when it can."""
+        if memory_mb > self.max_memory_mb:
+            return (f"memory {memory_mb} MB is more than the {self.name} machine takes "
+                    f"({self.max_memory_mb} MB)")
+        if memory_mb < MIN_MEMORY_MB:
+            return (f"memory {memory_mb} MB is outside {MIN_MEMORY_MB}-{self.max_memory_mb} "
+                    f"MB (a machine needs at least {MIN_MEMORY_MB} MB)")
         return None
 
 
@@ -64,12 +79,12 @@ _TABLE = MappingProxyType({
     "pc-at": MachineProfile(
         name="pc-at", label="IBM PC/AT compatible (ISA), BIOS",
         chipset="ISA PC/AT (8259A pair, 8254, 8042, MC146818)",
-        devices=_AT_DEVICES, cpu_model="pentium", max_memory_mb=256),
+        devices=_AT_DEVICES, cpu_model="pentium", max_memory_mb=257),  # 640K + 256 MB
     "pc-pci": MachineProfile(
         name="pc-pci", label="PC with PCI, VBE graphics and CD-ROM (i440FX-class), BIOS",
         chipset="i440FX host bridge, PIIX3 ISA bridge, VBE display adapter",
         devices=_AT_DEVICES, cpu_model="pentium3", pci=True, vbe=True, cdrom=True,
-        max_memory_mb=2048),
+        max_memory_mb=2048, high_bios=True),  # RAM ends at 80000000h, far below the PCI hole
 })
 
 

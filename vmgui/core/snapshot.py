@@ -6,7 +6,10 @@ powered-on machine of the same configuration, which then continues exactly where
 saved one was: CPU, RAM, video memory and screen, every device, the BIOS's own fields,
 the run loop's wait state and typed-key queue, and guest time).
 
-Parts: ``cpu`` (engine context blob, build-specific), ``ram``, ``vram`` (raw bytes),
+Parts: ``cpu`` (engine context blob, build-specific), ``ram`` (written from a view of
+live RAM that skips the pages never touched, and put back as its used pages after the rest
+is given back to the host: a 2 GB machine at a DOS prompt saves and loads like a small one),
+``vram`` (raw bytes),
 ``devices`` (JSON: each device's versioned ``save_state()`` keyed by its NAME; bytes
 values as ``{"$b64": ...}``), ``bios`` (JSON) and ``machine`` (JSON: memory size, A20,
 guest time, run-loop fields, drives).
@@ -154,13 +157,16 @@ def _machine_state(machine: Machine, guest_ns: int) -> dict[str, Any]:
     }
 
 
-def capture(machine: Machine) -> tuple[dict[str, Any], dict[str, bytes]]:
-    """``(meta, parts)`` of a machine that is not executing guest code right now."""
+def capture(machine: Machine) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(meta, parts)`` of a machine that is not executing guest code right now.  The
+    ``ram`` part is a :class:`statefile.PageSource` over live RAM, not a copy: write it
+    (:func:`statefile.write_state`) before the guest runs again."""
     guest_ns = machine.clock.now_ns()
+    memory = machine.memory
     parts = {
         "machine": _dumps(_machine_state(machine, guest_ns)),
         "cpu": machine.engine.context_save(),
-        "ram": bytes(machine.memory.ram),
+        "ram": statefile.PageSource(memoryview(memory.ram), memory.maybe_used_pages()),
         "vram": bytes(machine.memory.vram),
         "devices": _dumps(_device_states(machine)),
         "bios": _dumps(_bios_state(machine)),
@@ -174,7 +180,7 @@ def capture(machine: Machine) -> tuple[dict[str, Any], dict[str, bytes]]:
 
 
 # ---------------------------------------------------------------------- restore
-def _check(machine: Machine, parts: dict[str, bytes]) -> tuple[dict, dict, dict]:
+def _check(machine: Machine, parts: dict[str, Any]) -> tuple[dict, dict, dict]:
     """Everything that can be refused is refused here, before the machine changes."""
     missing = [name for name in REQUIRED_PARTS if name not in parts]
     if missing:
@@ -225,13 +231,26 @@ def _sync_irq_lines(machine: Machine) -> None:
         pic.irq_line(n).level = bool(levels >> bit & 1)
 
 
-def restore(machine: Machine, meta: dict[str, Any], parts: dict[str, bytes]) -> None:
+def _put_ram(machine: Machine, ram: Any) -> None:
+    """Guest RAM from a ``ram`` part: a statefile.PageImage (from a file: give every
+    page back to the host, then write the used ones), a PageSource or bytes (all of it).
+    Host buffers mapped into the engine: no engine call (restore drops translations)."""
+    memory = machine.memory
+    if isinstance(ram, statefile.PageImage):
+        memory.discard()
+        for numbers, data in ram.take_chunks():
+            memory.put_pages(numbers, data)
+    else:
+        memory.ram[:] = ram.data if isinstance(ram, statefile.PageSource) else ram
+
+
+def restore(machine: Machine, meta: dict[str, Any], parts: dict[str, Any]) -> None:
     """Put a :func:`capture` into ``machine`` (built from the same config and powered
     on, on its emulation thread, between engine runs).  Raises RestoreError, leaving
     the machine untouched, when the state does not fit."""
     mstate, bstate, dstates = _check(machine, parts)
     memory = machine.memory
-    memory.ram[:] = parts["ram"]  # host buffers mapped into the engine: no engine call
+    _put_ram(machine, parts["ram"])
     memory.vram[:] = parts["vram"]
     machine.engine.stop_ctl.blocks = mstate["blocks"]
     set_guest_time(machine.clock, mstate["guest_ns"])
@@ -279,6 +298,7 @@ def save(machine: Machine, path: str | os.PathLike[str], **extra_meta: Any) -> d
 
 def load(machine: Machine, path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read ``path`` (StateFileError if unusable) and restore it into ``machine``."""
-    meta, parts = statefile.read_state(path, profile=machine.config.profile)
+    meta, parts = statefile.read_state(path, profile=machine.config.profile,
+                                       as_pages=("ram",))
     restore(machine, meta, parts)
     return meta

@@ -15,9 +15,16 @@ named part, in file order: ``name``, ``encoding``, ``size`` (decoded bytes), ``l
 Encodings: ``zlib`` (level 1, in chunks of :data:`CHUNK` compressed on a thread pool:
 zlib releases the GIL; a chunk whose sample does not compress is stored as is) and, for
 page-sized parts such as guest RAM, ``zpages``: a bitmap of the 4 KiB pages that are not
-all zero, then only those pages, compressed the same way.  A booted DOS leaves most of
-64 MB untouched, so saving it costs little more than finding the zero pages (measured:
-64 MB FreeDOS saves in ~0.04 s, restores in ~0.07 s; tests/perf/bench_snapshot.py).
+all zero, then only those pages, compressed the same way (each chunk whole pages).  A
+booted DOS leaves most of 64 MB untouched, so saving it costs little more than finding the
+zero pages (measured: 64 MB FreeDOS saves in ~0.04 s, restores in ~0.07 s;
+tests/perf/bench_snapshot.py).
+
+Big RAM (2 GB) is neither copied nor read whole: the writer takes a :class:`PageSource`
+(a view of live RAM plus the pages known to be untouched, which it never reads: reading
+them would map the zero page into each), works a chunk of pages at a time, and the reader
+can hand a part back as a :class:`PageImage` (its used pages, chunk by chunk) instead of
+building all 2 GB (tests/perf/bench_big_memory.py).
 
 Writes go to a temporary file in the target's folder, are fsynced, then renamed over the
 target (os.replace), so a crash or a full disk mid-write leaves any previous file intact.
@@ -33,8 +40,9 @@ import os
 import struct
 import tempfile
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -50,12 +58,62 @@ PAGE = 4096
 ZPAGES_MIN = 1 << 20  # parts at least this big (and page-sized) use the zero-page bitmap
 LEVEL = 1  # zlib level 1: measured as fast as 3 and well ahead of 6 on guest RAM
 WORKERS = min(4, os.cpu_count() or 1)
+SCAN_PAGES = 2048  # pages looked at for zeros at a time (8 MiB)
 SAMPLE = 64 << 10  # bytes compressed to judge a chunk
 INCOMPRESSIBLE = 0.9  # a sample that keeps more than this share is stored uncompressed
 
 
 class StateFileError(Exception):
     """The file is not a state file vmgui can restore; the message says why."""
+
+
+@dataclass(frozen=True)
+class PageSource:
+    """A page-sized part to write without copying it: ``data`` is a buffer of whole pages
+    (a view of live guest RAM: write the file before the guest runs again), and
+    ``maybe_used`` has one bool a page, False where the page is known to hold zeros
+    without reading it (never touched); None: every page is looked at."""
+
+    data: Any
+    maybe_used: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return memoryview(self.data).nbytes
+
+
+class PageImage:
+    """A ``zpages`` part read back as its used pages rather than as all its bytes: a 2 GB
+    RAM part of an idle DOS is a few hundred KiB here.  ``used``: one bool a page;
+    :meth:`take_chunks` hands the pages over a chunk at a time."""
+
+    def __init__(self, size: int, page_size: int, used: np.ndarray, chunks: list[bytes]):
+        self.size = size
+        self.page_size = page_size
+        self.used = used
+        self._chunks: list[bytes | None] = list(chunks)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def take_chunks(self) -> Iterator[tuple[np.ndarray, bytes]]:
+        """(page numbers, the bytes of those pages) for every chunk, each handed over
+        once: the image lets go of it, so a big part is not held twice."""
+        numbers = np.flatnonzero(self.used)
+        at = 0
+        for i, chunk in enumerate(self._chunks):
+            if chunk is None:
+                raise ValueError("the pages of this image were already taken")
+            self._chunks[i] = None
+            count = len(chunk) // self.page_size
+            yield numbers[at : at + count], chunk
+            at += count
+
+    def to_bytes(self) -> bytes:
+        """The whole part (zeros where no page was stored)."""
+        out = np.zeros((self.size // self.page_size, self.page_size), dtype=np.uint8)
+        for numbers, chunk in self.take_chunks():
+            out[numbers] = np.frombuffer(chunk, dtype=np.uint8).reshape(-1, self.page_size)
+        return out.tobytes()
 
 
 def engine_version() -> str:
@@ -90,7 +148,7 @@ def _compress_chunks(data: memoryview, pool: ThreadPoolExecutor
 
 
 def _decompress_chunks(payload: memoryview, entry: Mapping[str, Any],
-                       pool: ThreadPoolExecutor) -> bytes:
+                       pool: ThreadPoolExecutor) -> list[bytes]:
     pieces, at = [], 0
     for n in entry["chunks"]:
         pieces.append(payload[at : at + n])
@@ -99,42 +157,88 @@ def _decompress_chunks(payload: memoryview, entry: Mapping[str, Any],
         raise ValueError("chunk lengths do not add up")
     raw = set(entry.get("raw", ()))
     jobs = [(piece, i in raw) for i, piece in enumerate(pieces)]
-    return b"".join(pool.map(lambda job: bytes(job[0]) if job[1] else zlib.decompress(job[0]),
-                             jobs))
+    return list(pool.map(lambda job: bytes(job[0]) if job[1] else zlib.decompress(job[0]),
+                         jobs))
 
 
-def _encode(data: bytes, pool: ThreadPoolExecutor) -> tuple[dict[str, Any], list[bytes]]:
-    view = memoryview(data).cast("B")
-    entry: dict[str, Any] = {"size": len(view)}
+def _used_pages(pages: np.ndarray, maybe_used: np.ndarray | None) -> np.ndarray:
+    """One bool a page: not all zero.  Only pages ``maybe_used`` marks are read, a block
+    at a time (no copy of the whole part)."""
+    used = np.zeros(len(pages), dtype=bool)
+    if maybe_used is None:
+        for at in range(0, len(pages), SCAN_PAGES):
+            used[at : at + SCAN_PAGES] = pages[at : at + SCAN_PAGES].any(axis=1)
+        return used
+    if len(maybe_used) != len(pages):
+        raise ValueError(f"page map of {len(maybe_used)} pages for a part of {len(pages)}")
+    candidates = np.flatnonzero(maybe_used)
+    for at in range(0, len(candidates), SCAN_PAGES):
+        numbers = candidates[at : at + SCAN_PAGES]
+        used[numbers] = pages[numbers].any(axis=1)
+    return used
+
+
+def _compress_pages(pages: np.ndarray, numbers: np.ndarray) -> tuple[bytes, bool]:
+    return _compress_piece(memoryview(pages[numbers].reshape(-1)))
+
+
+def _encode_pages(view: memoryview, maybe_used: np.ndarray | None,
+                  pool: ThreadPoolExecutor) -> tuple[dict[str, Any], list[bytes]]:
+    pages = np.frombuffer(view, dtype=np.uint8).reshape(-1, PAGE)
+    used = _used_pages(pages.view(np.uint64), maybe_used)
+    numbers = np.flatnonzero(used)
+    per_chunk = CHUNK // PAGE
+    groups = [numbers[i : i + per_chunk] for i in range(0, len(numbers), per_chunk)]
+    results = list(pool.map(lambda group: _compress_pages(pages, group), groups))
+    stored = [r[0] for r in results] or [zlib.compress(b"", LEVEL)]
+    raw = [i for i, r in enumerate(results) if not r[1]]
+    entry = {"size": len(view), "encoding": "zpages", "page_size": PAGE,
+             "chunks": [len(c) for c in stored], "raw": raw}
+    return entry, [np.packbits(used).tobytes(), *stored]
+
+
+def _encode(data: bytes | PageSource, pool: ThreadPoolExecutor
+            ) -> tuple[dict[str, Any], list[bytes]]:
+    maybe_used = data.maybe_used if isinstance(data, PageSource) else None
+    view = memoryview(data.data if isinstance(data, PageSource) else data).cast("B")
     if len(view) >= ZPAGES_MIN and len(view) % PAGE == 0:
-        pages = np.frombuffer(view, dtype=np.uint64).reshape(-1, PAGE // 8)
-        used = pages.any(axis=1)
-        kept = np.ascontiguousarray(pages[used]).view(np.uint8).reshape(-1)
-        chunks, layout = _compress_chunks(memoryview(kept), pool)
-        entry.update(encoding="zpages", page_size=PAGE, **layout)
-        return entry, [np.packbits(used).tobytes(), *chunks]
+        return _encode_pages(view, maybe_used, pool)
+    if isinstance(data, PageSource):
+        raise ValueError(f"a page part must be whole pages of at least {ZPAGES_MIN} bytes")
     chunks, layout = _compress_chunks(view, pool)
-    entry.update(encoding="zlib", **layout)
-    return entry, chunks
+    return {"size": len(view), "encoding": "zlib", **layout}, chunks
 
 
-def _decode(entry: Mapping[str, Any], payload: memoryview, pool: ThreadPoolExecutor) -> bytes:
+def _decode_pages(entry: Mapping[str, Any], payload: memoryview,
+                  pool: ThreadPoolExecutor) -> PageImage:
+    size, page = entry["size"], entry["page_size"]
+    if not isinstance(page, int) or page <= 0 or size % page:
+        raise ValueError(f"page size {page!r} does not divide the part's {size} bytes")
+    npages = size // page
+    mask_len = (npages + 7) // 8
+    if len(payload) < mask_len:
+        raise ValueError("page map is cut short")
+    used = np.unpackbits(np.frombuffer(payload[:mask_len], dtype=np.uint8),
+                         count=npages).astype(bool)
+    chunks = [c for c in _decompress_chunks(payload[mask_len:], entry, pool) if c]
+    if sum(len(c) for c in chunks) != int(used.sum()) * page:
+        raise ValueError("page data does not match the page map")
+    if any(len(c) % page for c in chunks):
+        raise ValueError("a chunk of page data holds a partial page")
+    return PageImage(size, page, used, chunks)
+
+
+def _decode(entry: Mapping[str, Any], payload: memoryview, pool: ThreadPoolExecutor,
+            as_pages: bool = False) -> bytes | PageImage:
     size = entry["size"]
     encoding = entry["encoding"]
     if encoding == "zlib":
-        data = _decompress_chunks(payload, entry, pool)
+        data = b"".join(_decompress_chunks(payload, entry, pool))
     elif encoding == "zpages":
-        page = entry["page_size"]
-        npages = size // page
-        mask_len = (npages + 7) // 8
-        used = np.unpackbits(np.frombuffer(payload[:mask_len], dtype=np.uint8),
-                             count=npages).astype(bool)
-        kept = _decompress_chunks(payload[mask_len:], entry, pool)
-        if len(kept) != int(used.sum()) * page:
-            raise ValueError("page data does not match the page map")
-        out = np.zeros((npages, page), dtype=np.uint8)
-        out[used] = np.frombuffer(kept, dtype=np.uint8).reshape(-1, page)
-        data = out.tobytes()
+        image = _decode_pages(entry, payload, pool)
+        if as_pages:
+            return image
+        data = image.to_bytes()
     else:
         raise ValueError(f"unknown encoding {encoding!r}")
     if len(data) != size:
@@ -157,10 +261,11 @@ def _fsync_dir(folder: Path) -> None:
             os.close(fd)
 
 
-def write_state(path: str | os.PathLike[str], parts: Mapping[str, bytes],
+def write_state(path: str | os.PathLike[str], parts: Mapping[str, bytes | PageSource],
                 meta: Mapping[str, Any], *, unicorn_version: str | None = None) -> None:
-    """Write ``parts`` (name -> bytes, kept in this order) and JSON-able ``meta`` to
-    ``path`` atomically.  ``unicorn_version`` overrides the running build's (tests)."""
+    """Write ``parts`` (name -> bytes or :class:`PageSource`, kept in this order) and
+    JSON-able ``meta`` to ``path`` atomically.  ``unicorn_version`` overrides the running
+    build's (tests)."""
     path = Path(path)
     entries, payloads = [], []
     with ThreadPoolExecutor(WORKERS) as pool:
@@ -281,9 +386,12 @@ def read_meta(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def read_state(path: str | os.PathLike[str], *, check_engine: bool = True,
-               profile: str = PROFILE) -> tuple[dict[str, Any], dict[str, bytes]]:
-    """``(meta, parts)`` from a state file; every part checked against its sha256.
-    With ``check_engine`` a file saved by another unicorn build is refused."""
+               profile: str = PROFILE, as_pages: tuple[str, ...] = (),
+               ) -> tuple[dict[str, Any], dict[str, bytes | PageImage]]:
+    """``(meta, parts)`` from a state file; every part checked against its sha256 and
+    decoded (a damaged one is refused here, not later).  With ``check_engine`` a file
+    saved by another unicorn build is refused.  Parts named in ``as_pages`` that were
+    stored as pages come back as :class:`PageImage`, the others as bytes."""
     path = Path(path)
     try:
         blob = path.read_bytes()
@@ -304,7 +412,7 @@ def read_state(path: str | os.PathLike[str], *, check_engine: bool = True,
         raise StateFileError(f"saved with unicorn {header.get('unicorn')}, this is {current}: "
                              "the CPU state of one engine build cannot be loaded into another")
     view = memoryview(blob)
-    parts: dict[str, bytes] = {}
+    parts: dict[str, bytes | PageImage] = {}
     with ThreadPoolExecutor(WORKERS) as pool:
         for entry in header["parts"]:
             name, length = entry["name"], entry["length"]
@@ -313,7 +421,7 @@ def read_state(path: str | os.PathLike[str], *, check_engine: bool = True,
             if hashlib.sha256(payload).hexdigest() != entry["sha256"]:
                 raise StateFileError(f"part {name!r} is damaged (checksum mismatch)")
             try:
-                parts[name] = _decode(entry, payload, pool)
+                parts[name] = _decode(entry, payload, pool, name in as_pages)
             except (ValueError, KeyError, TypeError, zlib.error) as exc:
                 raise StateFileError(f"part {name!r} is damaged ({exc})") from exc
     return _public_meta(header), parts

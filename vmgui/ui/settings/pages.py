@@ -38,18 +38,18 @@ from PySide6.QtWidgets import (
 
 from vmgui.config.library import Library
 from vmgui.config.schema import (
-    MAX_MEMORY_MB,
     MAX_TCP_PORT,
     MIN_MEMORY_MB,
+    PROFILES,
     Attachment,
     SerialConfig,
     VmConfig,
     name_problems,
 )
+from vmgui.core.profiles import DEFAULT_PROFILE, get_profile
 from vmgui.storage import media
 
 ERROR_STYLE = "color: #c01c28;"
-SLIDER_MAX_MB = 256
 DEFAULT_TCP_PORT = 4555
 
 
@@ -144,8 +144,9 @@ class GeneralPage(Page):
 class SystemPage(Page):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
+        self.profile = get_profile(DEFAULT_PROFILE)  # the VM's machine: its memory limit
         self.slider = QSlider(Qt.Orientation.Horizontal, self)
-        self.slider.setRange(MIN_MEMORY_MB, SLIDER_MAX_MB)
+        self.slider.setRange(MIN_MEMORY_MB, self.profile.max_memory_mb)
         self.slider.setPageStep(16)
         self.slider.setAccessibleName(self.tr("Memory in MB"))
         self.memory = QSpinBox(self)
@@ -226,6 +227,12 @@ class SystemPage(Page):
         self.changed.emit()
 
     def load(self, config: VmConfig) -> None:
+        if config.profile in PROFILES:
+            self.profile = get_profile(config.profile)
+        self.slider.blockSignals(True)
+        self.slider.setRange(MIN_MEMORY_MB, self.profile.max_memory_mb)
+        self.slider.setPageStep(16 if self.profile.max_memory_mb <= 512 else 128)
+        self.slider.blockSignals(False)
         self.memory.setValue(config.memory_mb)
         labels = {"a": self.tr("Floppy A:"), "b": self.tr("Floppy B:"),
                   "c": self.tr("Hard disk C:"), "d": self.tr("Hard disk D:")}
@@ -257,9 +264,10 @@ class SystemPage(Page):
 
     def problems(self) -> list[str]:
         problems = []
-        if not MIN_MEMORY_MB <= self.memory.value() <= MAX_MEMORY_MB:
-            problems.append(self.tr("Memory must be {0}-{1} MB.")
-                            .format(MIN_MEMORY_MB, MAX_MEMORY_MB))
+        maximum = self.profile.max_memory_mb
+        if not MIN_MEMORY_MB <= self.memory.value() <= maximum:
+            problems.append(self.tr("Memory must be {0}-{1} MB (the most the {2} machine "
+                                    "takes).").format(MIN_MEMORY_MB, maximum, self.profile.name))
         if not self.boot_order():
             problems.append(self.tr("Tick at least one boot drive."))
         return problems

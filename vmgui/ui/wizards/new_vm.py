@@ -44,16 +44,25 @@ from PySide6.QtWidgets import (
 
 from vmgui.config.library import Library, LibraryError, VmEntry
 from vmgui.config.schema import MIN_MEMORY_MB, Attachment, ConfigError, VmConfig, name_problems
+from vmgui.core.profiles import get_profile
 from vmgui.storage import media
 from vmgui.storage.image import MAX_FLOPPY_BYTES, DiskImage, DiskImageError
 from vmgui.ui.manager.icons import app_icon
 
 log = logging.getLogger(__name__)
 
-WIZARD_MAX_MEMORY_MB = 256
 DEFAULT_MEMORY_MB = 16
 DEFAULT_DISK_MB = 32
-PROFILE_LABELS = (("pc-at", "IBM PC/AT compatible, BIOS"),)
+PROFILE_LABELS = (("pc-at", "IBM PC/AT compatible, BIOS"),
+                  ("pc-pci", "PC with PCI, VBE graphics and CD-ROM, BIOS"))
+PROFILE_ABOUT = {
+    "pc-at": "An IBM PC/AT compatible: x86 CPU, 8259 interrupt controllers, 8254 timer, 8042 "
+             "keyboard controller, CMOS clock, VGA, floppy and hard-disk drives through the "
+             "BIOS, a 16550 serial port. It runs DOS and other real-mode software.",
+    "pc-pci": "A later PC (i440FX-class): the PC/AT's devices plus a PCI bus, VBE graphics and "
+              "a CD-ROM drive, and up to 2 GB of memory. For bootloaders, Linux installers "
+              "and other protected-mode systems.",
+}
 NEW_FLOPPY_FILE = "floppy.img"
 NEW_DISK_FILE = "disk.img"
 ERROR_STYLE = "color: #c01c28;"
@@ -122,15 +131,20 @@ class ProfilePage(QWizardPage):
         self.combo.setAccessibleName(self.tr("Machine profile"))
         for key, label in PROFILE_LABELS:
             self.combo.addItem(self.tr(label), key)
-        about = QLabel(self.tr("An IBM PC/AT compatible: x86 CPU, 8259 interrupt controllers, "
-                               "8254 timer, 8042 keyboard controller, CMOS clock, VGA, floppy "
-                               "and hard-disk drives through the BIOS, a 16550 serial port. "
-                               "It runs DOS and other real-mode software."), self)
-        about.setWordWrap(True)
+        self.about = QLabel(self)
+        self.about.setWordWrap(True)
+        self.combo.currentIndexChanged.connect(self._show_about)
+        self._show_about()
         form = QFormLayout(self)
         form.addRow(self.tr("&Profile:"), self.combo)
-        form.addRow(about)
+        form.addRow(self.about)
         self.registerField("profile", self.combo)
+
+    def _show_about(self) -> None:
+        self.about.setText(self.tr(PROFILE_ABOUT.get(self.combo.currentData(), "")))
+
+    def profile_name(self) -> str:
+        return self.combo.currentData()
 
 
 class MemoryPage(QWizardPage):
@@ -139,14 +153,15 @@ class MemoryPage(QWizardPage):
         self.setTitle(self.tr("Memory"))
         self.setSubTitle(self.tr("How much RAM the virtual machine has. DOS programs rarely "
                                  "use more than 16 MB."))
+        maximum = get_profile(PROFILE_LABELS[0][0]).max_memory_mb
         self.slider = QSlider(Qt.Orientation.Horizontal, self)
-        self.slider.setRange(MIN_MEMORY_MB, WIZARD_MAX_MEMORY_MB)
+        self.slider.setRange(MIN_MEMORY_MB, maximum)
         self.slider.setPageStep(16)
         self.slider.setTickPosition(QSlider.TickPosition.TicksBelow)
         self.slider.setTickInterval(32)
         self.slider.setAccessibleName(self.tr("Memory in MB"))
         self.spin = QSpinBox(self)
-        self.spin.setRange(MIN_MEMORY_MB, WIZARD_MAX_MEMORY_MB)
+        self.spin.setRange(MIN_MEMORY_MB, maximum)
         self.spin.setSuffix(self.tr(" MB"))
         self.spin.setAccessibleName(self.tr("Memory in MB"))
         self.slider.valueChanged.connect(self.spin.setValue)
@@ -158,7 +173,8 @@ class MemoryPage(QWizardPage):
         scale = QHBoxLayout()
         scale.addWidget(QLabel(self.tr("{0} MB").format(MIN_MEMORY_MB), self))
         scale.addStretch(1)
-        scale.addWidget(QLabel(self.tr("{0} MB").format(WIZARD_MAX_MEMORY_MB), self))
+        self.max_label = QLabel(self.tr("{0} MB").format(maximum), self)
+        scale.addWidget(self.max_label)
         label = QLabel(self.tr("&Memory:"), self)
         label.setBuddy(self.slider)
         layout = QVBoxLayout(self)
@@ -167,6 +183,17 @@ class MemoryPage(QWizardPage):
         layout.addLayout(scale)
         layout.addStretch(1)
         self.registerField("memory", self.spin)
+
+    def initializePage(self) -> None:  # noqa: N802 - Qt API
+        """The range is the chosen machine's (pc-at: 257 MB, pc-pci: 2048 MB)."""
+        self.set_maximum(get_profile(self.wizard().profile_page.profile_name()).max_memory_mb)
+
+    def set_maximum(self, maximum: int) -> None:
+        self.slider.setRange(MIN_MEMORY_MB, maximum)
+        self.slider.setTickInterval(32 if maximum <= 512 else 256)
+        self.slider.setPageStep(16 if maximum <= 512 else 128)
+        self.spin.setRange(MIN_MEMORY_MB, maximum)  # a larger value is clamped to it
+        self.max_label.setText(self.tr("{0} MB").format(maximum))
 
 
 class MediaPage(QWizardPage):
@@ -341,7 +368,7 @@ class NewVmWizard(QWizard):
     def build_config(self) -> VmConfig:
         """The configuration the fields describe (new images not made yet)."""
         config = VmConfig(self.field("name").strip(),
-                          profile=PROFILE_LABELS[self.field("profile")][0],
+                          profile=self.profile_page.profile_name(),
                           memory_mb=int(self.field("memory")),
                           tryout=bool(self.field("tryout")))
         if self.field("media_existing"):
