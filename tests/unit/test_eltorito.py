@@ -57,8 +57,8 @@ def test_bad_checksum_is_refused():
     cat = isos.catalog(isos.validation_entry(bad_checksum=True), isos.default_entry())
     with pytest.raises(ElToritoError) as exc:
         parse_catalog(cat, 19)
-    assert str(exc.value) == ("cannot boot: its boot catalog (sector 19) has a bad validation "
-                              "entry checksum (its words sum to 0001h, not 0)")
+    assert str(exc.value) == ("has a bad boot catalog (sector 19): its validation entry "
+                              "checksum is wrong (the words sum to 0001h, not 0)")
 
 
 def test_missing_key_bytes_are_refused():
@@ -69,19 +69,19 @@ def test_missing_key_bytes_are_refused():
 
 def test_unknown_media_type_is_named():
     cat = isos.catalog(isos.validation_entry(), isos.default_entry(media=7))
-    with pytest.raises(ElToritoError, match="default boot entry has boot media type 7"):
+    with pytest.raises(ElToritoError, match="has a default boot entry of boot media type 7"):
         parse_catalog(cat)
 
 
 def test_not_bootable_and_no_sections():
     cat = isos.catalog(isos.validation_entry(), isos.default_entry(bootable=False))
-    with pytest.raises(ElToritoError, match="has no bootable 80x86 entry"):
+    with pytest.raises(ElToritoError, match="has no bootable 80x86 entry in its boot catalog"):
         parse_catalog(cat, 19)
 
 
 def test_efi_only_catalog_says_so():
     cat = isos.catalog(isos.validation_entry(0xEF), isos.default_entry())
-    with pytest.raises(ElToritoError, match=r"is for EFI computers and has no 80x86 \(PC "
+    with pytest.raises(ElToritoError, match=r"for EFI computers, with no 80x86 \(PC "
                                             r"BIOS\) boot entry"):
         parse_catalog(cat, 19)
 
@@ -119,7 +119,7 @@ def test_data_cd_has_no_boot_record(tmp_path):
 
 def test_catalog_outside_the_disc(tmp_path):
     with open_iso(tmp_path, image=bytes(2048), catalog_lba=999) as cd, \
-            pytest.raises(ElToritoError, match=r"points at a boot catalog in sector 999, "
+            pytest.raises(ElToritoError, match=r"pointing at a boot catalog in sector 999, "
                                                r"outside the disc \(21 sectors\)"):
         find_boot_entry(cd)
 
@@ -141,8 +141,8 @@ def test_emulated_floppy_reads_512_byte_sectors(tmp_path):
 def test_emulated_floppy_past_the_end_of_the_disc(tmp_path):
     with open_iso(tmp_path, image=bytes(2048)) as cd, pytest.raises(ElToritoError) as exc:
         emulated_disk(cd, BootEntry(Media.FLOPPY_1_2M, 0x7C0, 0, 1, 20, 19))
-    assert str(exc.value) == ("cannot boot: its 1.2M floppy image (1228800 bytes from sector "
-                              "20) reaches past the end of the disc (21 sectors)")
+    assert str(exc.value) == ("has a 1.2M floppy image (1228800 bytes from sector 20) "
+                              "reaching past the end of the disc (21 sectors)")
 
 
 def _mbr(heads: int, sectors: int, cylinders: int) -> bytes:
@@ -165,5 +165,5 @@ def test_emulated_hard_disk_takes_its_geometry_from_the_partition(tmp_path):
 
 def test_emulated_hard_disk_without_a_partition_table(tmp_path):
     with open_iso(tmp_path, image=bytes(4096)) as cd, \
-            pytest.raises(ElToritoError, match="has no partition table"):
+            pytest.raises(ElToritoError, match="with no partition table"):
         emulated_disk(cd, BootEntry(Media.HARD_DISK, 0x7C0, 6, 1, 20, 19))

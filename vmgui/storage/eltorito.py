@@ -78,7 +78,7 @@ _FLOPPY_BYTES = {Media.FLOPPY_1_2M: 1228800, Media.FLOPPY_1_44M: 1474560,
 
 class ElToritoError(DiskImageError):
     """A CD cannot be booted.  The message completes the sentence "the CD in drive D:
-    ..." ("has no El Torito boot record", "cannot boot: its boot catalog ..."); a BIOS
+    ..." ("has no El Torito boot record", "has a bad boot catalog ..."); a BIOS
     prints it and goes on to the next boot device."""
 
 
@@ -118,8 +118,8 @@ def _entry(raw: bytes, catalog_lba: int, platform: int, where: str) -> BootEntry
     try:
         media = Media(raw[1] & 0x0F)
     except ValueError:
-        raise ElToritoError(f"cannot boot: its {where} has boot media type "
-                            f"{raw[1] & 0x0F} (El Torito defines 0-4)") from None
+        raise ElToritoError(f"has a {where} of boot media type {raw[1] & 0x0F} (El "
+                            "Torito defines 0-4)") from None
     segment = int.from_bytes(raw[2:4], "little") or DEFAULT_LOAD_SEGMENT
     return BootEntry(media, segment, raw[4], int.from_bytes(raw[6:8], "little"),
                      int.from_bytes(raw[8:12], "little"), catalog_lba, platform)
@@ -127,20 +127,19 @@ def _entry(raw: bytes, catalog_lba: int, platform: int, where: str) -> BootEntry
 
 def _check_validation(entry: bytes, lba: int) -> None:
     if entry[0] != HEADER_VALIDATION or entry[30:32] != KEY:
-        raise ElToritoError(f"cannot boot: its boot catalog (sector {lba}) does not start "
+        raise ElToritoError(f"has a bad boot catalog (sector {lba}): it does not start "
                             "with a validation entry (header 01h, key bytes 55h AAh)")
     total = sum(int.from_bytes(entry[i:i + 2], "little") for i in range(0, 32, 2)) & 0xFFFF
     if total:
-        raise ElToritoError(f"cannot boot: its boot catalog (sector {lba}) has a bad "
-                            f"validation entry checksum (its words sum to {total:04X}h, "
-                            "not 0)")
+        raise ElToritoError(f"has a bad boot catalog (sector {lba}): its validation entry "
+                            f"checksum is wrong (the words sum to {total:04X}h, not 0)")
 
 
 def parse_catalog(catalog: bytes, lba: int = 0) -> BootEntry:
     """The 80x86 boot entry of a boot catalog (its first sector, 2048 bytes, read from
     sector ``lba``); :class:`ElToritoError` when there is none or the catalog is bad."""
     if len(catalog) < 2 * ENTRY_SIZE:
-        raise ElToritoError(f"cannot boot: its boot catalog (sector {lba}) is cut short")
+        raise ElToritoError(f"has a bad boot catalog (sector {lba}): it is cut short")
     _check_validation(catalog[:ENTRY_SIZE], lba)
     platform = catalog[1]
     default = catalog[ENTRY_SIZE:2 * ENTRY_SIZE]
@@ -151,10 +150,10 @@ def parse_catalog(catalog: bytes, lba: int = 0) -> BootEntry:
         return found
     if platform != PLATFORM_X86:
         name = PLATFORM_NAMES.get(platform, f"{platform:02X}h")
-        raise ElToritoError(f"cannot boot: its boot catalog (sector {lba}) is for {name} "
-                            "computers and has no 80x86 (PC BIOS) boot entry")
-    raise ElToritoError(f"cannot boot: its boot catalog (sector {lba}) has no bootable "
-                        f"80x86 entry (the default entry is marked {default[0]:02X}h)")
+        raise ElToritoError(f"has a boot catalog (sector {lba}) for {name} computers, "
+                            "with no 80x86 (PC BIOS) boot entry")
+    raise ElToritoError(f"has no bootable 80x86 entry in its boot catalog (sector {lba}; "
+                        f"the default entry is marked {default[0]:02X}h)")
 
 
 def _section_entry(catalog: bytes, lba: int) -> BootEntry | None:
@@ -191,8 +190,8 @@ def find_boot_entry(cd: CdImage) -> BootEntry:
         raise NoBootRecordError("has no El Torito boot record")
     lba = boot_catalog_lba(cd.read_sectors(BOOT_RECORD_SECTOR, 1))
     if not BOOT_RECORD_SECTOR < lba < cd.total_sectors:
-        raise ElToritoError(f"cannot boot: its boot record points at a boot catalog in "
-                            f"sector {lba}, outside the disc ({cd.total_sectors} sectors)")
+        raise ElToritoError(f"has a boot record pointing at a boot catalog in sector "
+                            f"{lba}, outside the disc ({cd.total_sectors} sectors)")
     return parse_catalog(cd.read_sectors(lba, 1), lba)
 
 
@@ -252,8 +251,8 @@ def emulated_disk(cd: CdImage, entry: BootEntry) -> EmulatedDisk:
     end = entry.load_rba * CD_SECTOR_SIZE + size
     if end > cd.size_bytes:
         raise ElToritoError(
-            f"cannot boot: its {MEDIA_NAMES[entry.media]} image ({size} bytes from sector "
-            f"{entry.load_rba}) reaches past the end of the disc ({cd.total_sectors} sectors)")
+            f"has a {MEDIA_NAMES[entry.media]} image ({size} bytes from sector "
+            f"{entry.load_rba}) reaching past the end of the disc ({cd.total_sectors} sectors)")
     return EmulatedDisk(cd, entry, kind, geometry, drive_type)
 
 
@@ -262,11 +261,11 @@ def _hard_disk_geometry(first: bytes) -> Geometry:
     SeaBIOS takes them)."""
     entry = first[446:462] if len(first) >= 512 and first[510:512] == KEY else b""
     if len(entry) < 16 or entry[5] == 0 and entry[6] == 0 and entry[7] == 0:
-        raise ElToritoError("cannot boot: its hard-disk image has no partition table to "
-                            "take the disk's geometry from")
+        raise ElToritoError("has a hard-disk image with no partition table to take the "
+                            "disk's geometry from")
     heads, sectors = entry[5] + 1, entry[6] & 0x3F
     cylinders = (((entry[6] & 0xC0) << 2) | entry[7]) + 1
     if sectors == 0:
-        raise ElToritoError("cannot boot: its hard-disk image's first partition ends at "
-                            "sector 0 (the partition table is damaged)")
+        raise ElToritoError("has a hard-disk image whose first partition ends at sector 0 "
+                            "(a damaged partition table)")
     return Geometry(cylinders, heads, sectors)
