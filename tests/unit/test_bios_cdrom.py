@@ -350,3 +350,13 @@ def test_dap_address_of_the_cd_is_read_from_ds_si(cd):
                   + (17).to_bytes(8, "little"))
     int13(disk, cpu, ah=0x42, dl=CD_DRIVE, ds=0x1234, si=0x10)
     assert not cpu.cf and cpu.mem.read(0x20000, 6) == b"\x00CD001"
+
+
+@pytest.mark.parametrize("state,why", [
+    ({"version": 2}, "version 2 is not 1"),
+    ({"version": 1, "media": 9}, "damaged"),
+    ("garbage", "not a table"),
+])
+def test_a_saved_cd_boot_this_build_cannot_read_is_refused(state, why):
+    with pytest.raises(ValueError, match=why):
+        CdromService.parse_state(state)

@@ -392,18 +392,34 @@ class CdromService:
                 "load_rba": e.load_rba, "catalog_lba": e.catalog_lba, "drive": b.drive,
                 "chs": list(b.chs), "emulating": b.emulating}
 
+    @staticmethod
+    def parse_state(state: dict[str, Any] | None) -> CdBoot | None:
+        """The CD boot :meth:`save_state` wrote; ValueError for one this build cannot
+        read (a newer version, a damaged part)."""
+        if state is None:
+            return None
+        if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
+            raise ValueError(f"CD boot state version {state.get('version')!r} is not "
+                             f"{STATE_VERSION}" if isinstance(state, dict) else
+                             "CD boot state is not a table")
+        try:
+            entry = BootEntry(Media(state["media"]), state["load_segment"],
+                              state["system_type"], state["sector_count"], state["load_rba"],
+                              state["catalog_lba"])
+            chs = tuple(state["chs"])
+            return CdBoot(entry, state["drive"], (chs[0], chs[1], chs[2]),
+                          bool(state["emulating"]))
+        except (KeyError, TypeError, IndexError, ValueError) as exc:
+            raise ValueError(f"CD boot state is damaged ({exc!r})") from None
+
     def load_state(self, state: dict[str, Any] | None) -> None:
         """Put back :meth:`save_state`: the emulated disk is made again from the disc in
         the drive (ValueError when there is none to emulate from)."""
+        booted = self.parse_state(state)
         self.reset()
-        if state is None:
+        if booted is None:
             return
-        if state.get("version") != STATE_VERSION:
-            raise ValueError(f"CD boot state version {state.get('version')!r} is not "
-                             f"{STATE_VERSION}")
-        entry = BootEntry(Media(state["media"]), state["load_segment"], state["system_type"],
-                          state["sector_count"], state["load_rba"], state["catalog_lba"])
-        booted = CdBoot(entry, state["drive"], tuple(state["chs"]), state["emulating"])
+        entry = booted.entry
         if booted.emulating:
             if self.image is None:
                 raise ValueError("the saved machine was running from a CD's emulated disk, "
