@@ -3,7 +3,8 @@
 Owns: ``vmgui start NAME [--headless]`` (headless: a detached VM process,
 :mod:`vmgui.host.vmprocess`, logging to ``<vm folder>/logs/vm.log``; otherwise a console
 window on a VM process, without the manager, scaled as the VM's ``display_scale`` says)
-and ``vmgui control NAME VERB ...``, which talks to the VM's control socket
+and ``vmgui control NAME VERB ...`` (``media cdrom|floppy-a|floppy-b FILE|eject``
+changes removable media while the VM runs), which talks to the VM's control socket
 (:mod:`vmgui.host.control`) whoever started it, the manager or ``vmgui start``.  The VM's
 run lock (:mod:`vmgui.config.runlock`) is held by the process that runs the VM: the
 window's process, or the headless VM process.  Exit status: 0 done, 2 bad usage,
@@ -31,6 +32,7 @@ from vmgui.config import tryout as tryout_mod
 from vmgui.config.library import Library, LibraryError, VmEntry, check_media
 from vmgui.config.runlock import RunLock, VmBusyError
 from vmgui.config.snapshots import clean_leftovers, saved_state_path, settle_resume
+from vmgui.core.events import MEDIA_DRIVES
 from vmgui.host.control import Connection, NotRunning, probe, socket_path
 from vmgui.storage.image import open_regular
 
@@ -56,7 +58,11 @@ VERBS = {  # verb -> (argument name or None, help)
     "savestate": ("[FILE]", "save the machine state and power off; `vmgui start` resumes "
                             "there (with FILE: write a copy of the state to FILE and keep "
                             "running)"),
+    "media": (None, "insert an image into a removable drive, or eject: media cdrom|floppy-a|"
+                    "floppy-b FILE|eject (a CD must be an ISO 9660 image; the VM's settings "
+                    "keep their media)"),
 }
+EJECT = "eject"
 
 
 class _Usage(Exception):
@@ -90,6 +96,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         if verb == "wait-text":
             vp.add_argument("--timeout", type=float, default=30.0, metavar="S",
                             help="give up after S seconds (default 30): exit status 3")
+        if verb == "media":
+            vp.add_argument("drive", choices=MEDIA_DRIVES, help="the removable drive")
+            vp.add_argument("arg", metavar="FILE|eject",
+                            help="the image to insert, or 'eject' to empty the drive")
+            vp.add_argument("--read-only", action="store_true",
+                            help="floppies: insert the disk write-protected")
     p.set_defaults(handler=control_command)
 
 
@@ -375,7 +387,22 @@ def _request(args: argparse.Namespace, entry: VmEntry) -> dict:
         if args.timeout < 0:
             raise _Usage(f"--timeout {args.timeout:g}: must not be negative")
         req["text"], req["timeout"] = unescape(args.arg), args.timeout
+    elif verb == "media":
+        req.update(_media_request(args))
     return req
+
+
+def _media_request(args: argparse.Namespace) -> dict:
+    """The media request's fields; a file that is not there is refused here (the VM
+    process names any other problem: not an ISO, not a floppy image)."""
+    if args.arg == EJECT:
+        return {"drive": args.drive, "path": None}
+    path = Path(os.path.abspath(args.arg))
+    if not path.exists():
+        raise _Usage(f"{args.arg}: no such file (give an image to insert, or 'eject')")
+    if args.read_only and args.drive == "cdrom":
+        raise _Usage("--read-only is for floppies (a CD is always read-only)")
+    return {"drive": args.drive, "path": str(path), "readonly": args.read_only}
 
 
 def control_command(args: argparse.Namespace) -> int:
@@ -423,4 +450,6 @@ def _report(name: str, verb: str, reply: dict) -> int:
         print(reply["text"])
     elif verb in ("screenshot", "savestate"):
         print(reply["path"])
+    elif verb == "media":
+        print(f"{name}: {reply['drive']}: {reply['path'] or 'ejected'}")
     return EXIT_OK
