@@ -302,7 +302,8 @@ class CdromService:
         first = self.booted.entry.catalog_lba + mem.read_u16(addr + 6)
         try:
             data = self.image.read_sectors(first, count)
-            mem.write(seg_off(buf >> 16, buf & 0xFFFF), data)
+            if data:  # (no sectors asked for: nothing to write)
+                mem.write(seg_off(buf >> 16, buf & 0xFFFF), data)
         except (IndexError, OSError, DiskImageError) as exc:
             self._fail(call, Status.SECTOR_NOT_FOUND, f"boot catalog sectors: {exc}")
             return
