@@ -84,3 +84,20 @@ def test_media_request_eject_and_insert():
         "drive": "cdrom", "path": None, "readonly": False}
     assert arguments("media", {"drive": "floppy-b", "path": "/b.img", "readonly": True})[
         "readonly"] is True
+
+
+def test_a_floppy_inserted_into_a_try_out_vm_is_write_protected(tmp_path):
+    import argparse
+
+    from vmgui.cli.control import _request
+    from vmgui.config.library import VmEntry
+    from vmgui.config.schema import VmConfig
+
+    image = tmp_path / "a.img"
+    image.write_bytes(bytes(1474560))
+    args = argparse.Namespace(verb="media", drive="floppy-a", arg=str(image), read_only=False)
+    normal = VmEntry("vm", tmp_path, VmConfig("vm"), None)
+    assert _request(args, normal)["readonly"] is False
+    tryout = VmEntry("vm", tmp_path, VmConfig("vm", tryout=True), None)
+    assert _request(args, tryout) == {"cmd": "media", "drive": "floppy-a",
+                                      "path": str(image), "readonly": True}

@@ -60,7 +60,7 @@ VERBS = {  # verb -> (argument name or None, help)
                             "running)"),
     "media": (None, "insert an image into a removable drive, or eject: media cdrom|floppy-a|"
                     "floppy-b FILE|eject (a CD must be an ISO 9660 image; the VM's settings "
-                    "keep their media)"),
+                    "keep their media; a VM in try-out mode gets floppies write-protected)"),
 }
 EJECT = "eject"
 
@@ -371,8 +371,7 @@ def _request(args: argparse.Namespace, entry: VmEntry) -> dict:
     verb = args.verb
     req: dict = {"cmd": verb}
     if verb == "savestate" and args.arg is None:  # VirtualBox's `controlvm NAME savestate`
-        if entry.config is not None and (entry.config.tryout or tryout_mod.live_owner(
-                tryout_mod.session_folder(entry.folder)) is not None):
+        if _in_tryout(entry):
             raise _Usage(f"{entry.name} is in try-out mode: its disk changes are thrown "
                          "away at power-off, so a saved state could not be resumed; power "
                          "it off instead")
@@ -389,7 +388,15 @@ def _request(args: argparse.Namespace, entry: VmEntry) -> dict:
         req["text"], req["timeout"] = unescape(args.arg), args.timeout
     elif verb == "media":
         req.update(_media_request(args))
+        if req.get("path") and _in_tryout(entry):
+            req["readonly"] = True  # the session's changes must not reach an image
     return req
+
+
+def _in_tryout(entry: VmEntry) -> bool:
+    """Does the VM run in try-out mode (its setting, or a live try-out session)?"""
+    return entry.config is not None and (entry.config.tryout or tryout_mod.live_owner(
+        tryout_mod.session_folder(entry.folder)) is not None)
 
 
 def _media_request(args: argparse.Namespace) -> dict:
