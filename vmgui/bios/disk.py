@@ -19,6 +19,13 @@ Behaviour notes:
   number with no slot at all answers 01h.
 - Guest-caused errors are logged at INFO with the leaf and the reason.
 
+- El Torito disk emulation (:mod:`vmgui.bios.cdrom`): :meth:`DiskService.emulate` puts a
+  CD's emulated floppy or hard disk at 00h or 80h and numbers the drives of its kind one
+  up (a second floppy is hidden), as SeaBIOS does; the emulated drive answers only
+  AH=00h-16h.  :meth:`attach`/:meth:`eject` keep taking physical drive numbers.
+- The CD drive (E0h) and the El Torito functions (AH=4Ah-4Dh) are served by the
+  :attr:`DiskService.extension` (:class:`Int13Extension`).
+
 Thread rules: called on the VM's emulation thread; :meth:`attach`/:meth:`eject` must be
 called there too (as commands drained by the run loop).
 """
@@ -28,9 +35,11 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Callable, Mapping
+from typing import Protocol
 
 from vmgui.bios.api import BiosCall, Memory
 from vmgui.bios.bda import Bda, read_linear, seg_off
+from vmgui.bios.drives import HDD_BASE, MAX_FLOPPIES, DriveTable, check_number
 from vmgui.storage.image import (
     FLOPPY_FORMATS,
     SECTOR_SIZE,
@@ -42,11 +51,10 @@ from vmgui.storage.image import (
 
 log = logging.getLogger(__name__)
 
-HDD_BASE = 0x80
-MAX_FLOPPIES = 2
 DEFAULT_DPT_ADDRESS = (0xF000, 0xEFC7)  # the IBM PC's diskette parameter table address
 EDD_VERSION = 0x21  # EDD 1.1
 EDD_SUBSET = 0x0001 | 0x0004  # extended disk access (42h-44h, 47h, 48h) + EDD (48h)
+LAST_EMULATED_AH = 0x16  # an El Torito emulated drive answers AH=00h-16h only
 
 
 class Status(enum.IntEnum):
@@ -106,6 +114,16 @@ def _leaf_name(ah: int) -> str:
     return f"INT 13h AH={ah:02X}h"
 
 
+class Int13Extension(Protocol):
+    """Serves some int 13h calls instead of :class:`DiskService` (the CD drive)."""
+
+    def claims(self, ah: int, dl: int) -> bool:
+        """True when the call (AH, DL) is the extension's to answer."""
+        ...
+
+    def handle(self, call: BiosCall) -> None: ...
+
+
 class DiskService:
     """INT 13h for floppies (drives 00h/01h) and hard disks (80h..).
 
@@ -118,10 +136,10 @@ class DiskService:
                  dpt_address: tuple[int, int] = DEFAULT_DPT_ADDRESS) -> None:
         self.transfers: dict[str, int] = {}
         """Sector transfers per image path (for activity lights; only ever grows)."""
-        self._drives: dict[int, DiskImage | None] = {}
-        for number, image in drives.items():
-            self._check_number(number, image)
-            self._drives[number] = image
+        self.extension: Int13Extension | None = None
+        """Serves the calls it claims (the CD drive: :mod:`vmgui.bios.cdrom`)."""
+        self._table = DriveTable(drives)
+        self._drives = self._table.view  # by BIOS drive number (see DriveTable)
         self.dpt_address = dpt_address
         self._changed: set[int] = set()  # floppy drives whose change line is active
         self._unsupported_seen: set[int] = set()
@@ -137,13 +155,6 @@ class DiskService:
 
     # ------------------------------------------------------------------ drive table
 
-    @staticmethod
-    def _check_number(number: int, image: DiskImage | None) -> None:
-        if not (0 <= number < MAX_FLOPPIES or HDD_BASE <= number <= 0xFF):
-            raise ValueError(f"drive number {number:#04x} is neither 00h-01h nor 80h-FFh")
-        if image is None and number >= HDD_BASE:
-            raise ValueError(f"hard disk {number:#04x} needs an image")
-
     @property
     def floppy_count(self) -> int:
         """Floppy drive slots (with or without media), for POST's equipment word."""
@@ -154,57 +165,81 @@ class DiskService:
         return sum(1 for n in self._drives if n >= HDD_BASE)
 
     def drive(self, number: int) -> DiskImage | None:
+        """The image the guest reaches as BIOS drive ``number``."""
         return self._drives.get(number)
 
     def attach(self, number: int, image: DiskImage) -> DiskImage | None:
-        """Insert media (or a hard disk); returns the image it replaced (not closed)."""
-        self._check_number(number, image)
-        old = self._drives.get(number)
-        self._drives[number] = image
-        if number < HDD_BASE:
-            self._changed.add(number)
-        return old
+        """Insert media (or a hard disk) into physical drive ``number``; returns the image
+        it replaced (not closed)."""
+        check_number(number, image)
+        return self._set(number, image, changed=True)
 
     def replace(self, number: int, image: DiskImage) -> DiskImage | None:
         """Swap the image behind a drive without the guest noticing (same contents: a
         snapshot moving the drive onto a new copy-on-write layer); no change line."""
-        self._check_number(number, image)
-        old = self._drives.get(number)
-        self._drives[number] = image
-        return old
+        check_number(number, image)
+        return self._set(number, image, changed=False)
 
     def eject(self, number: int) -> DiskImage | None:
-        """Remove media (a floppy slot stays, empty); returns the image (not closed)."""
-        if number < HDD_BASE:
-            old = self._drives.get(number)
-            if number in self._drives:
-                self._drives[number] = None
-                self._changed.add(number)
-            return old
-        return self._drives.pop(number, None)
+        """Remove media from physical drive ``number`` (a floppy slot stays, empty);
+        returns the image (not closed)."""
+        return self._set(number, None, changed=number in self._table.slots)
+
+    def _set(self, number: int, image: DiskImage | None, changed: bool) -> DiskImage | None:
+        old = self._table.set_slot(number, image)
+        self._drives = self._table.view
+        bios = self._table.bios_number(number)
+        if changed and number < HDD_BASE and bios is not None:
+            self._changed.add(bios)
+        return old
+
+    @property
+    def emulated(self) -> tuple[int, DiskImage] | None:
+        """(BIOS drive number, image) of the disk a CD emulates (El Torito), or None."""
+        return self._table.emulated
+
+    def emulate(self, number: int | None, image: DiskImage | None = None) -> None:
+        """El Torito: ``image`` becomes BIOS drive ``number`` (00h or 80h) and the drives
+        of its kind are numbered one up (:class:`DriveTable`); None ends the emulation."""
+        self._table.emulate(number, image)
+        self._drives = self._table.view
 
     def post(self, mem: Memory) -> None:
         """Fill the disk bytes of the BDA (not the equipment word: POST owns it)."""
-        mem.write_u8(Bda.HDD_COUNT, self.hdd_count)
         mem.write_u8(Bda.HDD_LAST_STATUS, 0)
         mem.write_u8(Bda.FLOPPY_LAST_STATUS, 0)
         mem.write_u8(Bda.FLOPPY_RECAL, 0)
         mem.write_u8(Bda.FLOPPY_MOTOR, 0)
         for number in range(MAX_FLOPPIES):
+            mem.write_u8(Bda.FLOPPY_TRACK + number, 0)
+        self.publish(mem)
+
+    def publish(self, mem: Memory) -> None:
+        """The BDA's hard disk count and floppy media states, as the drives are numbered
+        now (POST; again when El Torito emulation starts or ends)."""
+        mem.write_u8(Bda.HDD_COUNT, self.hdd_count)
+        for number in range(MAX_FLOPPIES):
             image = self._drives.get(number)
             state = _MEDIA_STATE.get(image.drive_type, 0) if image else 0
             mem.write_u8(Bda.FLOPPY_MEDIA_STATE + number, state)
-            mem.write_u8(Bda.FLOPPY_TRACK + number, 0)
 
     # ------------------------------------------------------------------ dispatch
 
     def handle(self, call: BiosCall) -> None:
-        ah = call.regs.ah
+        ah, dl = call.regs.ah, call.regs.dl
+        if self.extension is not None and self.extension.claims(ah, dl):
+            self.extension.handle(call)
+            return
         leaf = self._leaves.get(ah)
         if leaf is None:
             self._unsupported(call, ah)
             return
-        leaf(call, call.regs.dl)
+        emulated = self._table.emulated
+        if emulated is not None and dl == emulated[0] and ah > LAST_EMULATED_AH:
+            self._fail(call, dl, Status.BAD_COMMAND,
+                       f"drive {dl:02X}h is a CD's emulated disk (functions 00h-16h only)")
+            return
+        leaf(call, dl)
 
     def _unsupported(self, call: BiosCall, ah: int) -> None:
         if ah not in self._unsupported_seen:

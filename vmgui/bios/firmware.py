@@ -3,8 +3,9 @@
 Owns: which Python service serves which interrupt vector, the traps (ROM addresses whose
 execution calls into Python), POST (IVT, BDA, EBDA, equipment word, memory sizes, PIC and
 PIT programming through their ports, video mode 3) and the bootstrap loader (int 19h by
-boot order, int 18h when nothing boots).  Services talk to device models through the
-bus or their own small APIs, never to a front end.
+boot order -- floppies, hard disks and, on machines with one, the CD drive E0h through El
+Torito, :mod:`vmgui.bios.cdrom` -- int 18h when nothing boots).  Services talk to device
+models through the bus or their own small APIs, never to a front end.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from vmgui.bios import rom
 from vmgui.bios.api import BiosCall, FakeRegisterBackend, Registers
 from vmgui.bios.bda import Bda
+from vmgui.bios.cdrom import CD_DRIVE, CD_NAME, CdBootError, CdromService
 from vmgui.bios.disk import DiskService, diskette_parameter_table
 from vmgui.bios.keyboard import KeyboardBios
 from vmgui.bios.mouse import MouseBios
@@ -73,7 +75,10 @@ class Bios:
         self.serial = SerialBios(memory, bus)
         self.mouse = MouseBios(memory, bus, clock)
         self.system.add_function(0xC2, self.mouse.handle)
-        self.disk = DiskService(drives, dpt_address=(rom.BIOS_SEGMENT, rom.DISKETTE_TABLE_OFF))
+        disks = {n: image for n, image in drives.items() if n != CD_DRIVE}
+        self.disk = DiskService(disks, dpt_address=(rom.BIOS_SEGMENT, rom.DISKETTE_TABLE_OFF))
+        # a CD drive (E0h in ``drives``, maybe empty) on machines whose profile has one
+        self.cdrom = CdromService(self.disk, drives[CD_DRIVE]) if CD_DRIVE in drives else None
         self.video = VideoBios(memory, vga, {
             16: (rom.BIOS_SEGMENT, rom.FONT16_OFF), 14: (rom.BIOS_SEGMENT, rom.FONT14_OFF),
             8: (rom.BIOS_SEGMENT, rom.FONT8_OFF)})
@@ -139,6 +144,8 @@ class Bios:
     # ------------------------------------------------------------------ POST
     def post(self) -> None:
         """Power-on self test: everything a guest expects to find when it boots."""
+        if self.cdrom is not None:
+            self.cdrom.reset()  # no disk emulated until the CD boots again
         self._post_ivt()
         self._post_bda()
         self._post_chips()
@@ -194,6 +201,10 @@ class Bios:
     def boot(self, regs: Registers) -> None:
         """int 19h: load the first bootable sector by boot order and jump to it."""
         for drive in self.boot_order:
+            if drive == CD_DRIVE:
+                if self._boot_cd(regs):
+                    return
+                continue
             image = self.disk.drive(drive)
             if image is None:
                 continue
@@ -213,6 +224,28 @@ class Bios:
             log.info("booting drive %02Xh (%s)", drive, image.path)
             return
         self.no_boot(regs)
+
+    def _boot_cd(self, regs: Registers) -> bool:
+        """El Torito boot from the CD drive; False (said on screen) when it cannot."""
+        if self.cdrom is None or self.cdrom.image is None:
+            return False
+        self.print("Booting from CD-ROM...\r\n")
+        try:
+            started = self.cdrom.boot(self.mem)
+        except CdBootError as exc:
+            self.print(f"Boot failed: {CD_NAME} {exc}\r\n\r\n")
+            log.warning("%s (%s) %s", CD_NAME, self.cdrom.image.path, exc)
+            return False
+        if started is None:
+            return False
+        segment, drive = started
+        for name in ("ds", "es", "ss", "fs", "gs"):
+            setattr(regs, name, 0)
+        regs.cs, regs.eip = segment & 0xF000, (segment & 0x0FFF) << 4  # 07C0:0 -> 0:7C00
+        regs.sp = BOOT_SEGMENT_ADDR
+        regs.edx = drive
+        regs.eflags = 0x0202
+        return True
 
     def no_boot(self, regs: Registers) -> None:
         self.print("No bootable device.\r\n")

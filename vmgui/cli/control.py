@@ -3,7 +3,8 @@
 Owns: ``vmgui start NAME [--headless]`` (headless: a detached VM process,
 :mod:`vmgui.host.vmprocess`, logging to ``<vm folder>/logs/vm.log``; otherwise a console
 window on a VM process, without the manager, scaled as the VM's ``display_scale`` says)
-and ``vmgui control NAME VERB ...``, which talks to the VM's control socket
+and ``vmgui control NAME VERB ...`` (``media cdrom|floppy-a|floppy-b FILE|eject``
+changes removable media while the VM runs), which talks to the VM's control socket
 (:mod:`vmgui.host.control`) whoever started it, the manager or ``vmgui start``.  The VM's
 run lock (:mod:`vmgui.config.runlock`) is held by the process that runs the VM: the
 window's process, or the headless VM process.  Exit status: 0 done, 2 bad usage,
@@ -31,6 +32,7 @@ from vmgui.config import tryout as tryout_mod
 from vmgui.config.library import Library, LibraryError, VmEntry, check_media
 from vmgui.config.runlock import RunLock, VmBusyError
 from vmgui.config.snapshots import clean_leftovers, saved_state_path, settle_resume
+from vmgui.core.events import MEDIA_DRIVES
 from vmgui.host.control import Connection, NotRunning, probe, socket_path
 from vmgui.storage.image import open_regular
 
@@ -56,7 +58,11 @@ VERBS = {  # verb -> (argument name or None, help)
     "savestate": ("[FILE]", "save the machine state and power off; `vmgui start` resumes "
                             "there (with FILE: write a copy of the state to FILE and keep "
                             "running)"),
+    "media": (None, "insert an image into a removable drive, or eject: media cdrom|floppy-a|"
+                    "floppy-b FILE|eject (a CD must be an ISO 9660 image; the VM's settings "
+                    "keep their media; a VM in try-out mode gets floppies write-protected)"),
 }
+EJECT = "eject"
 
 
 class _Usage(Exception):
@@ -90,6 +96,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         if verb == "wait-text":
             vp.add_argument("--timeout", type=float, default=30.0, metavar="S",
                             help="give up after S seconds (default 30): exit status 3")
+        if verb == "media":
+            vp.add_argument("drive", choices=MEDIA_DRIVES, help="the removable drive")
+            vp.add_argument("arg", metavar="FILE|eject",
+                            help="the image to insert, or 'eject' to empty the drive")
+            vp.add_argument("--read-only", action="store_true",
+                            help="floppies: insert the disk write-protected")
     p.set_defaults(handler=control_command)
 
 
@@ -359,8 +371,7 @@ def _request(args: argparse.Namespace, entry: VmEntry) -> dict:
     verb = args.verb
     req: dict = {"cmd": verb}
     if verb == "savestate" and args.arg is None:  # VirtualBox's `controlvm NAME savestate`
-        if entry.config is not None and (entry.config.tryout or tryout_mod.live_owner(
-                tryout_mod.session_folder(entry.folder)) is not None):
+        if _in_tryout(entry):
             raise _Usage(f"{entry.name} is in try-out mode: its disk changes are thrown "
                          "away at power-off, so a saved state could not be resumed; power "
                          "it off instead")
@@ -375,7 +386,30 @@ def _request(args: argparse.Namespace, entry: VmEntry) -> dict:
         if args.timeout < 0:
             raise _Usage(f"--timeout {args.timeout:g}: must not be negative")
         req["text"], req["timeout"] = unescape(args.arg), args.timeout
+    elif verb == "media":
+        req.update(_media_request(args))
+        if req.get("path") and _in_tryout(entry):
+            req["readonly"] = True  # the session's changes must not reach an image
     return req
+
+
+def _in_tryout(entry: VmEntry) -> bool:
+    """Does the VM run in try-out mode (its setting, or a live try-out session)?"""
+    return entry.config is not None and (entry.config.tryout or tryout_mod.live_owner(
+        tryout_mod.session_folder(entry.folder)) is not None)
+
+
+def _media_request(args: argparse.Namespace) -> dict:
+    """The media request's fields; a file that is not there is refused here (the VM
+    process names any other problem: not an ISO, not a floppy image)."""
+    if args.arg == EJECT:
+        return {"drive": args.drive, "path": None}
+    path = Path(os.path.abspath(args.arg))
+    if not path.exists():
+        raise _Usage(f"{args.arg}: no such file (give an image to insert, or 'eject')")
+    if args.read_only and args.drive == "cdrom":
+        raise _Usage("--read-only is for floppies (a CD is always read-only)")
+    return {"drive": args.drive, "path": str(path), "readonly": args.read_only}
 
 
 def control_command(args: argparse.Namespace) -> int:
@@ -423,4 +457,6 @@ def _report(name: str, verb: str, reply: dict) -> int:
         print(reply["text"])
     elif verb in ("screenshot", "savestate"):
         print(reply["path"])
+    elif verb == "media":
+        print(f"{name}: {reply['drive']}: {reply['path'] or 'ejected'}")
     return EXIT_OK

@@ -9,7 +9,8 @@ expected errors into a message.  Whether a VM runs (:func:`run_state`: its contr
 or its run lock, :mod:`vmgui.config.runlock`) and holding it powered off meanwhile
 (:func:`powered_off`).  Image paths given on the command line are stored as absolute
 paths; disks made with ``--new-hdd`` live in the VM folder and are stored relative to it.
-``modify`` on a running VM changes the settings its next start uses.
+``--cdrom`` takes only a whole ISO 9660 image (checked when given).  ``modify`` on a
+running VM changes the settings its next start uses.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from vmgui.config.schema import (
 )
 from vmgui.config.snapshots import clean_leftovers
 from vmgui.storage import media
+from vmgui.storage.cdimage import CdImage
 from vmgui.storage.image import DiskImageError, ImageMissingError, check_regular
 from vmgui.storage.overlay import is_overlay
 
@@ -43,6 +45,7 @@ log = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_USAGE = 0, 2
 NEW_HDD_NAME = "hdd.img"
+CD_PROFILE = "pc-pci"  # the machine with a CD drive: a new VM given --cdrom becomes one
 
 
 class CliError(Exception):
@@ -67,7 +70,12 @@ def _add_vm_options(p: argparse.ArgumentParser) -> None:
     disks.add_argument("--new-hdd", type=int, action="append", metavar="SIZE_MB",
                        help=f"create a blank hard disk of SIZE_MB ({media.MIN_HARD_DISK_MB}-"
                             f"{media.MAX_HARD_DISK_MB}) in the VM folder and attach it")
-    p.add_argument("--boot", metavar="LETTERS", help="boot order, e.g. a,c (default a,c)")
+    p.add_argument("--cdrom", type=Path, metavar="ISO",
+                   help="ISO 9660 image for the CD drive (a new VM becomes the pc-pci machine, "
+                        "which has one; the boot order gets d before c unless --boot is given)")
+    p.add_argument("--boot", metavar="LETTERS",
+                   help="boot order, e.g. a,c (default a,c): a, b floppies, c hard disk, d the "
+                        "CD (on a machine without one: the second hard disk)")
     p.add_argument("--notes", metavar="TEXT", help="free-form notes shown in the manager")
     tryout = p.add_mutually_exclusive_group()
     tryout.add_argument("--tryout", dest="tryout", action="store_const", const=True,
@@ -97,6 +105,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _add_vm_options(p)
     p.add_argument("--no-floppy", action="store_true", help="eject both floppy images")
     p.add_argument("--no-hdd", action="store_true", help="detach all hard disks (files stay)")
+    p.add_argument("--no-cdrom", action="store_true", help="eject the CD (the file stays)")
     p.add_argument("--rename", metavar="NEW", help="rename the VM (and its folder)")
     p.set_defaults(handler=modify_command)
     p = sub.add_parser("delete", help="delete a VM from the library",
@@ -168,6 +177,8 @@ def describe_entry(entry: VmEntry) -> str:
     drives = [(letter, att) for letter, att in (("A", cfg.floppy_a), ("B", cfg.floppy_b))
               if att is not None]
     drives += list(zip("CD", cfg.hard_disks, strict=False))
+    if cfg.cdrom is not None:
+        drives.append(("CD", cfg.cdrom))
     parts = [f"{cfg.memory_mb} MB", f"boot {','.join(cfg.boot_order)}"]
     parts += [f"{letter}: {_drive_text(att, entry.folder)}" for letter, att in drives]
     if cfg.tryout:
@@ -297,12 +308,39 @@ def _existing_image(option: str, path: Path) -> Attachment:
     return Attachment(os.path.abspath(path))
 
 
+def _existing_iso(path: Path) -> Attachment:
+    """The CD attachment of ``path``, checked now: an ISO 9660 image, whole."""
+    try:
+        CdImage.open(path).close()
+    except ImageMissingError:
+        raise CliError(f"--cdrom {path}: no such file") from None
+    except DiskImageError as exc:
+        raise CliError(f"--cdrom: {exc}") from None
+    return Attachment(os.path.abspath(path), read_only=True)
+
+
+def _apply_cdrom(cfg: VmConfig, args: argparse.Namespace) -> None:
+    """--machine, --cdrom and --no-cdrom; a CD added to a new VM with no machine chosen
+    makes it the pc-pci machine; a CD added without --boot puts d before c."""
+    if getattr(args, "machine", None) is not None:
+        cfg.profile = args.machine
+    if getattr(args, "no_cdrom", False):
+        cfg.cdrom = None
+    if getattr(args, "cdrom", None) is None:
+        return
+    cfg.cdrom = _existing_iso(args.cdrom)
+    if getattr(args, "machine", None) is None and getattr(args, "creating", False):
+        cfg.profile = CD_PROFILE
+    if args.boot is None and "d" not in cfg.boot_order:
+        at = cfg.boot_order.index("c") if "c" in cfg.boot_order else len(cfg.boot_order)
+        cfg.boot_order.insert(at, "d")
+
+
 def _apply_options(cfg: VmConfig, args: argparse.Namespace) -> list[int]:
     """Apply the given options to ``cfg``; returns the sizes of new disks to make."""
+    _apply_cdrom(cfg, args)
     if args.memory is not None:
         cfg.memory_mb = args.memory
-    if args.machine is not None:
-        cfg.profile = args.machine
     if args.boot is not None:
         cfg.boot_order = [p.strip().lower() for p in args.boot.split(",") if p.strip()]
     if args.notes is not None:
@@ -355,6 +393,7 @@ def _check(cfg: VmConfig) -> None:
 
 def _create(args: argparse.Namespace, library: Library) -> None:
     cfg = VmConfig(args.name)
+    args.creating = True
     sizes = _apply_options(cfg, args)
     plan = _plan_new_disks(cfg, library.root / args.name, sizes)
     _check(cfg)
@@ -373,7 +412,7 @@ def _modify(args: argparse.Namespace, library: Library) -> None:
     changing = getattr(args, "tryout", None) is not None or any(
         getattr(args, k) not in (None, False) for k in (
             "memory", "machine", "floppy", "hdd", "new_hdd", "boot", "notes", "no_floppy",
-            "no_hdd"))
+            "no_hdd", "cdrom", "no_cdrom"))
     if entry.config is None and changing:
         raise CliError(f"VM {entry.name!r} is inaccessible: {entry.error}")
     if entry.config is not None:

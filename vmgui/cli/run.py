@@ -1,9 +1,10 @@
 """``vmgui run``: boot an image, a set of drives or a library VM and run steps against its screen.
 
-Owns: the command line of the headless runner, attaching a bare image by its size, the
-ordered steps (--wait-text, --type, --key, --sleep, --screenshot, --dump-text), and the
-exit status contract: 0 all steps done, 2 bad usage or input, 3 a wait timed out (the
-screen text goes to stderr), 4 the guest crashed.  For library VMs also the saved state
+Owns: the command line of the headless runner, attaching a bare image by its kind (an
+ISO 9660 image is a CD) and size, the ordered steps (--wait-text, --type, --key, --sleep,
+--screenshot, --dump-text), and the exit status contract: 0 all steps done, 2 bad usage
+or input, 3 a wait timed out (the screen text goes to stderr), 4 the guest crashed.  For
+library VMs also the saved state
 (``docs/snapshots.md``): a ``saved.state`` is resumed at start (then deleted, as VirtualBox
 does; kept in try-out mode), ``--save-state`` writes one and powers off; and try-out mode
 (``--tryout`` or the VM's ``tryout`` flag), whose disk changes go to throw-away overlays.
@@ -75,10 +76,11 @@ class _StepAction(argparse.Action):
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("image", nargs="?", type=Path,
-                   help="disk image; floppy sizes (160K-2.88M, or a 512-byte boot sector) go "
-                        "to A:, anything else to C:. Not a file but the name of a library VM "
-                        "(vmgui list): boot that VM with its drives (--memory and --boot "
-                        "override its settings for this run)")
+                   help="disk image; an ISO 9660 image goes to the CD drive, floppy sizes "
+                        "(160K-2.88M, or a 512-byte boot sector) to A:, anything else to C:. "
+                        "Not a file but the name of a library VM (vmgui list): boot that VM "
+                        "with its drives (--memory and --boot override its settings for this "
+                        "run)")
     p.add_argument("--floppy", type=Path, action="append", default=[],
                    help="floppy image for A: (given twice: A: then B:)")
     p.add_argument("--hdd", type=Path, action="append", default=[],
@@ -88,8 +90,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         f"what the machine takes ({MEMORY_LIMITS})")
     p.add_argument("--machine", choices=PROFILES, metavar="KIND",
                    help=f"bare images: the machine kind, {' or '.join(PROFILES)} (default "
-                        f"{PROFILES[0]}); a library VM keeps its own ('vmgui modify --machine')")
-    p.add_argument("--boot", help="boot order, e.g. a,c or c,a (default a,c)")
+                        f"{PROFILES[0]}, or pc-pci with a CD); a library VM keeps its own "
+                        "('vmgui modify --machine')")
+    p.add_argument("--cdrom", type=Path, metavar="ISO",
+                   help="ISO 9660 image for the CD drive (the machine becomes the pc-pci "
+                        "profile, which has one)")
+    p.add_argument("--boot", help="boot order of drive letters: a, b floppies, c hard disk, "
+                                  "d the CD (without a CD: the second hard disk), e.g. d,c,a "
+                                  "(default a,c; a,d,c with a CD)")
     p.add_argument("--headless", action="store_true",
                    help="no window: accepted for scripts; 'vmgui run' always runs without "
                         "one (for a console window: 'vmgui start NAME')")

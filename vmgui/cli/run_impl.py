@@ -1,5 +1,9 @@
 """The work behind ``vmgui run`` (see :mod:`vmgui.cli.run` for the command line).
 
+A bare ISO 9660 image (IMAGE or ``--cdrom``) goes in the CD drive of a pc-pci machine
+(the profile with one), booted after the floppy and before the hard disk unless
+``--boot`` says otherwise.
+
 A library VM is run under its run lock (:mod:`vmgui.config.runlock`), taken before its
 disks are touched and held until it has powered off: another process running it (the
 manager, ``vmgui start``, another ``vmgui run``) makes this one refuse (exit status 2).
@@ -40,14 +44,19 @@ from vmgui.core import events as ev
 from vmgui.core import keys, snapshot
 from vmgui.core.machine import MachineConfig
 from vmgui.core.profiles import DEFAULT_PROFILE, all_profiles, get_profile
+from vmgui.core.removable import CD_DRIVE
 from vmgui.core.statefile import StateFileError
 from vmgui.host.lockstep import LockstepHost
 from vmgui.host.thread import ThreadHost
+from vmgui.storage.cdimage import is_iso9660
 from vmgui.storage.image import FLOPPY_FORMATS, DiskImage, DiskImageError, check_regular
 from vmgui.storage.overlay import Overlay
 from vmgui.storage.overlay_disk import open_disk
 
 log = logging.getLogger(__name__)
+
+CD_PROFILE = "pc-pci"  # the machine with a CD drive, for bare images with a CD
+CD_BOOT_ORDER = ("a", "d", "c")  # with a CD and no --boot: VirtualBox's floppy, CD, disk
 
 
 def _looks_like_floppy(path: Path) -> bool:
@@ -96,9 +105,9 @@ def _library_config(args: argparse.Namespace, entry: VmEntry, tryout_dir: Path |
                     ) -> tuple[MachineConfig, dict[int, DiskImage | None]]:
     if entry.config is None:
         raise RunError(f"VM {entry.name!r} is inaccessible: {entry.error}", EXIT_USAGE)
-    if args.floppy or args.hdd:
-        raise RunError(f"--floppy/--hdd cannot be added to library VM {entry.name!r}; "
-                       "change its drives with 'vmgui modify'", EXIT_USAGE)
+    if args.floppy or args.hdd or getattr(args, "cdrom", None):
+        raise RunError(f"--floppy/--hdd/--cdrom cannot be added to library VM "
+                       f"{entry.name!r}; change its drives with 'vmgui modify'", EXIT_USAGE)
     if getattr(args, "machine", None) not in (None, entry.config.profile):
         raise RunError(f"--machine cannot change library VM {entry.name!r} (a "
                        f"{entry.config.profile}); use 'vmgui modify --machine'", EXIT_USAGE)
@@ -115,9 +124,10 @@ def _library_config(args: argparse.Namespace, entry: VmEntry, tryout_dir: Path |
 
 
 def _open_image(path: Path, kind: str, read_only: bool, tryout_dir: Path | None) -> DiskImage:
-    """Open a bare image (or overlay); in try-out mode through a new throw-away overlay.
-    Only a regular file is opened (a FIFO would block, a device never end)."""
-    check_regular(path)
+    """Open a bare image (or overlay; kind "cdrom": an ISO); in try-out mode through a new
+    throw-away overlay.  Only a regular file is opened (a FIFO would block, a device never
+    end)."""
+    check_regular(path, "CD" if kind == "cdrom" else "disk")
     if tryout_dir is not None and not read_only:
         top = tryout_dir / f"tryout-{len(list(tryout_dir.iterdir()))}.cow"
         Overlay.create(top, path).close()
@@ -132,7 +142,8 @@ def build_config(args: argparse.Namespace, tryout_dir: Path | None = None,
     entry = _library_vm(args.image)
     if entry is not None:
         return _library_config(args, entry, tryout_dir)
-    for path in (args.image, *args.floppy, *args.hdd):
+    cdrom: Path | None = getattr(args, "cdrom", None)
+    for path in (args.image, *args.floppy, *args.hdd, cdrom):
         if path is not None and (why := _unusable(path)):
             raise RunError(f"{shown(str(path))}: the path {why}", EXIT_USAGE)
     if args.image is not None and not args.image.exists():
@@ -140,19 +151,27 @@ def build_config(args: argparse.Namespace, tryout_dir: Path | None = None,
                        f"{Library().root} (see 'vmgui list')", EXIT_USAGE)
     floppies = list(args.floppy)
     hdds = list(args.hdd)
-    if args.image is not None:
+    if args.image is not None and is_iso9660(args.image):  # a bare ISO is a CD
+        if cdrom is not None:
+            raise RunError(f"{args.image} is an ISO 9660 image and --cdrom gives {cdrom}: "
+                           "the machine has one CD drive", EXIT_USAGE)
+        cdrom = args.image
+    elif args.image is not None:
         (floppies if _looks_like_floppy(args.image) else hdds).insert(0, args.image)
-    if not floppies and not hdds:
-        raise RunError("no disk image given (IMAGE, --floppy or --hdd)", EXIT_USAGE)
-    profile = getattr(args, "machine", None) or DEFAULT_PROFILE
+    if not floppies and not hdds and cdrom is None:
+        raise RunError("no disk image given (IMAGE, --floppy, --hdd or --cdrom)", EXIT_USAGE)
+    profile = getattr(args, "machine", None) or (CD_PROFILE if cdrom is not None
+                                                 else DEFAULT_PROFILE)
     memory = _memory_mb(args, 16, profile)
-    order = _boot_order(args, ("a", "c"))
+    order = _boot_order(args, CD_BOOT_ORDER if cdrom is not None else ("a", "c"))
     drives: dict[int, DiskImage | None] = {}
     try:
         for i, path in enumerate(floppies[:2]):
             drives[i] = _open_image(path, "floppy", args.read_only, tryout_dir)
         for i, path in enumerate(hdds[:2]):
             drives[0x80 + i] = _open_image(path, "hdd", args.read_only, tryout_dir)
+        if cdrom is not None:  # read-only: no try-out overlay
+            drives[CD_DRIVE] = _open_image(cdrom, "cdrom", True, None)
     except DiskImageError as exc:
         for image in drives.values():
             if image is not None:

@@ -45,7 +45,7 @@ from vmgui.config.library import (
 from vmgui.config.runlock import LOCK_FILE, pid_alive
 from vmgui.config.schema import ConfigError, VmConfig
 from vmgui.config.snapshots import (
-    SLOTS,
+    MEDIA_SLOTS,
     SNAPSHOT_DIR,
     TREE_FILE,
     SnapshotError,
@@ -57,7 +57,8 @@ from vmgui.storage.image import file_kind, open_regular
 
 MANIFEST = "manifest.json"
 SNAPSHOT_TREE = f"{SNAPSHOT_DIR}/{TREE_FILE}"
-_DRIVES = {0: "floppy A:", 1: "floppy B:", 0x80: "hard disk C:", 0x81: "hard disk D:"}
+_DRIVES = {0: "floppy A:", 1: "floppy B:", 0x80: "hard disk C:", 0x81: "hard disk D:",
+           0xE0: "CD"}
 FORMAT = "vmgui-vm-export"
 VERSION = 1
 MAX_MANIFEST_BYTES = 16 << 20
@@ -114,7 +115,7 @@ def _externals(folder: Path, config: VmConfig) -> dict[str, Path]:
     """Archive name -> file, for images (and raw bases of snapshot layers) outside the
     VM folder."""
     paths: list[Path] = []
-    for slot in SLOTS:
+    for slot in MEDIA_SLOTS:
         att = get_slot(config, slot)
         if att is not None:
             paths.append(att.resolve(folder))
@@ -204,7 +205,7 @@ def _plan(entry: VmEntry) -> tuple[dict[str, Path], bytes, dict]:
     members.update(externals)
     config = copy.deepcopy(entry.config)
     for arc, path in externals.items():
-        for slot in SLOTS:
+        for slot in MEDIA_SLOTS:
             att = get_slot(config, slot)
             if att is not None and Path(os.path.abspath(att.resolve(folder))) == path:
                 att.path = arc

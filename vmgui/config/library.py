@@ -24,8 +24,8 @@ Rules:
   from outside the folder are never deleted.
 - :meth:`Library.clone` is a full clone: files in the VM folder are copied (holes stay
   holes; not the run lock, :mod:`vmgui.config.runlock`), hard disks attached from outside
-  the folder are copied into the new folder; floppy images attached from outside are
-  shared (install disks), like VirtualBox.
+  the folder are copied into the new folder; floppy and CD images attached from outside
+  are shared (install disks), like VirtualBox.
 
 Thread rules: none; a :class:`Library` holds no open files and caches nothing, so every
 call sees the disk as it is.  Two processes editing the same VM at once is not guarded.
@@ -46,6 +46,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
 import tomli_w
@@ -55,6 +56,8 @@ from vmgui.config.runlock import pid_alive
 from vmgui.config.schema import Attachment, ConfigError, VmConfig, name_problems
 from vmgui.storage import media as media_mod
 from vmgui.storage.image import DiskImageError, ImageMissingError, Kind, check_regular
+
+MediaKind = Kind | Literal["cdrom"]
 
 __all__ = ["ConfigError", "Library", "LibraryError", "MediaInfo", "VmEntry", "atomic_write",
            "default_root", "load_config", "read_config"]
@@ -449,14 +452,15 @@ class Library:
     def media(self) -> list[MediaInfo]:
         """Every image referenced by an accessible VM, sorted by path."""
         users: dict[Path, list[str]] = {}
-        kinds: dict[Path, Kind] = {}
+        kinds: dict[Path, MediaKind] = {}
         for entry in self.entries():
             if entry.config is None:
                 continue
             cfg = entry.config
-            slots: list[tuple[Attachment | None, Kind]] = [(cfg.floppy_a, "floppy"),
-                                                 (cfg.floppy_b, "floppy")]
+            slots: list[tuple[Attachment | None, MediaKind]] = [(cfg.floppy_a, "floppy"),
+                                                      (cfg.floppy_b, "floppy")]
             slots += [(att, "hdd") for att in cfg.hard_disks]
+            slots.append((cfg.cdrom, "cdrom"))
             for att, kind in slots:
                 if att is None:
                     continue
@@ -468,7 +472,7 @@ class Library:
                 for path, names in sorted(users.items())]
 
 
-def _media_info(path: Path, kind: Kind, used_by: tuple[str, ...]) -> MediaInfo:
+def _media_info(path: Path, kind: MediaKind, used_by: tuple[str, ...]) -> MediaInfo:
     try:
         size = check_regular(path).st_size  # a FIFO or device is never opened
         return MediaInfo(path, size, media_mod.describe(path, kind=kind), used_by)

@@ -12,7 +12,17 @@ Schema history (``schema_version`` in ``vm.toml``; a missing key means version 0
 - 0: a hypothetical early layout that stored RAM as ``memory_kb`` (KiB) and had no
   ``schema_version`` key.  Migrated by :func:`_migrate_0_to_1`: ``memory_mb`` =
   ``memory_kb`` / 1024 rounded up, so a guest never gets less RAM than it had.
-- 1: the current layout (see :meth:`VmConfig.to_toml_dict`).
+- 1: RAM in ``memory_mb``; drives ``floppy_a``, ``floppy_b``, ``hard_disks``.
+- 2: the current layout (see :meth:`VmConfig.to_toml_dict`): adds the optional ``cdrom``
+  attachment (an ISO 9660 image, always read-only; only machine profiles with a CD drive
+  take one).  :func:`_migrate_1_to_2` changes nothing: a version-1 file has no CD.  The
+  version is raised so that an older vmgui refuses a file with a CD instead of silently
+  dropping it.
+
+Boot letters (``boot_order``): ``a``/``b`` the floppies, ``c`` the first hard disk, ``d``
+the CD drive on machines that have one (profile ``pc-pci``); on the ``pc-at``, which has
+no CD drive, ``d`` stays the second hard disk, as it always was there
+(:func:`vmgui.core.removable.boot_number`).
 """
 
 from __future__ import annotations
@@ -35,7 +45,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CURRENT_SCHEMA_VERSION = 1
+CURRENT_SCHEMA_VERSION = 2
 # The most RAM any machine profile takes (pc-pci: 2048); each profile has its own maximum
 # (MachineProfile.max_memory_mb, checked by validate), MIN_MEMORY_MB is the profiles' minimum.
 MAX_MEMORY_MB = max(p.max_memory_mb for p in all_profiles())
@@ -46,6 +56,7 @@ BOOT_LETTERS = ("a", "b", "c", "d")
 DISPLAY_SCALES = ("1x", "2x", "fit")
 SERIAL_MODES = ("off", "file", "tcp")
 PROFILES = profile_names()
+CD_DRIVE_NUMBER = 0xE0  # vmgui.bios.cdrom.CD_DRIVE (not imported: no BIOS in the config layer)
 MIN_TCP_PORT, MAX_TCP_PORT = 1024, 65535
 ILLEGAL_NAME_CHARS = '/\\:*?"<>|'
 #: Names Windows reserves for devices; a folder with such a name cannot be created there.
@@ -111,6 +122,7 @@ class VmConfig:
     floppy_a: Attachment | None = None
     floppy_b: Attachment | None = None
     hard_disks: list[Attachment] = field(default_factory=list)
+    cdrom: Attachment | None = None  # an ISO 9660 image (always read-only)
     display_scale: str = "2x"
     serial: SerialConfig = field(default_factory=SerialConfig)
     tryout: bool = False
@@ -150,6 +162,10 @@ class VmConfig:
         slots = [("floppy A:", self.floppy_a), ("floppy B:", self.floppy_b)]
         slots += [(f"hard disk {'CD'[i] if i < 2 else i}:", att)
                   for i, att in enumerate(self.hard_disks)]
+        slots.append(("CD drive", self.cdrom))
+        if self.cdrom is not None and not _profile_has_cd(self.profile):
+            problems.append(f"a CD is attached, but the {self.profile} machine has no CD "
+                            "drive (the pc-pci machine has one)")
         for label, att in slots:
             if att is None:
                 continue
@@ -184,6 +200,8 @@ class VmConfig:
             if att is not None:
                 d[key] = {"path": att.path, "read_only": att.read_only}
         d["hard_disks"] = [{"path": a.path, "read_only": a.read_only} for a in self.hard_disks]
+        if self.cdrom is not None:
+            d["cdrom"] = {"path": self.cdrom.path}
         d["serial"] = {"mode": self.serial.mode, "path": self.serial.path,
                        "port": self.serial.port}
         return d
@@ -212,6 +230,7 @@ class VmConfig:
             floppy_a=reader.get_attachment("floppy_a"),
             floppy_b=reader.get_attachment("floppy_b"),
             hard_disks=reader.get_attachments("hard_disks"),
+            cdrom=reader.get_cd("cdrom"),
             display_scale=reader.get("display_scale", str, "2x"),
             serial=reader.get_serial("serial"),
             tryout=reader.get("tryout", bool, False),
@@ -246,6 +265,7 @@ class VmConfig:
             memory_mb=self.memory_mb,
             floppies=floppies,
             hard_disks=tuple(att.resolve(folder) for att in self.hard_disks),
+            cdrom=self.cdrom.resolve(folder) if self.cdrom is not None else None,
             boot_order=tuple(self.boot_order),
             read_only=bool(attached) and all(att.read_only for att in attached),
             cpu_limit_percent=self.cpu_limit_percent,
@@ -260,7 +280,8 @@ class VmConfig:
         opens with its chain; only regular files are opened.  ``tryout_dir``: every
         writable drive gets a fresh overlay there over its image, which itself stays
         unwritten (try-out mode; the folder is :mod:`vmgui.config.tryout`'s, which deletes
-        it afterwards).  Raises
+        it afterwards).  The CD (E0h) opens as a
+        :class:`vmgui.storage.cdimage.CdImage`.  Raises
         :class:`vmgui.storage.image.DiskImageError` naming the image; images already
         opened are closed first.
         """
@@ -271,7 +292,8 @@ class VmConfig:
         drives: dict[int, DiskImage | None] = {}
         try:
             for number, att, kind in self.drive_slots():
-                path, ro = att.resolve(Path(folder)), read_only or att.read_only
+                path = att.resolve(Path(folder))
+                ro = read_only or att.read_only or kind == "cdrom"  # a CD: never an overlay
                 check_regular(path)  # a FIFO or device would block or never end
                 if tryout_dir is not None and not ro:
                     top = Path(tryout_dir) / f"tryout-{number:02x}.cow"
@@ -286,17 +308,26 @@ class VmConfig:
         return drives
 
     def drive_slots(self) -> list[tuple[int, Attachment, str]]:
-        """(BIOS drive number, attachment, kind) of every attached image."""
+        """(BIOS drive number, attachment, kind) of every attached image; kind is
+        "floppy", "hdd" or "cdrom" (the CD drive, number E0h)."""
         slots: list[tuple[int, Attachment | None, str]] = [
             (0, self.floppy_a, "floppy"), (1, self.floppy_b, "floppy")]
         slots += [(0x80 + i, att, "hdd") for i, att in enumerate(self.hard_disks)]
+        slots.append((CD_DRIVE_NUMBER, self.cdrom, "cdrom"))
         return [(n, att, kind) for n, att, kind in slots if att is not None]
 
     def _attachments(self) -> list[Attachment]:
         return [a for a in (self.floppy_a, self.floppy_b, *self.hard_disks) if a is not None]
 
 
-_KNOWN_KEYS = frozenset(VmConfig("x").to_toml_dict()) | {"floppy_a", "floppy_b"}
+_KNOWN_KEYS = frozenset(VmConfig("x").to_toml_dict()) | {"floppy_a", "floppy_b", "cdrom"}
+
+
+def _profile_has_cd(name: str) -> bool:
+    try:
+        return get_profile(name).cdrom
+    except ValueError:
+        return True  # an unknown profile is reported as such
 
 
 def leaves_folder(stored: str) -> bool:
@@ -355,8 +386,16 @@ def _migrate_0_to_1(d: dict[str, Any], source: str) -> dict[str, Any]:
     return d
 
 
+def _migrate_1_to_2(d: dict[str, Any], source: str) -> dict[str, Any]:
+    """Version 2 adds the optional ``cdrom``; a version-1 table has none: nothing moves."""
+    d = dict(d)
+    d["schema_version"] = 2
+    return d
+
+
 #: version n -> the function that turns a version-n table into a version n+1 table
-MIGRATIONS: dict[int, Callable[[dict[str, Any], str], dict[str, Any]]] = {0: _migrate_0_to_1}
+MIGRATIONS: dict[int, Callable[[dict[str, Any], str], dict[str, Any]]] = {
+    0: _migrate_0_to_1, 1: _migrate_1_to_2}
 
 
 def migrate(d: dict[str, Any], source: str = "vm.toml") -> dict[str, Any]:
@@ -414,6 +453,11 @@ class _Reader:
             return None
         sub = self._table(key, self.d[key])
         return Attachment(sub.get("path", str, None), sub.get("read_only", bool, False))
+
+    def get_cd(self, key: str) -> Attachment | None:
+        """The CD attachment: read-only whatever the file says (a CD cannot be written)."""
+        att = self.get_attachment(key)
+        return None if att is None else Attachment(att.path, read_only=True)
 
     def get_attachments(self, key: str) -> list[Attachment]:
         value = self.d.get(key, [])

@@ -29,8 +29,8 @@ from vmgui.config.library import (
 from vmgui.config.schema import VmConfig
 from vmgui.config.snapshots import (
     COPY_CHUNK,
+    MEDIA_SLOTS,
     SAVED_STATE,
-    SLOTS,
     Snapshots,
     get_slot,
     saved_state_path,
@@ -108,7 +108,7 @@ def clone_vm(library: Library, name: str, new_name: str,
             used.add(base.casefold())
             flatten(top, tmp / base)
             set_slot(config, slot, base)
-        for slot in SLOTS:  # read-only media: absolute path to the shared file
+        for slot in MEDIA_SLOTS:  # read-only media: absolute path to the shared file
             att = get_slot(config, slot)
             if att is not None and att.read_only:
                 att.path = str(os.path.abspath(att.resolve(entry.folder)))

@@ -48,8 +48,10 @@ SNAPSHOT_DIR = "snapshots"
 TREE_FILE = "snapshots.toml"
 SAVED_STATE = "saved.state"
 FORMAT_VERSION = 1
-SLOTS = ("floppy_a", "floppy_b", "hdd0", "hdd1")
-DRIVE_SLOTS = {0: "floppy_a", 1: "floppy_b", 0x80: "hdd0", 0x81: "hdd1"}  # BIOS number
+SLOTS = ("floppy_a", "floppy_b", "hdd0", "hdd1")  # drives that can have snapshot layers
+MEDIA_SLOTS = (*SLOTS, "cdrom")  # every attachment (the CD is read-only: never layered)
+DRIVE_SLOTS = {0: "floppy_a", 1: "floppy_b", 0x80: "hdd0", 0x81: "hdd1",
+               0xE0: "cdrom"}  # BIOS number
 COPY_CHUNK = 1 << 20
 MAX_TREE_BYTES = 16 << 20  # about 40,000 snapshots
 

@@ -93,8 +93,26 @@ class DiscardKeys:
     guest already saw go down stays held."""
 
 
+@dataclass(frozen=True)
+class ChangeMedia:
+    """Insert the image at ``path`` into a removable drive, or eject (``path`` None), while
+    the machine runs.  ``drive`` is one of :data:`MEDIA_DRIVES`: "floppy-a" and "floppy-b"
+    (the guest sees the change line, int 13h AH=16h) or "cdrom" (an ISO 9660 image; the
+    machine's profile must have a CD drive).  ``read_only`` is for floppies (a CD always is
+    read-only).  The machine answers with :class:`MediaChanged`; the VM's settings
+    (``vm.toml``) are not changed."""
+
+    drive: str
+    path: str | None
+    read_only: bool = False
+
+
+#: The removable drives :class:`ChangeMedia` names.
+MEDIA_DRIVES = ("floppy-a", "floppy-b", "cdrom")
+
+
 Command = (KeyScancodes | MouseInput | SerialInput | Pause | Resume | Reset | PowerOff
-           | SaveState | LoadState | DiscardKeys)
+           | SaveState | LoadState | DiscardKeys | ChangeMedia)
 
 
 # ------------------------------------------------------------------ events (out)
@@ -154,5 +172,16 @@ class Stats:
     disk_transfers: tuple[tuple[str, int], ...]  # ("A", 3), ("C", 0) ...
 
 
+@dataclass(frozen=True)
+class MediaChanged:
+    """The answer to :class:`ChangeMedia`: ``error`` None when done (``path`` is then the
+    image now in ``drive``, None for an empty drive), else why nothing changed ("…: no
+    such file", "… is not an ISO 9660 CD image (…)", "this machine has no CD drive")."""
+
+    drive: str
+    path: str | None
+    error: str | None
+
+
 Event = (StateChanged | GuestCrashed | GuestReset | SerialOutput | DebugOutput | StateSaved
-         | StateLoaded | Stats)
+         | StateLoaded | Stats | MediaChanged)

@@ -28,7 +28,7 @@ from vmgui.bios.api import Reg, Registers
 from vmgui.bios.bda import Bda
 from vmgui.bios.firmware import Bios
 from vmgui.bios.system import MemoryLayout
-from vmgui.core import crash, pmode
+from vmgui.core import crash, pmode, removable
 from vmgui.core import events as ev
 from vmgui.core.cpustate import probe_layout
 from vmgui.core.engine import ENGINE_CRASHED, UC_REG_CR0, Engine
@@ -74,6 +74,7 @@ class MachineConfig:
     memory_mb: int = 16  # total RAM: 640 KiB conventional + (memory_mb - 1) MiB extended
     floppies: tuple[Path | None, ...] = ()  # A:, B:
     hard_disks: tuple[Path, ...] = ()  # C:, D:
+    cdrom: Path | None = None  # an ISO 9660 image in the CD drive (profiles with one)
     boot_order: tuple[str, ...] = ("a", "c")
     read_only: bool = False
     native_stop: bool = True
@@ -92,9 +93,9 @@ def _is_release(event: bytes) -> bool:
     return bool(event) and bool(event[-1] & 0x80)
 
 
-def boot_drive_numbers(order: tuple[str, ...]) -> tuple[int, ...]:
-    table = {"a": 0x00, "b": 0x01, "c": 0x80, "d": 0x81}
-    return tuple(table[name] for name in order)
+def boot_drive_numbers(order: tuple[str, ...], profile: str = DEFAULT_PROFILE) -> tuple[int, ...]:
+    """BIOS drive numbers of boot letters (``d``: see :func:`removable.boot_number`)."""
+    return tuple(removable.boot_number(name, get_profile(profile)) for name in order)
 
 
 class Machine(InterruptsMixin):
@@ -108,6 +109,7 @@ class Machine(InterruptsMixin):
         ``vram`` is an optional external buffer for video memory (see GuestMemory)."""
         self.config = config
         self.profile = get_profile(config.profile)  # ValueError for an unknown kind
+        removable.check_drives(self.profile, config.cdrom, drives)  # ValueError: no CD drive
         self._vram = vram
         self._emit = on_event or (lambda event: None)
         self._commands: collections.deque[ev.Command] = collections.deque()
@@ -115,6 +117,8 @@ class Machine(InterruptsMixin):
         self._wake = threading.Event()
         self.state = ev.RunState.CREATED
         self.drives = drives if drives is not None else self._open_drives(config)
+        if self.profile.cdrom:
+            self.drives.setdefault(removable.CD_DRIVE, None)  # the CD drive, maybe empty
         self._build()
 
     @staticmethod
@@ -127,6 +131,8 @@ class Machine(InterruptsMixin):
                          if path else None)
         for i, path in enumerate(config.hard_disks[:4]):
             drives[0x80 + i] = open_disk(path, kind="hdd", read_only=config.read_only)
+        if config.cdrom is not None:
+            drives[removable.CD_DRIVE] = open_disk(config.cdrom, kind="cdrom")
         return drives
 
     # ------------------------------------------------------------------ building
@@ -172,7 +178,8 @@ class Machine(InterruptsMixin):
                                    high_bios=self.profile.high_bios)
         self.bios = Bios(memory=self.memory, bus=self.bus, clock=self.clock, vga=self.vga,
                          drives=self.drives, layout=self.layout,
-                         boot_order=boot_drive_numbers(self.config.boot_order),
+                         boot_order=boot_drive_numbers(self.config.boot_order,
+                                                       self.config.profile),
                          on_reboot=self.request_reset, on_idle_poll=self._on_idle_poll)
         self._setup_cmos()
         self.timer = DeadlineTimer(self.engine.request_stop)
@@ -380,7 +387,7 @@ class Machine(InterruptsMixin):
         if now - self._stats_at < STATS_INTERVAL_S:
             return
         blocks = self.engine.stop_ctl.blocks
-        letters = {0x00: "A", 0x01: "B", 0x80: "C", 0x81: "D"}
+        letters = {0x00: "A", 0x01: "B", 0x80: "C", 0x81: "D", removable.CD_DRIVE: "CD"}
         transfers = self.bios.disk.transfers
         counts = []
         for number, image in sorted(self.drives.items()):
@@ -503,6 +510,8 @@ class Machine(InterruptsMixin):
                 self.kbc.mouse_input(cmd.dx, cmd.dy, cmd.buttons)
             elif isinstance(cmd, ev.SerialInput):
                 self.uart.receive(cmd.data)
+            elif isinstance(cmd, ev.ChangeMedia):
+                self._emit(removable.change_media(self, cmd))
             elif isinstance(cmd, ev.Pause) and self.state is ev.RunState.RUNNING:
                 self.clock.pause()
                 self._set_state(ev.RunState.PAUSED)

@@ -126,6 +126,7 @@ def _bios_state(machine: Machine) -> dict[str, Any]:
         "video": {"bell_count": bios.video.bell_count,
                   "user_font_height": bios.video.user_font_height},
         "disk": {"changed": sorted(bios.disk._changed)},
+        "cdrom": bios.cdrom.save_state() if bios.cdrom is not None else None,
     }
 
 
@@ -207,6 +208,11 @@ def _check(machine: Machine, parts: dict[str, Any]) -> tuple[dict, dict, dict]:
     if saved != have:
         raise RestoreError(f"saved with drives {saved}, this machine has {have} "
                            "(drive number: image bytes)")
+    if machine.bios.cdrom is not None:
+        try:
+            machine.bios.cdrom.parse_state(bstate.get("cdrom"))
+        except ValueError as exc:
+            raise RestoreError(str(exc)) from None
     size = machine.engine.context_size()
     if len(parts["cpu"]) != size:
         raise RestoreError(f"saved CPU state is {len(parts['cpu'])} bytes, "
@@ -262,6 +268,8 @@ def restore(machine: Machine, meta: dict[str, Any], parts: dict[str, Any]) -> No
     bios.system.wait_deadline_ns = bstate["system"]["wait_deadline_ns"]
     bios.video.bell_count = bstate["video"]["bell_count"]
     bios.video.user_font_height = bstate["video"]["user_font_height"]
+    if bios.cdrom is not None:  # the drives matched (_check): a disc to emulate from is there
+        bios.cdrom.load_state(bstate.get("cdrom"))  # before the change lines: it renumbers
     bios.disk._changed = set(bstate["disk"]["changed"])
     machine._wait = Wait[mstate["wait"]]
     machine._typed = collections.deque(bytes(k) for k in mstate["typed"])

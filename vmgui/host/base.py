@@ -77,6 +77,8 @@ class EventRecord:
         self.debug = bytearray()
         self.state_files: list[ev.StateSaved | ev.StateLoaded] = []
         """Results of SaveState/LoadState commands, oldest first."""
+        self.media_changes: list[ev.MediaChanged] = []
+        """Results of ChangeMedia commands, oldest first."""
 
     def _apply(self, event: ev.Event) -> None:
         if isinstance(event, ev.StateChanged):
@@ -89,3 +91,5 @@ class EventRecord:
             self.debug += event.data
         elif isinstance(event, ev.StateSaved | ev.StateLoaded):
             self.state_files.append(event)
+        elif isinstance(event, ev.MediaChanged):
+            self.media_changes.append(event)

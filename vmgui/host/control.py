@@ -12,7 +12,10 @@ the reply is ``{"ok": true, ...}`` or ``{"ok": false, "error": "...", "reason": 
 crashed), ``"busy"`` (too many connections: try again), ``"idle"`` (no request came in
 time: the connection closes) or ``"failed"``.  Commands: ``status``, ``pause``, ``resume``,
 ``reset``, ``poweroff``, ``screenshot {path}``, ``type {text}``, ``keys {keys}``,
-``wait-text {text, timeout}``, ``text``, ``savestate {path, poweroff}``.  Paths must be
+``wait-text {text, timeout}``, ``text``, ``savestate {path, poweroff}``, ``media {drive,
+path, readonly}`` (``drive`` one of "floppy-a", "floppy-b", "cdrom"; ``path`` null ejects;
+the reply names the ``path`` now in the drive, or the error: a missing file, an image
+that is not an ISO 9660 CD).  Paths must be
 absolute (the VM process's working folder is not the client's); ``timeout`` is a finite
 number of seconds from 0 to :data:`MAX_WAIT_S`.  Every argument is checked before
 anything is done.  After ``poweroff`` the server answers and powers the machine off; the
@@ -43,7 +46,6 @@ import contextlib
 import errno
 import json
 import logging
-import math
 import os
 import socket
 import stat
@@ -53,6 +55,7 @@ from pathlib import Path
 
 from vmgui.core import events as ev
 from vmgui.host.base import EventRecord
+from vmgui.host.control_args import COMMANDS, MAX_WAIT_S, Reply, arguments, short
 from vmgui.host.control_client import (  # re-exported: the client side lives there
     MAX_LINE,
     SOCKET_NAME,
@@ -65,8 +68,9 @@ from vmgui.host.control_client import (  # re-exported: the client side lives th
     socket_path,
 )
 
-__all__ = ["MAX_LINE", "SOCKET_NAME", "Connection", "ControlError", "ControlServer",
-           "MachineHost", "NotRunning", "probe", "request", "socket_path", "start_server"]
+__all__ = ["COMMANDS", "MAX_LINE", "MAX_WAIT_S", "SOCKET_NAME", "Connection", "ControlError",
+           "ControlServer", "MachineHost", "NotRunning", "probe", "request", "socket_path",
+           "start_server"]
 
 OUTPUT_KEPT = 65536  # bytes of COM1 / debug-port output a VM process keeps
 
@@ -74,9 +78,7 @@ log = logging.getLogger(__name__)
 
 MAX_CONNECTIONS = 16  # served at once
 IDLE_TIMEOUT_S = 120.0  # for a whole request line to arrive, or a reply to be taken
-MAX_WAIT_S = 3600.0  # the longest wait-text timeout
 SAVE_TIMEOUT_S = 60.0
-DEFAULT_WAIT_S = 30.0
 
 
 # ---------------------------------------------------------------------- the VM side
@@ -90,6 +92,7 @@ class MachineHost(EventRecord):
         self.machine = machine
         self._init_record()
         self._saved: dict[str, str | None] = {}
+        self._media: dict[str, ev.MediaChanged] = {}
         self._cond = threading.Condition()
         self.ready = threading.Event()  # set once ``machine`` is there
         if machine is not None:
@@ -107,8 +110,11 @@ class MachineHost(EventRecord):
             self._apply(event)
             # a VM process may run for weeks: keep only the recent output
             del self.serial[:-OUTPUT_KEPT], self.debug[:-OUTPUT_KEPT], self.state_files[:-16]
+            del self.media_changes[:-16]
             if isinstance(event, ev.StateSaved):
                 self._saved[event.path] = event.error
+            elif isinstance(event, ev.MediaChanged):
+                self._media[event.drive] = event
             self._cond.notify_all()
 
     # the Session interface
@@ -163,10 +169,21 @@ class MachineHost(EventRecord):
             return self._saved.pop(path)
 
 
-class _Reply(Exception):
-    def __init__(self, error: str, reason: str = "failed") -> None:
-        super().__init__(error)
-        self.reason = reason
+    def change_media(self, drive: str, path: str | None, read_only: bool = False,
+                     timeout: float = SAVE_TIMEOUT_S) -> ev.MediaChanged:
+        """Insert ``path`` into ``drive`` (None: eject) and wait for the machine's answer;
+        a MediaChanged whose ``error`` says why nothing changed (also a time-out)."""
+        with self._cond:
+            self._media.pop(drive, None)
+        self.machine.send(ev.ChangeMedia(drive, path, read_only))
+        with self._cond:
+            if not self._cond.wait_for(lambda: drive in self._media or not self.alive,
+                                       timeout):
+                return ev.MediaChanged(drive, path, f"no answer from the machine within "
+                                                    f"{timeout:g} s")
+            if drive not in self._media:
+                return ev.MediaChanged(drive, path, "the machine powered off")
+            return self._media.pop(drive)
 
 
 def _error(message: str, reason: str) -> dict:
@@ -436,29 +453,29 @@ class ControlServer:
         except RecursionError:
             return _error("not a JSON line: nested too deeply", "usage"), None
         except ValueError as exc:
-            return _error(f"not a JSON line ({_short(str(exc))})", "usage"), None
+            return _error(f"not a JSON line ({short(str(exc))})", "usage"), None
         try:
             if not isinstance(request, dict) or not isinstance(request.get("cmd"), str):
-                raise _Reply('a request is a JSON object with "cmd"', "usage")
+                raise Reply('a request is a JSON object with "cmd"', "usage")
             return self.handle(request)
-        except _Reply as exc:
+        except Reply as exc:
             return _error(str(exc), exc.reason), None
         except Exception as exc:  # noqa: BLE001 - report it, keep serving
             log.exception("control request %r", line[:200])
             return _error(f"internal error: {exc}", "failed"), None
 
     def handle(self, request: dict):
-        """(reply, action to run after replying or None).  Raises :class:`_Reply`."""
+        """(reply, action to run after replying or None).  Raises :class:`Reply`."""
         cmd = request["cmd"]
         if cmd not in COMMANDS:
-            raise _Reply(f"unknown command {_short(repr(cmd))}", "usage")
-        args = _arguments(cmd, request)  # all checked before anything is done
+            raise Reply(f"unknown command {short(repr(cmd))}", "usage")
+        args = arguments(cmd, request)  # all checked before anything is done
         if cmd == "status":
             return self._status(), None
         if not self.host.ready.wait(60.0):
-            raise _Reply("the machine is still being built")
+            raise Reply("the machine is still being built")
         if not self.host.alive:
-            raise _Reply("the VM is powering off")
+            raise Reply("the VM is powering off")
         from vmgui.automation.session import (
             AutomationError,
             AutomationTimeout,
@@ -468,13 +485,13 @@ class ControlServer:
         try:
             return self._act(cmd, args)
         except GuestCrashedError as exc:
-            raise _Reply(str(exc), "crashed") from None
+            raise Reply(str(exc), "crashed") from None
         except AutomationTimeout as exc:
-            raise _Reply(str(exc), "timeout") from None
+            raise Reply(str(exc), "timeout") from None
         except (AutomationError, KeyError, ValueError) as exc:
-            raise _Reply(str(exc).strip("'\""), "usage") from None
+            raise Reply(str(exc).strip("'\""), "usage") from None
         except OSError as exc:
-            raise _Reply(f"{exc.filename or ''}: {exc.strerror or exc}") from None
+            raise Reply(f"{exc.filename or ''}: {exc.strerror or exc}") from None
 
     def _act(self, cmd: str, args: dict):
         from vmgui.automation.session import Session
@@ -503,14 +520,23 @@ class ControlServer:
             session.press(args["keys"])
         elif cmd == "wait-text":
             session.wait_for_text(args["text"], args["timeout"])
+        elif cmd == "media":
+            return self._change_media(args), None
         else:  # savestate
             return self._savestate(args["path"], args["poweroff"])
         return {"ok": True}, None
 
+    def _change_media(self, args: dict) -> dict:
+        path = None if args["path"] is None else str(args["path"])
+        answer = self.host.change_media(args["drive"], path, args["readonly"])
+        if answer.error is not None:
+            raise Reply(answer.error)
+        return {"ok": True, "drive": answer.drive, "path": answer.path}
+
     def _savestate(self, path: Path, power_off: bool):
         error = self.host.save_state(str(path), power_off=power_off)
         if error is not None:
-            raise _Reply(f"saving the state to {path}: {error}")
+            raise Reply(f"saving the state to {path}: {error}")
         if power_off:  # the machine stopped in the same pause as the save
             self.remove_socket()
             return {"ok": True, "path": str(path)}, self.host.power_off
@@ -529,64 +555,9 @@ class ControlServer:
                                                      "report": crash.report}}
 
 
-COMMANDS = frozenset({"status", "pause", "resume", "reset", "poweroff", "screenshot", "type",
-                      "keys", "wait-text", "text", "savestate"})
-
-
-def _arguments(cmd: str, request: dict) -> dict:
-    """The command's arguments, each checked (:class:`_Reply` "usage" names the bad one)."""
-    if cmd == "screenshot":
-        return {"path": _abs_path(request)}
-    if cmd == "type":
-        return {"text": _str_arg(request, "text")}
-    if cmd == "keys":
-        return {"keys": _str_arg(request, "keys")}
-    if cmd == "wait-text":
-        return {"text": _str_arg(request, "text"),
-                "timeout": _seconds(request, "timeout", DEFAULT_WAIT_S)}
-    if cmd == "savestate":
-        power_off = request.get("poweroff", False)
-        if not isinstance(power_off, bool):
-            raise _Reply(f'"poweroff": true or false, not {_short(json.dumps(power_off))}',
-                         "usage")
-        return {"path": _abs_path(request), "poweroff": power_off}
-    return {}
-
-
 def _preload() -> None:
     with contextlib.suppress(Exception):
         import vmgui.automation.session  # noqa: F401
-
-
-def _short(text: str, limit: int = 60) -> str:
-    return text if len(text) <= limit else text[:limit] + "..."
-
-
-def _seconds(request: dict, key: str, default: float) -> float:
-    """A finite number of seconds from 0 to :data:`MAX_WAIT_S` (NaN, infinities, huge and
-    negative numbers would make a wait that never ends, or ends at once by accident)."""
-    value = request.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _Reply(f'"{key}": a number of seconds is required, not '
-                     f'{_short(json.dumps(value))}', "usage")
-    if (isinstance(value, float) and not math.isfinite(value)) or not 0 <= value <= MAX_WAIT_S:
-        raise _Reply(f'"{key}": {_short(json.dumps(value))} is not a number of seconds '
-                     f"from 0 to {MAX_WAIT_S:g}", "usage")
-    return float(value)
-
-
-def _str_arg(request: dict, key: str) -> str:
-    value = request.get(key)
-    if not isinstance(value, str):
-        raise _Reply(f'"{key}": a string is required', "usage")
-    return value
-
-
-def _abs_path(request: dict) -> Path:
-    path = Path(_str_arg(request, "path"))
-    if not path.is_absolute():
-        raise _Reply(f"path {_short(str(path))}: must be absolute", "usage")
-    return path
 
 
 def start_server(host: MachineHost, path: Path | None, name: str = "") -> ControlServer | None:

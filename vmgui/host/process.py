@@ -40,7 +40,7 @@ from vmgui.host.base import EventRecord, NoScreenYet
 
 log = logging.getLogger(__name__)
 
-DriveSpec = tuple[str, str, bool]  # (path, "floppy" | "hdd", read_only)
+DriveSpec = tuple[str, str, bool]  # (path, "floppy" | "hdd" | "cdrom", read_only)
 REPLY_TIMEOUT_S = 5.0
 REPLY_POLL_S = 0.1  # how often a wait for an answer checks that the VM process lives
 LOG_TAIL = 50
@@ -192,7 +192,7 @@ def _open_drive(path: str, kind: str, read_only: bool):
 
 
 class ProcessHost(EventRecord):
-    """A machine in its own process.  ``drives`` maps drive numbers (0, 1, 0x80, 0x81) to
+    """A machine in its own process.  ``drives`` maps drive numbers (0, 1, 0x80, 0x81, 0xE0) to
     (path, kind, read_only); ``None`` takes them from ``config``.  With ``control_socket``
     the VM process serves the control protocol there (see :mod:`vmgui.host.control`)."""
 
@@ -204,6 +204,8 @@ class ProcessHost(EventRecord):
                       for i, p in enumerate(config.floppies[:2])}
             drives.update({0x80 + i: (str(p), "hdd", config.read_only)
                            for i, p in enumerate(config.hard_disks[:2])})
+            if config.cdrom is not None:
+                drives[0xE0] = (str(config.cdrom), "cdrom", True)
         self._config = config
         self._drives = drives
         self._shm = _SharedVram(create=True, size=VGA_SIZE)

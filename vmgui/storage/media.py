@@ -15,7 +15,9 @@ import errno
 import logging
 import os
 from pathlib import Path
+from typing import Literal
 
+from vmgui.storage.cdimage import CdImage
 from vmgui.storage.image import (
     FLOPPY_FORMATS,
     SECTOR_SIZE,
@@ -111,8 +113,9 @@ def _size_text(size: int) -> str:
     return f"{mb:g} MB" if mb == int(mb) or mb >= 100 else f"{mb:.1f} MB"
 
 
-def describe(path: str | os.PathLike[str], kind: Kind | None = None) -> str:
-    """A one-line format description: ``raw floppy 1.44M``, ``raw disk 64 MB``; for a
+def describe(path: str | os.PathLike[str], kind: Kind | Literal["cdrom"] | None = None) -> str:
+    """A one-line format description: ``raw floppy 1.44M``, ``raw disk 64 MB``, ``ISO 9660
+    CD image 300 MB, volume 'DEBIAN'`` (``kind`` "cdrom"); for a
     snapshot layer what the guest sees and the image below, ``720K floppy, snapshot layer
     over fd.img`` (a damaged layer, or one whose base is missing, is described as such).
 
@@ -120,6 +123,10 @@ def describe(path: str | os.PathLike[str], kind: Kind | None = None) -> str:
     :meth:`DiskImage.open` does).  Raises :class:`DiskImageError` naming the problem of a
     raw image (a missing or empty file, a bad size).
     """
+    if kind == "cdrom":
+        with CdImage.open(path) as cd:
+            label = f", volume {cd.volume_id!r}" if cd.volume_id else ""
+            return f"ISO 9660 CD image {_size_text(cd.file_bytes)}{label}"
     if must_be_overlay(path):
         return _describe_layer(Path(path), kind)
     with DiskImage.open(path, kind=kind, read_only=True) as image:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
+from vmgui.storage.cdimage import CdImage
 from vmgui.storage.image import DiskImage, Kind
 from vmgui.storage.overlay import Overlay, OverlayError
 from vmgui.storage.overlay_format import must_be_overlay
@@ -75,15 +77,18 @@ class OverlayDiskImage(DiskImage):
             self.overlay.close()
 
 
-def open_disk(path: str | os.PathLike[str], *, kind: Kind | None = None,
+def open_disk(path: str | os.PathLike[str], *, kind: Kind | Literal["cdrom"] | None = None,
               read_only: bool = False) -> DiskImage:
     """Open an attached image: the one place that decides "overlay or raw".
 
     A file that must be an overlay (:func:`~vmgui.storage.overlay_format.must_be_overlay`:
     the magic, a ``*.cow`` name, a damaged magic) opens with its chain or not at all --
     :class:`~vmgui.storage.overlay_format.OverlayDamagedError` naming the layer, the file
-    untouched; anything else opens as a raw image.
+    untouched; anything else opens as a raw image.  ``kind`` "cdrom" opens an ISO image
+    as a :class:`~vmgui.storage.cdimage.CdImage` (always read-only; never an overlay).
     """
+    if kind == "cdrom":
+        return CdImage.open(path)  # type: ignore[return-value]  # the drive-table duck type
     if must_be_overlay(path):
         return OverlayDiskImage.open_chain(path, kind=kind, read_only=read_only)
     return DiskImage.open(path, kind=kind, read_only=read_only)
