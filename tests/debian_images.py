@@ -203,10 +203,14 @@ def build(recipe: Recipe, freedos: Path | None) -> Path:
                                f"{freedos})")
         inputs.append(freedos)
     folder = cache_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:  # no writable home (a sandboxed CI user): a per-user temporary cache
+        folder = Path(tempfile.gettempdir()) / f"vmgui-test-images-{os.getuid()}"
+        folder.mkdir(parents=True, exist_ok=True)
     final = folder / f"{recipe.name}-{cache_key(recipe, inputs)}{recipe.suffix}"
     if final.is_file():
         return final
-    folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder, prefix=f".build-{recipe.name}-") as tmp:
         work = Path(tmp)
         out = work / f"out{recipe.suffix}"

@@ -102,3 +102,16 @@ def test_grub_boot_sector_keeps_bpb_or_partition_table():
     disk = di.grub_boot_sector(old, floppy=False)
     assert disk[0x1B8:0x1FE] == old[0x1B8:0x1FE]  # signature and partition table
     assert disk[0x66:0x68] == b"\x90\x90" and disk[510:] == b"\x55\xAA"
+
+
+def test_unwritable_cache_falls_back_to_a_temporary_folder(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("VMGUI_TEST_IMAGES", str(blocker / "cache"))
+    monkeypatch.setattr(di.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
+
+    def build(work, out, freedos):
+        out.write_bytes(b"x")
+
+    built = di.build(recipe(tmp_path, build), None)
+    assert built.parent.parent == tmp_path / "tmp" and built.read_bytes() == b"x"
