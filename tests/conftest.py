@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
+from tests import debian_images
+
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_GUESTS = ROOT.parent / "shared" / "guests"
+# ../shared/guests beside the checkout; VMGUI_SHARED_GUESTS points elsewhere (a git
+# worktree one level deeper than the main checkout, say)
+SHARED_GUESTS = Path(os.environ.get("VMGUI_SHARED_GUESTS") or ROOT.parent / "shared" / "guests")
 TEST_GUESTS = ROOT / "tests" / "guests"
 
 
@@ -21,6 +26,25 @@ def shared_guests() -> Path:
 @pytest.fixture(scope="session")
 def test_guests() -> Path:
     return TEST_GUESTS
+
+
+@pytest.fixture(scope="session")
+def debian_image():
+    """``debian_image(name)``: the path of a guest image built from Debian's packages
+    (``tests/debian_images.py``: GRUB, SYSLINUX/ISOLINUX, memtest86+), cached between runs
+    in the user's cache folder; a test whose image needs a package that is not installed
+    skips, naming the package."""
+    built: dict[str, Path] = {}
+
+    def get(name: str) -> Path:
+        if name not in built:
+            try:
+                built[name] = debian_images.image(name, SHARED_GUESTS / "freedos722.img")
+            except debian_images.MissingInput as exc:
+                pytest.skip(str(exc))
+        return built[name]
+
+    return get
 
 
 @pytest.fixture
