@@ -7,6 +7,7 @@ saved one was: CPU, RAM, video memory and screen, every device, the BIOS's own f
 the run loop's wait state and typed-key queue, and guest time).
 
 Parts: ``cpu`` (engine context blob, build-specific), ``ram``, ``vram`` (raw bytes),
+``planes`` (the VGA plane memory) and ``lfb`` (the VBE framebuffer, on machines with one),
 ``devices`` (JSON: each device's versioned ``save_state()`` keyed by its NAME; bytes
 values as ``{"$b64": ...}``), ``bios`` (JSON) and ``machine`` (JSON: memory size, A20,
 guest time, run-loop fields, drives).
@@ -109,6 +110,7 @@ def _device_states(machine: Machine) -> dict[str, Any]:
         state = dict(dev.save_state())
         if dev is machine.vga:
             state.pop("vram", None)  # saved once, raw, as the "vram" part
+            state.pop("planes", None)  # and the planes as the "planes" part
         if dev.NAME in states:
             raise RuntimeError(f"two devices are named {dev.NAME!r}")
         states[dev.NAME] = state
@@ -164,7 +166,10 @@ def capture(machine: Machine) -> tuple[dict[str, Any], dict[str, bytes]]:
         "vram": bytes(machine.memory.vram),
         "devices": _dumps(_device_states(machine)),
         "bios": _dumps(_bios_state(machine)),
+        "planes": bytes(machine.vga.planes_view),
     }
+    if machine.video.lfb is not None:
+        parts["lfb"] = bytes(machine.video.lfb)
     display = machine.vga.display()
     meta = {"profile": machine.config.profile, "memory_mb": machine.config.memory_mb,
             "guest_ns": guest_ns, "state": machine.state.value,
@@ -194,6 +199,11 @@ def _check(machine: Machine, parts: dict[str, bytes]) -> tuple[dict, dict, dict]
     if len(parts["vram"]) != len(vram):
         raise RestoreError(f"saved video memory is {len(parts['vram'])} bytes, "
                            f"this machine has {len(vram)}")
+    for name, buffer in (("planes", machine.vga.planes_view), ("lfb", machine.video.lfb)):
+        if name in parts and (buffer is None or len(parts[name]) != len(buffer)):
+            have = "none" if buffer is None else f"{len(buffer)} bytes"
+            raise RestoreError(f"saved {name} memory is {len(parts[name])} bytes, "
+                               f"this machine has {have}")
     if mstate["clock"] != type(machine.clock).__name__:
         raise RestoreError(f"saved with a {mstate['clock']}, this machine runs a "
                            f"{type(machine.clock).__name__} (deterministic mode differs)")
@@ -233,6 +243,10 @@ def restore(machine: Machine, meta: dict[str, Any], parts: dict[str, bytes]) -> 
     memory = machine.memory
     memory.ram[:] = parts["ram"]  # host buffers mapped into the engine: no engine call
     memory.vram[:] = parts["vram"]
+    if machine.video.lfb is not None:  # a state saved before the framebuffer existed: blank
+        machine.video.lfb[:] = parts.get("lfb") or bytes(len(machine.video.lfb))
+    if "planes" in parts:
+        dstates["vga"]["planes"] = parts["planes"]
     machine.engine.stop_ctl.blocks = mstate["blocks"]
     set_guest_time(machine.clock, mstate["guest_ns"])
     for dev in _devices(machine):
