@@ -3,7 +3,8 @@
 Owns: the BDA video fields (0040:0049-0066, 0084-008A), the int 1Fh/43h font vectors,
 int 10h functions 00h-0Fh (modes, cursor, pages, scrolling, characters, pixels,
 teletype), 10h (palette/DAC), 11h (fonts), 12h (alternate select), 13h (write string),
-1Ah (display combination), 1Bh (state information); VBE (4Fh) answers "not present".
+1Ah (display combination), 1Bh (state information); VBE (4Fh) is :mod:`vmgui.bios.vbe`
+on a card with the VBE extension and answers "not present" on a plain VGA.
 Text goes straight into guest video memory (B8000h, B0000h for mode 7); graphics-mode
 work is in :mod:`vmgui.bios.video_gfx`.  Registers are programmed through the
 :class:`~vmgui.devices.vga.Vga` model's BIOS helpers and ports, never by mode number alone.
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from vmgui.bios import video_gfx as gfx
 from vmgui.bios.api import BiosCall, Memory
 from vmgui.bios.bda import Bda, read_far, seg_off
+from vmgui.bios.vbe import VbeBios
 from vmgui.bios.video_gfx import (
     VIDEO_BDA_SIZE,
     Screen,
@@ -71,6 +73,9 @@ class VideoBios:
             0x12: self._alt_select, 0x13: self._write_string, 0x1A: self._display_code,
             0x1B: self._state_info, 0x4F: self._vbe,
         }
+        self.vbe = VbeBios(mem, vga, self.set_mode, self._log_once) if vga.vbe else None
+        if self.vbe is not None:
+            self._leaves[0x4F] = self.vbe.handle
 
     def _log_once(self, key: tuple[int, ...], msg: str, *args: object) -> None:
         if key not in self._logged:
@@ -93,6 +98,8 @@ class VideoBios:
         m.write_u8(Bda.VIDEO_EGA_SWITCHES, 0xF9)
         m.write_u8(Bda.VIDEO_VGA_FLAGS, VGA_ACTIVE | VGA_400)
         m.write_u8(Bda.VIDEO_DCC_INDEX, DCC_VGA_COLOUR)
+        if self.vbe is not None:
+            self.vbe.post()
         self.set_mode(0x03)
 
     def set_mode(self, al: int) -> bool:
@@ -138,6 +145,9 @@ class VideoBios:
         self.mem.write_u32(addr, (ptr[0] << 16) | ptr[1])
 
     def _clear_memory(self, info: VideoMode) -> None:
+        if info.kind is gfx.PLANAR16:  # all four planes (A0000h reaches them one write at a time)
+            self.vga.planar.clear()
+            return
         size = 0x10000 if info.base == 0xA0000 else 0x8000  # 64 KiB at A000h, else 32 KiB
         self.mem.write(info.base, b"\x20\x07" * (size // 2) if info.text else bytes(size))
 
