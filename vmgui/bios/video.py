@@ -30,6 +30,7 @@ from vmgui.bios.video_gfx import (
     window_size,
 )
 from vmgui.bios.video_palette import VGA_GREY, PaletteBios
+from vmgui.bios.video_planar import PlanarScreen
 from vmgui.devices.fonts import ROM_FONT_HEIGHTS, load_rom_font
 from vmgui.devices.vga import Crtc, Port, Seq, Vga
 
@@ -221,6 +222,8 @@ class VideoBios:
         up = r.ah == 0x06
         if scr.info.text:
             self._scroll_text(scr, scr.page, window, r.al, r.bh, up)
+        elif (planar := self._planar(scr)) is not None:
+            planar.scroll(window, r.al, r.bh, up, scr.char_height)
         elif scr.info.drawable:
             gfx.scroll_window(self.mem, scr.info, window, r.al, r.bh, up, scr.char_height)
         else:
@@ -273,10 +276,13 @@ class VideoBios:
                 buf = bytearray(video.read(addr, 2 * count))
                 buf[0::2] = bytes((ch,)) * count
                 video.write(addr, bytes(buf))
-        elif scr.info.drawable:
+        elif scr.info.drawable or (planar := self._planar(scr, page)) is not None:
             h = scr.char_height
             glyph = self._glyph_font(h)[ch * h: ch * h + h]
-            gfx.draw_glyph(self.mem, scr.info, col, row, glyph, attr or 0, count)
+            if scr.info.drawable:
+                gfx.draw_glyph(self.mem, scr.info, col, row, glyph, attr or 0, count)
+            else:
+                planar.draw_glyph(col, row, glyph, attr or 0, count)
         else:
             self._log_once((0x09, scr.mode), "INT 10h: text output in mode %02Xh not drawn",
                            scr.mode)
@@ -291,7 +297,9 @@ class VideoBios:
             r.ax = cell[0] | cell[1] << 8
             return
         h = scr.char_height
-        pattern = gfx.read_glyph(self.mem, scr.info, pos[1], pos[0], h)
+        planar = self._planar(scr, page)
+        pattern = (planar.read_glyph(pos[1], pos[0], h) if planar is not None
+                   else gfx.read_glyph(self.mem, scr.info, pos[1], pos[0], h))
         found = gfx.find_glyph(self._glyph_font(h), pattern)
         r.ax = found or 0
 
@@ -362,6 +370,8 @@ class VideoBios:
             window = (0, 0, row, scr.cols - 1)
             if scr.info.text:
                 self._scroll_text(scr, page, window, 1, fill, up=True)
+            elif (planar := self._planar(scr, page)) is not None:
+                planar.scroll(window, 1, fill, True, scr.char_height)
             else:
                 gfx.scroll_window(self.mem, scr.info, window, 1, fill, True, scr.char_height)
         self._move_cursor(scr, page, row, col)
@@ -381,13 +391,28 @@ class VideoBios:
             self._move_cursor(scr, page, *saved)
 
     # ------------------------------------------------------------------ pixels, CGA palette
+    def _planar(self, scr: Screen, page: int | None = None) -> PlanarScreen | None:
+        """Page ``page`` (default: the active one) of a planar mode; None in others."""
+        if scr.info.kind is not gfx.PLANAR16:
+            return None
+        page = scr.page if page is None else page % scr.info.pages
+        return PlanarScreen(self.vga.planes_view, scr.info, page * scr.page_size)
+
     def _write_pixel(self, call: BiosCall) -> None:
         r = call.regs
-        gfx.put_pixel(self.mem, Screen(self.mem).info, r.cx, r.dx, r.al)
+        scr = Screen(self.mem)
+        planar = self._planar(scr, r.bh)
+        if planar is not None:
+            planar.put_pixel(r.cx, r.dx, r.al)
+        else:
+            gfx.put_pixel(self.mem, scr.info, r.cx, r.dx, r.al)
 
     def _read_pixel(self, call: BiosCall) -> None:
         r = call.regs
-        r.al = gfx.get_pixel(self.mem, Screen(self.mem).info, r.cx, r.dx)
+        scr = Screen(self.mem)
+        planar = self._planar(scr, r.bh)
+        r.al = (planar.get_pixel(r.cx, r.dx) if planar is not None
+                else gfx.get_pixel(self.mem, scr.info, r.cx, r.dx))
 
     def _cga_palette(self, call: BiosCall) -> None:
         """AH=0Bh: BH=0 background/border colour BL (bit 4 intensity), BH=1 palette BL."""

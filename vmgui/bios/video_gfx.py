@@ -7,7 +7,7 @@ in the CGA 320x200x4 and 640x200x2 interleaved modes (even scan lines at +0, odd
 at +2000h) and the VGA 320x200x256 linear mode: pixel read/write, drawing a font glyph
 (bit 7 of the colour XORs in the CGA modes), recognising a drawn glyph against a font,
 scrolling a character window.
-Planar 16-colour modes are not handled here (the VGA model has no planar memory yet).
+The planar 16-colour modes are drawn by :mod:`vmgui.bios.video_planar`.
 Every operation reads and writes guest memory through a :class:`Memory` in one span each,
 since each access costs about a microsecond.
 References: IBM PC/AT Technical Reference (video BIOS listing), Ralf Brown's interrupt
