@@ -46,8 +46,30 @@ def _glyph_bits(font: bytes, char_height: int) -> np.ndarray:
     return bits
 
 
-def _palette_rgb(state: DisplayState) -> np.ndarray:
-    return np.frombuffer(state.palette, dtype=np.uint8).reshape(256, 3)
+@functools.lru_cache(maxsize=8)
+def _palette_words(palette: bytes) -> np.ndarray:
+    """The 256 palette colours as little-endian words 0x00BBGGRR (one gather per pixel
+    then moves 4 aligned bytes instead of 3)."""
+    rgb = np.frombuffer(palette, dtype=np.uint8).reshape(256, 3).astype("<u4")
+    words = rgb[:, 0] | (rgb[:, 1] << 8) | (rgb[:, 2] << 16)
+    words.flags.writeable = False
+    return words
+
+
+def _rgb_of_words(words: np.ndarray) -> np.ndarray:
+    """(h, w) little-endian 0x00BBGGRR words -> (h, w, 3) RGB bytes."""
+    lanes = words.view(np.uint8).reshape(*words.shape, 4)
+    return _pick_rgb(lanes, 0, 1, 2)
+
+
+def _pick_rgb(pixels: np.ndarray, red: int, green: int, blue: int) -> np.ndarray:
+    """(h, w, 3) RGB from the byte lanes ``red``, ``green``, ``blue`` of (h, w, n) pixels
+    (one strided copy per channel: several times faster than reordering in one step)."""
+    out = np.empty(pixels.shape[:2] + (3,), dtype=np.uint8)
+    out[:, :, 0] = pixels[:, :, red]
+    out[:, :, 1] = pixels[:, :, green]
+    out[:, :, 2] = pixels[:, :, blue]
+    return out
 
 
 def _window(state: DisplayState) -> tuple[np.ndarray, int]:
@@ -164,13 +186,13 @@ def _lfb_rows(state: DisplayState, channels: int, dtype: str = "u1") -> np.ndarr
 
 @functools.lru_cache(maxsize=2)
 def _direct16_table(green_bits: int) -> np.ndarray:
-    """RGB24 for every 16-bit pixel of the 5:5:5 (green_bits 5) or 5:6:5 layout."""
-    v = np.arange(1 << 16, dtype=np.uint32)
+    """0x00BBGGRR for every 16-bit pixel of the 5:5:5 (green_bits 5) or 5:6:5 layout."""
+    v = np.arange(1 << 16, dtype="<u4")
     green_mask = (1 << green_bits) - 1
     r5, g, b5 = (v >> (5 + green_bits)) & 31, (v >> 5) & green_mask, v & 31
     r8, b8 = (r5 << 3) | (r5 >> 2), (b5 << 3) | (b5 >> 2)
     g8 = (g << (8 - green_bits)) | (g >> (2 * green_bits - 8))
-    table = np.stack([r8, g8, b8], axis=1).astype(np.uint8)
+    table = r8 | (g8 << 8) | (b8 << 16)
     table.flags.writeable = False
     return table
 
@@ -179,13 +201,12 @@ def _vbe_rgb(state: DisplayState) -> np.ndarray:
     """(height, width, 3) RGB of a VBE frame (lines beyond the framebuffer black)."""
     kind = state.kind
     if kind is DisplayKind.PACKED8:
-        rgb = np.take(_palette_rgb(state), _lfb_rows(state, 1), axis=0)
+        rgb = _rgb_of_words(np.take(_palette_words(state.palette), _lfb_rows(state, 1)))
     elif kind in (DisplayKind.DIRECT15, DisplayKind.DIRECT16):
         table = _direct16_table(6 if kind is DisplayKind.DIRECT16 else 5)
-        rgb = np.take(table, _lfb_rows(state, 1, "<u2"), axis=0)
+        rgb = _rgb_of_words(np.take(table, _lfb_rows(state, 1, "<u2")))
     else:
-        rows = _lfb_rows(state, BYTES_PER_PIXEL[kind])
-        rgb = np.ascontiguousarray(rows[:, :, 2::-1])  # B, G, R(, X) bytes -> R, G, B
+        rgb = _pick_rgb(_lfb_rows(state, BYTES_PER_PIXEL[kind]), 2, 1, 0)  # B, G, R(, X)
     if rgb.shape[0] < state.height:
         rgb = np.concatenate([rgb, np.zeros((state.height - rgb.shape[0], state.width, 3),
                                             dtype=np.uint8)])
@@ -218,7 +239,7 @@ def render(
         width, height = max(state.width, 1), max(state.height, 1)
         return width, height, bytes(width * height * 3)
     height, width = idx.shape
-    rgb = np.take(_palette_rgb(state), idx, axis=0)  # much faster than fancy indexing
+    rgb = _rgb_of_words(np.take(_palette_words(state.palette), idx))
     return width, height, rgb.tobytes()
 
 
