@@ -106,3 +106,21 @@ def test_a_saved_state_shows_the_same_graphics_screen(test_guests, tmp_path, ima
         assert kind.value in ("direct32", "planar16")
     finally:
         again.power_off()
+
+
+def test_saved_video_memory_of_another_size_is_refused(test_guests) -> None:
+    vm = boot(test_guests / "planar12.img", "pc-at")
+    try:
+        vm.wait_for_serial("PLANAR OK", timeout=20)
+        machine = vm.host.machine
+        meta, parts = snapshot.capture(machine)
+        before = frame(vm.host)
+        with pytest.raises(snapshot.RestoreError,
+                           match="saved planes memory is 100 bytes, this machine has 262144"):
+            snapshot.restore(machine, meta, {**parts, "planes": bytes(100)})
+        with pytest.raises(snapshot.RestoreError,
+                           match="saved lfb memory is 16 bytes, this machine has none"):
+            snapshot.restore(machine, meta, {**parts, "lfb": bytes(16)})
+        assert np.array_equal(frame(vm.host), before)  # refused before anything changed
+    finally:
+        vm.power_off()
