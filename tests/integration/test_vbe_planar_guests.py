@@ -1,6 +1,7 @@
 """Graphics test guests end to end, compared with what qemu-system-i386 shows for the same
-images (issue 10): a VBE linear framebuffer in 32 and 16 bpp (tests/guests/vbelfb.asm) on
-the pc-pci machine, and mode 12h drawn with every planar write mode (planar12.asm).
+images (issue 10): a VBE linear framebuffer in 32 and 16 bpp (tests/guests/vbelfb.asm) and
+a banked 8-bpp mode (vbebank.asm) on the pc-pci machine, and mode 12h drawn with every
+planar write mode (planar12.asm).
 
 The QEMU pictures in tests/guests/qemu-reference/ were taken with QEMU 7.2's std VGA and
 SeaBIOS (``qemu-system-i386 -M pc -m 32``, the image as floppy A:, a QMP ``screendump``
@@ -55,6 +56,22 @@ def test_vbe_linear_framebuffer_in_32_and_16_bpp_matches_qemu(test_guests) -> No
         assert np.array_equal(shot, reference("vbelfb-16bpp.png"))
     finally:
         vm.power_off()
+
+
+def test_vbe_banked_window_through_int10h_and_the_window_function_matches_qemu(
+        test_guests) -> None:
+    vm = boot(test_guests / "vbebank.img", "pc-pci")
+    try:
+        vm.wait_for_serial("BANK OK", timeout=10)
+        shot = frame(vm.host).astype(int)
+        palette = np.frombuffer(vm.host.display().palette, dtype=np.uint8).reshape(256, 3)
+    finally:
+        vm.power_off()
+    assert shot.shape == (480, 640, 3)
+    for n in (0, 1023, 1024, 65535, 65536, 131072 + 700, 307199):  # byte n: colour n >> 10
+        y, x = divmod(n, 640)
+        assert tuple(shot[y, x]) == tuple(palette[(n >> 10) & 0xFF]), n
+    assert np.abs(shot - reference("vbebank.png")).max() <= 3  # the DAC widening, as above
 
 
 def test_vbe_is_absent_on_the_pc_at(test_guests) -> None:

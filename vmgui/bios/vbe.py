@@ -44,6 +44,8 @@ UNKNOWN_FUNCTION = 0x0100  # AL != 4Fh: the function does not exist
 INFO_BLOCK, INFO_BLOCK_V2, MODE_INFO_SIZE = 256, 512, 256
 MODE_LIST_OFF, OEM_DATA_OFF = 0x22, 0x100
 WINDOW_KB = 64
+BANKS = LFB_SIZE // (WINDOW_KB << 10)
+_BANK = int(Dispi.BANK)
 BVE_MODE_MASK = 0x1FF  # bits 0-8: the mode number
 MODE_LFB, MODE_KEEP_MEMORY, MODE_CUSTOM_CRTC = 0x4000, 0x8000, 0x0800
 BDA_VBE_MODE = 0xFF  # the BDA mode byte while a VBE mode is on (as SeaBIOS keeps it)
@@ -164,8 +166,9 @@ class VbeBios:
         except IndexError as exc:  # a buffer beyond guest memory
             log.info("INT 10h AX=4F%02Xh: %s", r.al, exc)
             status = FAILED
-        log.debug("INT 10h AX=4F%02Xh BX=%04Xh CX=%04Xh DX=%04Xh -> %04Xh", r.al, r.bx,
-                  r.cx, r.dx, status)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("INT 10h AX=4F%02Xh BX=%04Xh CX=%04Xh DX=%04Xh -> %04Xh", r.al, r.bx,
+                      r.cx, r.dx, status)
         r.ax = status
 
     # ------------------------------------------------------------------ 00h, 01h
@@ -309,14 +312,17 @@ class VbeBios:
         r = call.regs
         if r.bl != 0:  # only window A
             return FAILED
-        if self.dispi.enabled and self.dispi.mode & MODE_LFB:
+        dispi = self.dispi
+        if dispi.mode & MODE_LFB and dispi.enabled:
             return INVALID_IN_MODE  # VBE 3.0: no windows in a linear framebuffer mode
-        if r.bh == 0x01:
-            r.dx = self.dispi.regs[Dispi.BANK]
+        bh = r.bh
+        if bh == 0x01:
+            r.dx = dispi.regs[_BANK]
             return OK
-        if r.bh != 0x00 or r.dx >= LFB_SIZE // (WINDOW_KB << 10):
+        bank = r.dx
+        if bh != 0x00 or bank >= BANKS:
             return FAILED
-        self.dispi.write_register(Dispi.BANK, r.dx)
+        dispi.write_register(_BANK, bank)
         return OK
 
     def _scan_line(self, call: BiosCall) -> int:

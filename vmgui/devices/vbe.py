@@ -55,6 +55,8 @@ class Enable(enum.IntFlag):
 
 
 REGISTER_COUNT = 10  # ID .. Y_OFFSET; VIDEO_MEMORY_64K is read-only and computed
+# plain ints for the hot paths (an IntFlag operation costs a microsecond or more)
+_ENABLED, _DAC_8BIT, _ENABLE, _BPP, _BANK = 0x01, 0x20, 4, 3, 5
 KINDS = {8: DisplayKind.PACKED8, 15: DisplayKind.DIRECT15, 16: DisplayKind.DIRECT16,
          24: DisplayKind.DIRECT24, 32: DisplayKind.DIRECT32}
 _VALID_BPP = frozenset({4, 8, 15, 16, 24, 32})
@@ -100,19 +102,19 @@ class BochsVbe:
     # ------------------------------------------------------------------ registers
     @property
     def enabled(self) -> bool:
-        return bool(self.regs[Dispi.ENABLE] & Enable.ENABLED)
+        return bool(self.regs[_ENABLE] & _ENABLED)
 
     @property
     def dac_8bit(self) -> bool:
-        return bool(self.regs[Dispi.ENABLE] & Enable.DAC_8BIT)
+        return bool(self.regs[_ENABLE] & _DAC_8BIT)
 
     @property
     def bpp(self) -> int:
-        return self.regs[Dispi.BPP]
+        return self.regs[_BPP]
 
     @property
     def bank_offset(self) -> int:
-        return self.regs[Dispi.BANK] * BANK_SIZE
+        return self.regs[_BANK] * BANK_SIZE
 
     def read_register(self, index: int) -> int:
         regs = self.regs
@@ -127,16 +129,16 @@ class BochsVbe:
 
     def write_register(self, index: int, value: int) -> None:
         regs = self.regs
-        if index == Dispi.ID:
+        if index == _BANK:  # first: banked modes switch banks all the time
+            regs[index] = value & (LFB_SIZE // BANK_SIZE - 1)
+            self._on_change()
+        elif index == Dispi.ID:
             if ID0 <= value <= ID5:
                 regs[index] = value
         elif index in (Dispi.XRES, Dispi.YRES, Dispi.BPP, Dispi.VIRT_WIDTH, Dispi.X_OFFSET,
                        Dispi.Y_OFFSET):
             regs[index] = value
             self._fixup()
-        elif index == Dispi.BANK:
-            regs[index] = value & (LFB_SIZE // BANK_SIZE - 1)
-            self._on_change()
         elif index == Dispi.ENABLE:
             self._write_enable(value)
         # VIRT_HEIGHT and unknown indices are read-only

@@ -82,6 +82,7 @@ class Vga(Device):
         self._io_window = IoWindow(self._planar_read, self._planar_write)
         self.on_window_change: Callable[[Window], None] | None = None
         self._window_key: tuple | None = None
+        self._dac_bits_seen = 6
         self._registrations: list[Registration] = [
             bus.register(0x3B4, 7, "vga-mono", self._read_port_3b, self._write_port_3b),
             bus.register(0x3C0, 16, "vga", self._read_port_3c, self._write_port_3c),
@@ -476,11 +477,21 @@ class Vga(Device):
             return self._io_window
         return RamWindow(self._vram, 0, "window")
 
+    def _window_key_now(self) -> tuple:
+        """The key of :meth:`window` without building it (bank switches are frequent)."""
+        vbe = self.vbe
+        if vbe is not None and vbe.enabled and vbe.bpp != 4:
+            return ("ram", "lfb", vbe.bank_offset)
+        if self.planar_addressing() and (self.gc[Gc.MISC] >> 2) & 3 <= 1:
+            return ("io",)
+        return ("ram", "window", 0)
+
     def _update_window(self) -> None:
+        if self.on_window_change is None or self._window_key_now() == self._window_key:
+            return
         window = self.window()
-        if window.key != self._window_key and self.on_window_change is not None:
-            self._window_key = window.key
-            self.on_window_change(window)
+        self._window_key = window.key
+        self.on_window_change(window)
 
     def attach_window(self, callback: Callable[[Window], None]) -> None:
         """Have ``callback(window)`` map A0000h-AFFFFh now and whenever it changes."""
@@ -489,7 +500,9 @@ class Vga(Device):
         self._update_window()
 
     def _vbe_changed(self) -> None:
-        self._palette_cache = None
+        if self._dac_bits_seen != self.dac_bits:
+            self._dac_bits_seen = self.dac_bits
+            self._palette_cache = None
         self._update_window()
 
     def _planar_read(self, offset: int) -> int:
