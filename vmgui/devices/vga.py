@@ -2,11 +2,12 @@
 
 Owns: the misc output, sequencer, graphics controller, attribute controller, DAC and CRTC
 registers (plus the CGA compatibility ports 3D8h/3D9h), input status 1 timing, BIOS mode
-programming (``set_mode``) and :meth:`Vga.display`, which derives what the screen shows
-from the registers alone, so guests that set modes through int 10h and guests that
-program the chips directly look the same.  Register semantics follow FreeVGA
-("VGA/SVGA Video Programming", Joshua Neal) and IBM's VGA technical reference; the mode
-tables are in :mod:`vmgui.devices.vga_tables`.
+programming (``set_mode``), the BIOS save area of the registers, and :meth:`Vga.display`,
+which derives what the screen shows from the registers alone (:mod:`vga_display`), so
+guests that set modes through int 10h and guests that program the chips directly look
+the same.  Register semantics follow FreeVGA ("VGA/SVGA Video Programming", Joshua Neal)
+and IBM's VGA technical reference; the register names are in :mod:`vga_regs`, the mode
+tables in :mod:`vmgui.devices.vga_tables`.
 
 Video memory (vmgui.devices.video_memory): the 128 KiB window A0000h-BFFFFh is plain
 guest RAM the machine maps from ``vram``; in the planar modes (sequencer chain 4 off,
