@@ -64,12 +64,12 @@ class Bounded:
         return checked
 
 
-def powered_on(images: tuple[Path, Path]) -> tuple[Machine, Bounded]:
+def powered_on(images: tuple[Path, Path], profile: str = "pc-at") -> tuple[Machine, Bounded]:
     """A new 2 MB machine with ``images`` as A: and C: (B: an empty slot), after POST."""
     floppy, hdd = images
     drives = {0: DiskImage.open(floppy, kind="floppy"), 1: None,
               0x80: DiskImage.open(hdd, kind="hdd")}
-    m = Machine(MachineConfig(memory_mb=2, native_stop=False), drives=drives)
+    m = Machine(MachineConfig(memory_mb=2, native_stop=False, profile=profile), drives=drives)
     m.power_on()
     return m, Bounded(m.memory)
 

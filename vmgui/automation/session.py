@@ -237,6 +237,11 @@ class Session:
                 return pattern if pattern in self.text() else None
         return self._poll_until(found, repr(pattern), timeout)
 
+    def wait_for_serial(self, text: str | bytes, timeout: float = 30.0) -> None:
+        """Wait until the guest's COM1 output contains ``text``."""
+        needle = text.encode() if isinstance(text, str) else bytes(text)
+        self._poll_until(lambda: needle in self.host.serial, f"{needle!r} on COM1", timeout)
+
     def wait_for_screen(self, needle: Path | np.ndarray, timeout: float = 30.0, *,
                         region=None, threshold: float = 0.98) -> tuple[int, int]:
         """Wait until the reference picture ``needle`` appears on screen (any mode);

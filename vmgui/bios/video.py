@@ -3,7 +3,8 @@
 Owns: the BDA video fields (0040:0049-0066, 0084-008A), the int 1Fh/43h font vectors,
 int 10h functions 00h-0Fh (modes, cursor, pages, scrolling, characters, pixels,
 teletype), 10h (palette/DAC), 11h (fonts), 12h (alternate select), 13h (write string),
-1Ah (display combination), 1Bh (state information); VBE (4Fh) answers "not present".
+1Ah (display combination), 1Bh (state information); VBE (4Fh) is :mod:`vmgui.bios.vbe`
+on a card with the VBE extension and answers "not present" on a plain VGA.
 Text goes straight into guest video memory (B8000h, B0000h for mode 7); graphics-mode
 work is in :mod:`vmgui.bios.video_gfx`.  Registers are programmed through the
 :class:`~vmgui.devices.vga.Vga` model's BIOS helpers and ports, never by mode number alone.
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from vmgui.bios import video_gfx as gfx
 from vmgui.bios.api import BiosCall, Memory
 from vmgui.bios.bda import Bda, read_far, seg_off
+from vmgui.bios.vbe import VbeBios
 from vmgui.bios.video_gfx import (
     VIDEO_BDA_SIZE,
     Screen,
@@ -28,6 +30,7 @@ from vmgui.bios.video_gfx import (
     window_size,
 )
 from vmgui.bios.video_palette import VGA_GREY, PaletteBios
+from vmgui.bios.video_planar import PlanarScreen
 from vmgui.devices.fonts import ROM_FONT_HEIGHTS, load_rom_font
 from vmgui.devices.vga import Crtc, Port, Seq, Vga
 
@@ -71,6 +74,9 @@ class VideoBios:
             0x12: self._alt_select, 0x13: self._write_string, 0x1A: self._display_code,
             0x1B: self._state_info, 0x4F: self._vbe,
         }
+        self.vbe = VbeBios(mem, vga, self.set_mode, self._log_once) if vga.vbe else None
+        if self.vbe is not None:
+            self._leaves[0x4F] = self.vbe.handle
 
     def _log_once(self, key: tuple[int, ...], msg: str, *args: object) -> None:
         if key not in self._logged:
@@ -93,6 +99,8 @@ class VideoBios:
         m.write_u8(Bda.VIDEO_EGA_SWITCHES, 0xF9)
         m.write_u8(Bda.VIDEO_VGA_FLAGS, VGA_ACTIVE | VGA_400)
         m.write_u8(Bda.VIDEO_DCC_INDEX, DCC_VGA_COLOUR)
+        if self.vbe is not None:
+            self.vbe.post()
         self.set_mode(0x03)
 
     def set_mode(self, al: int) -> bool:
@@ -138,6 +146,9 @@ class VideoBios:
         self.mem.write_u32(addr, (ptr[0] << 16) | ptr[1])
 
     def _clear_memory(self, info: VideoMode) -> None:
+        if info.kind is gfx.PLANAR16:  # all four planes (A0000h reaches them one write at a time)
+            self.vga.planar.clear()
+            return
         size = 0x10000 if info.base == 0xA0000 else 0x8000  # 64 KiB at A000h, else 32 KiB
         self.mem.write(info.base, b"\x20\x07" * (size // 2) if info.text else bytes(size))
 
@@ -211,6 +222,8 @@ class VideoBios:
         up = r.ah == 0x06
         if scr.info.text:
             self._scroll_text(scr, scr.page, window, r.al, r.bh, up)
+        elif (planar := self._planar(scr)) is not None:
+            planar.scroll(window, r.al, r.bh, up, scr.char_height)
         elif scr.info.drawable:
             gfx.scroll_window(self.mem, scr.info, window, r.al, r.bh, up, scr.char_height)
         else:
@@ -263,10 +276,13 @@ class VideoBios:
                 buf = bytearray(video.read(addr, 2 * count))
                 buf[0::2] = bytes((ch,)) * count
                 video.write(addr, bytes(buf))
-        elif scr.info.drawable:
+        elif scr.info.drawable or (planar := self._planar(scr, page)) is not None:
             h = scr.char_height
             glyph = self._glyph_font(h)[ch * h: ch * h + h]
-            gfx.draw_glyph(self.mem, scr.info, col, row, glyph, attr or 0, count)
+            if scr.info.drawable:
+                gfx.draw_glyph(self.mem, scr.info, col, row, glyph, attr or 0, count)
+            else:
+                planar.draw_glyph(col, row, glyph, attr or 0, count)
         else:
             self._log_once((0x09, scr.mode), "INT 10h: text output in mode %02Xh not drawn",
                            scr.mode)
@@ -281,7 +297,9 @@ class VideoBios:
             r.ax = cell[0] | cell[1] << 8
             return
         h = scr.char_height
-        pattern = gfx.read_glyph(self.mem, scr.info, pos[1], pos[0], h)
+        planar = self._planar(scr, page)
+        pattern = (planar.read_glyph(pos[1], pos[0], h) if planar is not None
+                   else gfx.read_glyph(self.mem, scr.info, pos[1], pos[0], h))
         found = gfx.find_glyph(self._glyph_font(h), pattern)
         r.ax = found or 0
 
@@ -352,6 +370,8 @@ class VideoBios:
             window = (0, 0, row, scr.cols - 1)
             if scr.info.text:
                 self._scroll_text(scr, page, window, 1, fill, up=True)
+            elif (planar := self._planar(scr, page)) is not None:
+                planar.scroll(window, 1, fill, True, scr.char_height)
             else:
                 gfx.scroll_window(self.mem, scr.info, window, 1, fill, True, scr.char_height)
         self._move_cursor(scr, page, row, col)
@@ -371,13 +391,28 @@ class VideoBios:
             self._move_cursor(scr, page, *saved)
 
     # ------------------------------------------------------------------ pixels, CGA palette
+    def _planar(self, scr: Screen, page: int | None = None) -> PlanarScreen | None:
+        """Page ``page`` (default: the active one) of a planar mode; None in others."""
+        if scr.info.kind is not gfx.PLANAR16:
+            return None
+        page = scr.page if page is None else page % scr.info.pages
+        return PlanarScreen(self.vga.planes_view, scr.info, page * scr.page_size)
+
     def _write_pixel(self, call: BiosCall) -> None:
         r = call.regs
-        gfx.put_pixel(self.mem, Screen(self.mem).info, r.cx, r.dx, r.al)
+        scr = Screen(self.mem)
+        planar = self._planar(scr, r.bh)
+        if planar is not None:
+            planar.put_pixel(r.cx, r.dx, r.al)
+        else:
+            gfx.put_pixel(self.mem, scr.info, r.cx, r.dx, r.al)
 
     def _read_pixel(self, call: BiosCall) -> None:
         r = call.regs
-        r.al = gfx.get_pixel(self.mem, Screen(self.mem).info, r.cx, r.dx)
+        scr = Screen(self.mem)
+        planar = self._planar(scr, r.bh)
+        r.al = (planar.get_pixel(r.cx, r.dx) if planar is not None
+                else gfx.get_pixel(self.mem, scr.info, r.cx, r.dx))
 
     def _cga_palette(self, call: BiosCall) -> None:
         """AH=0Bh: BH=0 background/border colour BL (bit 4 intensity), BH=1 palette BL."""

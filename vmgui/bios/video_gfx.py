@@ -7,7 +7,7 @@ in the CGA 320x200x4 and 640x200x2 interleaved modes (even scan lines at +0, odd
 at +2000h) and the VGA 320x200x256 linear mode: pixel read/write, drawing a font glyph
 (bit 7 of the colour XORs in the CGA modes), recognising a drawn glyph against a font,
 scrolling a character window.
-Planar 16-colour modes are not handled here (the VGA model has no planar memory yet).
+The planar 16-colour modes are drawn by :mod:`vmgui.bios.video_planar`.
 Every operation reads and writes guest memory through a :class:`Memory` in one span each,
 since each access costs about a microsecond.
 References: IBM PC/AT Technical Reference (video BIOS listing), Ralf Brown's interrupt
@@ -69,7 +69,9 @@ MODES: dict[int, VideoMode] = {
     0x07: VideoMode(TEXT, 80, 25, 16, 0xB0000, 0x1000, 8, 640, 400, 400, 0),
     0x0D: VideoMode(PLANAR16, 40, 25, 8, 0xA0000, 0x2000, 8, 320, 200, 200, 16),
     0x0E: VideoMode(PLANAR16, 80, 25, 8, 0xA0000, 0x4000, 4, 640, 200, 200, 16),
+    0x0F: VideoMode(PLANAR16, 80, 25, 14, 0xA0000, 0x8000, 2, 640, 350, 350, 0),
     0x10: VideoMode(PLANAR16, 80, 25, 14, 0xA0000, 0x8000, 2, 640, 350, 350, 16),
+    0x11: VideoMode(PLANAR16, 80, 30, 16, 0xA0000, 0xA000, 1, 640, 480, 480, 2),
     0x12: VideoMode(PLANAR16, 80, 30, 16, 0xA0000, 0xA000, 1, 640, 480, 480, 16),
     0x13: VideoMode(VGA256, 40, 25, 8, 0xA0000, 0xFA00, 1, 320, 200, 400, 256),
 }

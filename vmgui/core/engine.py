@@ -39,6 +39,10 @@ _HOOK_IN = ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_void_p, ctypes.c_uint32, c
                             ctypes.c_void_p)
 _HOOK_OUT = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int,
                              ctypes.c_uint32, ctypes.c_void_p)
+_MMIO_READ = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint,
+                              ctypes.c_void_p)
+_MMIO_WRITE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint,
+                               ctypes.c_uint64, ctypes.c_void_p)
 _HOOK_MEM_INVALID = ctypes.CFUNCTYPE(ctypes.c_bool, ctypes.c_void_p, ctypes.c_int,
                                      ctypes.c_uint64, ctypes.c_int, ctypes.c_int64,
                                      ctypes.c_void_p)
@@ -98,6 +102,7 @@ def _load_lib() -> ctypes.CDLL:
         "uc_reg_write_batch": (s32, [vp, vp, vp, s32]),
         "uc_mem_map_ptr": (s32, [vp, u64, ctypes.c_size_t, u32, vp]),
         "uc_mem_unmap": (s32, [vp, u64, ctypes.c_size_t]),
+        "uc_mmio_map": (s32, [vp, u64, ctypes.c_size_t, vp, vp, vp, vp]),
         "uc_mem_read": (s32, [vp, u64, vp, ctypes.c_size_t]),
         "uc_mem_write": (s32, [vp, u64, vp, ctypes.c_size_t]),
         "uc_emu_start": (s32, [vp, u64, u64, u64, ctypes.c_size_t]),
@@ -308,7 +313,7 @@ class Engine:
         self._wbatch_ptrs = (ctypes.c_void_p * BATCH_COUNT)(*[wbase + 8 * i
                                                              for i in range(BATCH_COUNT)])
         self._hooks: list[HookHandle] = []
-        self._mapped: list[object] = []  # buffers kept alive while mapped
+        self._mapped: dict[int, object] = {}  # guest address -> buffer or callbacks kept alive
         self.stop_ctl = StopControl()
         self.stop_ctl.emu_stop = ctypes.cast(_LIB.uc_emu_stop, ctypes.c_void_p).value
         self.stop_ctl.emu_start = ctypes.cast(_LIB.uc_emu_start, ctypes.c_void_p).value
@@ -423,12 +428,26 @@ class Engine:
         err = _LIB.uc_mem_map_ptr(self._uc, address, size, perms, ctypes.c_void_p(base))
         if err:
             raise EngineError(f"map {size:#x} bytes at {address:#x}", err)
-        self._mapped.append(buffer)
+        self._mapped[address] = buffer
+
+    def map_mmio(self, address: int, size: int, read: Callable[[int, int], int],
+                 write: Callable[[int, int, int], None]) -> None:
+        """Have ``read(offset, size) -> value`` and ``write(offset, size, value)`` answer
+        every guest access to ``size`` bytes at ``address`` (offsets from ``address``;
+        about 1.5 us an access).  The callbacks must not raise."""
+        rd = _MMIO_READ(lambda uc, offset, width, ud: read(offset, width))
+        wr = _MMIO_WRITE(lambda uc, offset, width, value, ud: write(offset, width, value))
+        err = _LIB.uc_mmio_map(self._uc, address, size, ctypes.cast(rd, ctypes.c_void_p), None,
+                               ctypes.cast(wr, ctypes.c_void_p), None)
+        if err:
+            raise EngineError(f"map {size:#x} bytes of I/O memory at {address:#x}", err)
+        self._mapped[address] = (rd, wr)
 
     def unmap(self, address: int, size: int) -> None:
         err = _LIB.uc_mem_unmap(self._uc, address, size)
         if err:
             raise EngineError(f"unmap {size:#x} bytes at {address:#x}", err)
+        self._mapped.pop(address, None)
 
     def mem_write(self, address: int, data: bytes) -> None:
         """Write guest memory and drop translated code that covered it.

@@ -54,6 +54,7 @@ from vmgui.devices.pit import Pit8254, SystemControlPortB
 from vmgui.devices.render import text_lines
 from vmgui.devices.uart import Uart16550
 from vmgui.devices.vga import Vga
+from vmgui.devices.video_memory import VideoMemory
 from vmgui.storage.image import DiskImage
 
 log = logging.getLogger(__name__)
@@ -106,7 +107,7 @@ class Machine(InterruptsMixin):
                  drives: dict[int, DiskImage | None] | None = None,
                  vram=None) -> None:
         """``drives`` overrides opening the config's images (drive number -> image);
-        ``vram`` is an optional external buffer for video memory (see GuestMemory)."""
+        ``vram`` is an optional external block for video memory (see VideoMemory)."""
         self.config = config
         self.profile = get_profile(config.profile)  # ValueError for an unknown kind
         removable.check_drives(self.profile, config.cdrom, drives)  # ValueError: no CD drive
@@ -138,8 +139,11 @@ class Machine(InterruptsMixin):
     # ------------------------------------------------------------------ building
     def _build(self) -> None:
         self.engine = Engine(use_native_stop=self.config.native_stop)
-        self.memory = GuestMemory(self.engine, max(1, self.config.memory_mb - 1), self._vram,
-                                  profile=self.profile)
+        self.video = VideoMemory(self.profile.vbe, self._vram)
+        self.memory = GuestMemory(self.engine, max(1, self.config.memory_mb - 1),
+                                  self.video.window, profile=self.profile)
+        if self.video.lfb is not None:
+            self.memory.map_lfb(self.video.lfb)
         # protected-mode delivery patches CPU state the engine hides: where it lives in
         # this engine build is probed (EngineCheckError refuses to start otherwise)
         self.pm = pmode.ProtectedMode(self.engine, self.memory, probe_layout())
@@ -170,7 +174,9 @@ class Machine(InterruptsMixin):
         self.uart = Uart16550(self.bus, irq(4), 0x3F8,
                               on_transmit=lambda data: self._emit(ev.SerialOutput(0, data)))
         self.debugcon = DebugConsole(self.bus, lambda data: self._emit(ev.DebugOutput(data)))
-        self.vga = Vga(self.bus, self.clock, memoryview(self.memory.vram))
+        self.vga = Vga(self.bus, self.clock, self.video.window, self.video.planes,
+                       self.video.lfb)
+        self.vga.attach_window(self.memory.map_window_a)
         self.timed = [self.pit, self.cmos, self.kbc, self.uart]
         ebda_segment = 0xA000 - 0x40  # 1 KiB EBDA just below 640 KiB
         self.layout = MemoryLayout(conventional_kb=639, ebda_segment=ebda_segment,

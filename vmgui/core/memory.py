@@ -2,18 +2,26 @@
 
 Owns: the PC memory map (640 KiB conventional RAM, the 128 KiB VGA window at A0000h,
 option/BIOS ROM C0000h-FFFFFh, extended memory from 1 MiB up to at most 2 GiB, the PCI hole
-from E0000000h that RAM never reaches, and on machines with ``high_bios`` the BIOS shown
-again at FFFE0000h-FFFFFFFFh) and :class:`GuestMemory`, the
-:class:`vmgui.bios.api.Memory` the BIOS uses.  Reads come straight from the host buffers
-(no engine call); writes go through the engine so that translated code covering the
-written bytes is invalidated (a disk read over old code must not leave stale blocks).
+from E0000000h that RAM never reaches (the VBE linear framebuffer at LFB_BASE lives
+there on machines with one), and on machines with ``high_bios`` the BIOS shown again at
+FFFE0000h-FFFFFFFFh) and :class:`GuestMemory`, the :class:`vmgui.bios.api.Memory` the
+BIOS uses.  Reads come straight from the host buffers (no engine call); writes go through
+the engine so that translated code covering the written bytes is invalidated (a disk
+read over old code must not leave stale blocks).
 
 RAM is an anonymous private mapping (:mod:`vmgui.core.hostpages`): a page costs host
 memory only once the guest writes it, so an idle DOS in a 2 GB machine stays near the
 size of what DOS touched.
+
+A0000h-AFFFFh is mapped on its own: the VGA decides what answers there (its RAM, a bank
+of the framebuffer, or planar write logic as I/O memory; vmgui.devices.video_memory) and
+:meth:`GuestMemory.map_window_a` remaps it, between or during engine runs (measured:
+~20 us a remap, so a guest switching VBE banks 48 times a frame loses ~1 ms).
 """
 
 from __future__ import annotations
+
+import logging
 
 import numpy as np
 from unicorn import unicorn_const as ucc
@@ -22,10 +30,15 @@ from vmgui.bios.api import MemoryMixin
 from vmgui.core import hostpages
 from vmgui.core.engine import NO_CODE_BELOW, Engine
 from vmgui.core.profiles import MachineProfile
+from vmgui.devices.vbe_lfb import LFB_BASE, LFB_SIZE
+from vmgui.devices.video_memory import WINDOW_A_SIZE, IoWindow, RamWindow, Window
+
+log = logging.getLogger(__name__)
 
 CONVENTIONAL_END = 0xA0000
 VGA_BASE = 0xA0000
 VGA_SIZE = 0x20000
+WINDOW_B_BASE = VGA_BASE + WINDOW_A_SIZE
 ROM_BASE = 0xC0000
 ONE_MB = 0x100000
 HMA_SIZE = 0x10000
@@ -61,7 +74,8 @@ class GuestMemory(MemoryMixin):
             raise ValueError(f"video memory buffer must be {VGA_SIZE} bytes, not {len(vram)}")
         self.vram = vram if vram is not None else bytearray(VGA_SIZE)
         engine.map_buffer(0, self.ram, 0, CONVENTIONAL_END)
-        engine.map_buffer(VGA_BASE, self.vram, 0, VGA_SIZE)
+        engine.map_buffer(VGA_BASE, self.vram, 0, WINDOW_A_SIZE)
+        engine.map_buffer(WINDOW_B_BASE, self.vram, WINDOW_A_SIZE, VGA_SIZE - WINDOW_A_SIZE)
         engine.map_buffer(ROM_BASE, self.ram, ROM_BASE, ONE_MB - ROM_BASE)
         engine.map_buffer(ONE_MB, self.ram, ONE_MB, self.extended_bytes)
         self.high_bios = profile is not None and profile.high_bios
@@ -69,6 +83,27 @@ class GuestMemory(MemoryMixin):
             engine.map_buffer(HIGH_BIOS_BASE, self.ram, HIGH_BIOS_SOURCE, HIGH_BIOS_SIZE,
                               ucc.UC_PROT_READ | ucc.UC_PROT_EXEC)
         self.a20_enabled = True
+        self._window_a: Window = RamWindow(memoryview(self.vram), 0, "window")
+        self.lfb = None  # the VBE framebuffer, once map_lfb() mapped it
+
+    def map_lfb(self, lfb) -> None:
+        """Map the VBE linear framebuffer (a writable buffer of LFB_SIZE bytes) at
+        LFB_BASE, as plain memory."""
+        if len(lfb) != LFB_SIZE:
+            raise ValueError(f"the framebuffer must be {LFB_SIZE} bytes, not {len(lfb)}")
+        self.engine.map_buffer(LFB_BASE, lfb, 0, LFB_SIZE)
+        self.lfb = lfb
+
+    def map_window_a(self, window: Window) -> None:
+        """Make A0000h-AFFFFh answer as ``window`` says (a VGA callback: the guest may be
+        mid-instruction; the engine takes the new mapping from its next access on)."""
+        engine = self.engine
+        engine.unmap(VGA_BASE, WINDOW_A_SIZE)
+        if isinstance(window, IoWindow):
+            engine.map_mmio(VGA_BASE, WINDOW_A_SIZE, _io_reader(window), _io_writer(window))
+        else:
+            engine.map_buffer(VGA_BASE, window.buffer, window.offset, WINDOW_A_SIZE)
+        self._window_a = window
 
     # ------------------------------------------------------------------ whole pages
     def maybe_used_pages(self) -> np.ndarray:
@@ -108,9 +143,16 @@ class GuestMemory(MemoryMixin):
 
     def _view(self, addr: int) -> tuple[bytearray, int]:
         if VGA_BASE <= addr < ROM_BASE:
+            if addr < WINDOW_B_BASE:
+                window = self._window_a
+                if isinstance(window, RamWindow):
+                    return window.buffer, window.offset + addr - VGA_BASE
+                return _IoView(window), addr - VGA_BASE
             return self.vram, addr - VGA_BASE
         if not self.a20_enabled and ONE_MB <= addr < ONE_MB + HMA_SIZE:
             return self.ram, addr - ONE_MB
+        if self.lfb is not None and LFB_BASE <= addr < LFB_BASE + LFB_SIZE:
+            return self.lfb, addr - LFB_BASE
         return self.ram, addr
 
     def read(self, addr: int, size: int) -> bytes:
@@ -118,8 +160,9 @@ class GuestMemory(MemoryMixin):
         if self.high_bios and addr >= HIGH_BIOS_BASE and end <= HIGH_BIOS_BASE + HIGH_BIOS_SIZE:
             addr += HIGH_BIOS_SOURCE - HIGH_BIOS_BASE  # the BIOS, seen at the top of 4 GiB
             end = addr + size
-        if addr < ROM_BASE and end > VGA_BASE and not (VGA_BASE <= addr and end <= ROM_BASE):
-            return self._read_split(addr, size)  # crosses into or out of the VGA window
+        if addr < ROM_BASE and end > VGA_BASE and not (VGA_BASE <= addr and end <= ROM_BASE) \
+                or addr < WINDOW_B_BASE < end:
+            return self._read_split(addr, size)  # crosses an edge of the VGA window(s)
         buf, off = self._view(addr)
         if addr < 0 or off + size > len(buf):
             raise IndexError(f"read of {size} bytes at {addr:#x} beyond memory ({self.size:#x})")
@@ -128,7 +171,7 @@ class GuestMemory(MemoryMixin):
     def _read_split(self, addr: int, size: int) -> bytes:
         out = bytearray()
         while size:
-            edge = VGA_BASE if addr < VGA_BASE else ROM_BASE if addr < ROM_BASE else addr + size
+            edge = next((e for e in (VGA_BASE, WINDOW_B_BASE, ROM_BASE) if addr < e), addr + size)
             chunk = min(size, edge - addr)
             out += self.read(addr, chunk)
             addr += chunk
@@ -149,7 +192,13 @@ class GuestMemory(MemoryMixin):
 
     def write(self, addr: int, data: bytes) -> None:
         end = addr + len(data)
-        if end <= NO_CODE_BELOW or (VGA_BASE <= addr and end <= ROM_BASE):
+        if addr < WINDOW_B_BASE < end and VGA_BASE <= addr and end <= ROM_BASE:
+            split = WINDOW_B_BASE - addr  # window A and B may be different buffers
+            self.write(addr, data[:split])
+            self.write(WINDOW_B_BASE, data[split:])
+            return
+        if end <= NO_CODE_BELOW or (VGA_BASE <= addr and end <= ROM_BASE) or (
+                self.lfb is not None and LFB_BASE <= addr and end <= LFB_BASE + LFB_SIZE):
             # IVT, BDA and video memory never hold code, and the engine reads data from
             # these buffers directly: a host write is all it takes (no engine call).
             buf, off = self._view(addr)
@@ -187,3 +236,51 @@ class GuestMemory(MemoryMixin):
     def load_rom(self, addr: int, data: bytes) -> None:
         """Place firmware bytes (before the guest runs; no translated code exists yet)."""
         self.ram[addr : addr + len(data)] = data
+
+
+class _IoView:
+    """Window A as I/O memory, sliceable like a buffer (BIOS reads and writes there go
+    through the device's byte logic, as the CPU's would)."""
+
+    def __init__(self, window: IoWindow) -> None:
+        self._window = window
+
+    def __len__(self) -> int:
+        return WINDOW_A_SIZE
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return bytes(self._window.read(i) for i in range(*index.indices(WINDOW_A_SIZE)))
+        return self._window.read(index)
+
+    def __setitem__(self, index, value) -> None:
+        if isinstance(index, slice):
+            for i, byte in zip(range(*index.indices(WINDOW_A_SIZE)), bytes(value), strict=True):
+                self._window.write(i, byte)
+        else:
+            self._window.write(index, value)
+
+
+def _io_reader(window: IoWindow):
+    def read(offset: int, size: int) -> int:
+        try:
+            value = 0
+            for i in range(size):
+                value |= window.read(offset + i) << (8 * i)
+            return value
+        except Exception:  # noqa: BLE001 - must not unwind into the engine
+            log.exception("video memory read at %#x", VGA_BASE + offset)
+            return (1 << (8 * size)) - 1
+
+    return read
+
+
+def _io_writer(window: IoWindow):
+    def write(offset: int, size: int, value: int) -> None:
+        try:
+            for i in range(size):
+                window.write(offset + i, (value >> (8 * i)) & 0xFF)
+        except Exception:  # noqa: BLE001 - must not unwind into the engine
+            log.exception("video memory write at %#x", VGA_BASE + offset)
+
+    return write

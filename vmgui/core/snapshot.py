@@ -9,7 +9,8 @@ the run loop's wait state and typed-key queue, and guest time).
 Parts: ``cpu`` (engine context blob, build-specific), ``ram`` (written from a view of
 live RAM that skips the pages never touched, and put back as its used pages after the rest
 is given back to the host: a 2 GB machine at a DOS prompt saves and loads like a small one),
-``vram`` (raw bytes),
+``vram`` (raw bytes), ``planes`` (the VGA plane memory) and ``lfb`` (the VBE framebuffer,
+on machines with one),
 ``devices`` (JSON: each device's versioned ``save_state()`` keyed by its NAME; bytes
 values as ``{"$b64": ...}``), ``bios`` (JSON) and ``machine`` (JSON: memory size, A20,
 guest time, run-loop fields, drives).
@@ -112,6 +113,7 @@ def _device_states(machine: Machine) -> dict[str, Any]:
         state = dict(dev.save_state())
         if dev is machine.vga:
             state.pop("vram", None)  # saved once, raw, as the "vram" part
+            state.pop("planes", None)  # and the planes as the "planes" part
         if dev.NAME in states:
             raise RuntimeError(f"two devices are named {dev.NAME!r}")
         states[dev.NAME] = state
@@ -171,7 +173,10 @@ def capture(machine: Machine) -> tuple[dict[str, Any], dict[str, Any]]:
         "vram": bytes(machine.memory.vram),
         "devices": _dumps(_device_states(machine)),
         "bios": _dumps(_bios_state(machine)),
+        "planes": bytes(machine.vga.planes_view),
     }
+    if machine.video.lfb is not None:
+        parts["lfb"] = bytes(machine.video.lfb)
     display = machine.vga.display()
     meta = {"profile": machine.config.profile, "memory_mb": machine.config.memory_mb,
             "guest_ns": guest_ns, "state": machine.state.value,
@@ -201,6 +206,11 @@ def _check(machine: Machine, parts: dict[str, Any]) -> tuple[dict, dict, dict]:
     if len(parts["vram"]) != len(vram):
         raise RestoreError(f"saved video memory is {len(parts['vram'])} bytes, "
                            f"this machine has {len(vram)}")
+    for name, buffer in (("planes", machine.vga.planes_view), ("lfb", machine.video.lfb)):
+        if name in parts and (buffer is None or len(parts[name]) != len(buffer)):
+            have = "none" if buffer is None else f"{len(buffer)} bytes"
+            raise RestoreError(f"saved {name} memory is {len(parts[name])} bytes, "
+                               f"this machine has {have}")
     if mstate["clock"] != type(machine.clock).__name__:
         raise RestoreError(f"saved with a {mstate['clock']}, this machine runs a "
                            f"{type(machine.clock).__name__} (deterministic mode differs)")
@@ -258,6 +268,10 @@ def restore(machine: Machine, meta: dict[str, Any], parts: dict[str, Any]) -> No
     memory = machine.memory
     _put_ram(machine, parts["ram"])
     memory.vram[:] = parts["vram"]
+    if machine.video.lfb is not None:  # a state saved before the framebuffer existed: blank
+        machine.video.lfb[:] = parts.get("lfb") or bytes(len(machine.video.lfb))
+    if "planes" in parts:
+        dstates["vga"]["planes"] = parts["planes"]
     machine.engine.stop_ctl.blocks = mstate["blocks"]
     set_guest_time(machine.clock, mstate["guest_ns"])
     for dev in _devices(machine):

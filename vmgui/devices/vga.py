@@ -2,14 +2,19 @@
 
 Owns: the misc output, sequencer, graphics controller, attribute controller, DAC and CRTC
 registers (plus the CGA compatibility ports 3D8h/3D9h), input status 1 timing, BIOS mode
-programming (``set_mode``) and :meth:`Vga.display`, which derives what the screen shows
-from the registers alone, so guests that set modes through int 10h and guests that
-program the chips directly look the same.  Register semantics follow FreeVGA
-("VGA/SVGA Video Programming", Joshua Neal) and IBM's VGA technical reference; the mode
-tables are in :mod:`vmgui.devices.vga_tables`.
+programming (``set_mode``), the BIOS save area of the registers, and :meth:`Vga.display`,
+which derives what the screen shows from the registers alone (:mod:`vga_display`), so
+guests that set modes through int 10h and guests that program the chips directly look
+the same.  Register semantics follow FreeVGA ("VGA/SVGA Video Programming", Joshua Neal)
+and IBM's VGA technical reference; the register names are in :mod:`vga_regs`, the mode
+tables in :mod:`vmgui.devices.vga_tables`.
 
-Video memory is the 128 KiB window A0000h-BFFFFh, plain guest RAM the machine maps from
-``vram``; writes never reach this model (planar write modes are not emulated yet).
+Video memory (vmgui.devices.video_memory): the 128 KiB window A0000h-BFFFFh is plain
+guest RAM the machine maps from ``vram``; in the planar modes (sequencer chain 4 off,
+odd/even off) A0000h-AFFFFh goes through :mod:`vmgui.devices.vga_planar` into the four
+planes instead; on a card with the VBE extension (:mod:`vmgui.devices.vbe`) an enabled
+VBE mode shows the linear framebuffer and A0000h shows its selected 64 KiB bank.
+:meth:`Vga.window` says which, and ``on_window_change`` tells the machine when it changes.
 
 Thread rule: ports and BIOS helpers are used from the emulation thread; :meth:`display`
 returns an immutable snapshot of the registers (the memory view it holds is live).
@@ -17,14 +22,31 @@ returns an immutable snapshot of the registers (the memory view it holds is live
 
 from __future__ import annotations
 
-import enum
+from collections.abc import Callable
 from typing import Any
 
+from vmgui.devices import vga_display
 from vmgui.devices.base import Device
 from vmgui.devices.bus import IoBus, Registration
 from vmgui.devices.clock import Clock
 from vmgui.devices.display import DisplayKind, DisplayState
+from vmgui.devices.vbe import BochsVbe, Dispi
+from vmgui.devices.vga_planar import PlanarMemory
+from vmgui.devices.vga_regs import (  # noqa: F401 - the register names live on here too
+    ATTR_COUNT,
+    CGA_VIDEO_ENABLE,
+    CRTC_COUNT,
+    GC_COUNT,
+    MAP_BASE,
+    SEQ_COUNT,
+    Attr,
+    Crtc,
+    Gc,
+    Port,
+    Seq,
+)
 from vmgui.devices.vga_tables import MODES, TEXT_ATTR_PALETTE, cga_dac_index, default_dac
+from vmgui.devices.video_memory import PLANES_SIZE, IoWindow, RamWindow, Window
 
 VRAM_SIZE = 0x20000
 FRAME_NS = 1_000_000_000 // 70  # 70 Hz refresh (400-line modes)
@@ -33,94 +55,41 @@ LINE_NS = 31_778  # 31.47 kHz horizontal rate
 HBLANK_NS = LINE_NS // 5  # horizontal blanking: ~20 % of each line
 
 
-class Port(enum.IntEnum):
-    MONO_CRTC_INDEX = 0x3B4
-    MONO_CRTC_DATA = 0x3B5
-    MONO_STATUS1 = 0x3BA  # read: input status 1; write: feature control
-    ATTR_INDEX_DATA = 0x3C0
-    ATTR_DATA_READ = 0x3C1
-    MISC_WRITE = 0x3C2  # read: input status 0
-    SEQ_INDEX = 0x3C4
-    SEQ_DATA = 0x3C5
-    DAC_MASK = 0x3C6
-    DAC_READ_INDEX = 0x3C7  # read: DAC state
-    DAC_WRITE_INDEX = 0x3C8
-    DAC_DATA = 0x3C9
-    FEATURE_READ = 0x3CA
-    MISC_READ = 0x3CC
-    GC_INDEX = 0x3CE
-    GC_DATA = 0x3CF
-    COLOR_CRTC_INDEX = 0x3D4
-    COLOR_CRTC_DATA = 0x3D5
-    CGA_MODE = 0x3D8
-    CGA_COLOR = 0x3D9
-    COLOR_STATUS1 = 0x3DA
-
-
-class Crtc(enum.IntEnum):
-    H_DISPLAY_END = 0x01
-    OVERFLOW = 0x07
-    MAX_SCAN_LINE = 0x09
-    CURSOR_START = 0x0A
-    CURSOR_END = 0x0B
-    START_HIGH = 0x0C
-    START_LOW = 0x0D
-    CURSOR_HIGH = 0x0E
-    CURSOR_LOW = 0x0F
-    V_RETRACE_END = 0x11  # bit 7: protect registers 0-7
-    V_DISPLAY_END = 0x12
-    OFFSET = 0x13
-    UNDERLINE = 0x14  # bit 6: doubleword addressing
-    MODE_CONTROL = 0x17  # bit 0: CGA bank (scan line bit 0 -> A13); bit 6: byte mode
-
-
-class Seq(enum.IntEnum):
-    RESET = 0x00
-    CLOCKING = 0x01  # bit 0: 8-dot chars; bit 3: half dot clock; bit 5: screen off
-    MAP_MASK = 0x02
-    CHAR_MAP = 0x03
-    MEMORY_MODE = 0x04
-
-
-class Gc(enum.IntEnum):
-    MODE = 0x05  # bit 5: CGA shift (interleave); bit 6: 256-colour shift
-    MISC = 0x06  # bit 0: graphics; bits 2-3: memory map select
-
-
-class Attr(enum.IntEnum):
-    MODE_CONTROL = 0x10  # bit 0: graphics; bit 3: blink; bit 6: 8-bit colour; bit 7: P54S
-    OVERSCAN = 0x11
-    PLANE_ENABLE = 0x12
-    H_PAN = 0x13
-    COLOR_SELECT = 0x14
-
-
-CRTC_COUNT, SEQ_COUNT, GC_COUNT, ATTR_COUNT = 0x19, 5, 9, 0x15
-_MAP_BASE = {0: 0x00000, 1: 0x00000, 2: 0x10000, 3: 0x18000}
 _MAP_SIZE = {0: 0x20000, 1: 0x10000, 2: 0x8000, 3: 0x8000}
 _STATUS_DISPLAY_OFF = 0x01
 _STATUS_VRETRACE = 0x08
-_CGA_VIDEO_ENABLE = 0x08
 _CGA_BLINK = 0x20
 
 
 class Vga(Device):
-    """A VGA card without planar write logic.  Registers itself on ``bus`` at creation;
-    :meth:`detach` undoes that."""
+    """A VGA card.  Registers itself on ``bus`` at creation; :meth:`detach` undoes that.
+    ``planes``: the 256 KiB plane memory (allocated here if not given); ``lfb``: the
+    16 MiB linear framebuffer of the VBE extension (None: a plain VGA without VBE)."""
 
     NAME = "vga"
-    STATE_VERSION = 1
+    STATE_VERSION = 2  # 2: plane memory, latches, VBE registers
 
-    def __init__(self, bus: IoBus, clock: Clock, vram: memoryview) -> None:
+    def __init__(self, bus: IoBus, clock: Clock, vram: memoryview,
+                 planes: memoryview | None = None, lfb: memoryview | None = None) -> None:
         if len(vram) != VRAM_SIZE or vram.readonly:
             raise ValueError("vram must be a writable 128 KiB view")
         self._clock = clock
         self._vram = vram.cast("B") if vram.format != "B" else vram
+        planes = memoryview(planes if planes is not None else bytearray(PLANES_SIZE)).cast("B")
+        if len(planes) != PLANES_SIZE or planes.readonly:
+            raise ValueError(f"planes must be a writable view of {PLANES_SIZE} bytes")
+        self._planes = planes
+        self.planar = PlanarMemory(self._planes, bytearray(SEQ_COUNT), bytearray(GC_COUNT))
+        self._io_window = IoWindow(self._planar_read, self._planar_write)
+        self.on_window_change: Callable[[Window], None] | None = None
+        self._window_key: tuple | None = None
+        self._dac_bits_seen = 6
         self._registrations: list[Registration] = [
             bus.register(0x3B4, 7, "vga-mono", self._read_port_3b, self._write_port_3b),
             bus.register(0x3C0, 16, "vga", self._read_port_3c, self._write_port_3c),
             bus.register(0x3D4, 7, "vga-color", self._read_port_3d, self._write_port_3d),
         ]
+        self.vbe = BochsVbe(bus, lfb, self._vbe_changed) if lfb is not None else None
         self.reset()
 
     # ----------------------------------------------------------------- lifecycle
@@ -129,6 +98,8 @@ class Vga(Device):
         for reg in self._registrations:
             reg.remove()
         self._registrations.clear()
+        if self.vbe is not None:
+            self.vbe.detach()
 
     def reset(self) -> None:
         self.misc = 0
@@ -153,6 +124,9 @@ class Vga(Device):
         self.cga_color = 0
         self.mode = 0x03
         self._palette_cache: bytes | None = None
+        self.planar.seq, self.planar.gc, self.planar.latch = self.seq, self.gc, 0
+        if self.vbe is not None:
+            self.vbe.reset()
         self.set_mode(0x03, clear=True)
 
     # ----------------------------------------------------------------- port decoding
@@ -183,6 +157,16 @@ class Vga(Device):
     def _write_bytes(self, port: int, size: int, value: int) -> None:
         for i in range(size):
             self.write_port(port + i, (value >> (8 * i)) & 0xFF)
+
+    @property
+    def window_view(self) -> memoryview:
+        """The A0000h-BFFFFh memory (writable; the display hands out read-only views)."""
+        return self._vram
+
+    @property
+    def planes_view(self) -> memoryview:
+        """The plane memory, interleaved (byte 4 * offset + plane)."""
+        return self._planes
 
     @property
     def color(self) -> bool:
@@ -262,6 +246,8 @@ class Vga(Device):
         elif port == Port.SEQ_DATA:
             if self.seq_index < SEQ_COUNT:
                 self.seq[self.seq_index] = value
+                if self.seq_index == Seq.MEMORY_MODE:
+                    self._update_window()
         elif port == Port.DAC_MASK:
             self.dac_mask = value
             self._palette_cache = None
@@ -277,6 +263,8 @@ class Vga(Device):
         elif port == Port.GC_DATA:
             if self.gc_index < GC_COUNT:
                 self.gc[self.gc_index] = value
+                if self.gc_index == Gc.MISC:
+                    self._update_window()
         elif port == Port.CGA_MODE:
             self._cga_mode_write(value)
         elif port == Port.CGA_COLOR:
@@ -303,8 +291,13 @@ class Vga(Device):
                 self.attr[index] = value & (0x0F if index >= Attr.H_PAN else 0xFF)
         self.attr_flipflop = not self.attr_flipflop
 
+    @property
+    def dac_bits(self) -> int:
+        """Width of a DAC component: 6 (VGA), or 8 when the VBE extension switched it."""
+        return 8 if self.vbe is not None and self.vbe.dac_8bit else 6
+
     def _dac_write(self, value: int) -> None:
-        self.dac_write_latch.append(value & 0x3F)
+        self.dac_write_latch.append(value & (0xFF if self.dac_bits == 8 else 0x3F))
         if len(self.dac_write_latch) == 3:
             at = self.dac_write_index * 3
             self.dac[at: at + 3] = self.dac_write_latch
@@ -347,6 +340,8 @@ class Vga(Device):
         regs = MODES.get(mode)
         if regs is None:
             return False
+        if self.vbe is not None:
+            self.vbe.write_register(Dispi.ENABLE, 0)  # back to VGA timing, 6-bit DAC
         self.mode = mode
         self.misc = regs.misc
         self.seq[Seq.RESET] = 0x03
@@ -363,14 +358,17 @@ class Vga(Device):
         self._palette_cache = None
         if clear:
             self.clear_memory(text=regs.text)
+        self._update_window()
         return True
 
     def clear_memory(self, text: bool) -> None:
         """Fill the current memory map with blank cells (0720h) or zero bytes."""
         select = (self.gc[Gc.MISC] >> 2) & 3
-        base, size = _MAP_BASE[select], min(_MAP_SIZE[select], 0x10000)
+        base, size = MAP_BASE[select], min(_MAP_SIZE[select], 0x10000)
         fill = b"\x20\x07" if text else b"\x00\x00"
         self._vram[base: base + size] = fill * (size // 2)
+        if not text:
+            self.planar.clear()
 
     def set_cursor_shape(self, start: int, end: int) -> None:
         """CRTC 0Ah/0Bh: first and last cursor scan line; start bit 5 hides the cursor."""
@@ -392,7 +390,8 @@ class Vga(Device):
         return (self.crtc[Crtc.START_HIGH] << 8) | self.crtc[Crtc.START_LOW]
 
     def set_dac(self, index: int, r: int, g: int, b: int) -> None:
-        self.dac[3 * (index & 0xFF): 3 * (index & 0xFF) + 3] = bytes((r & 0x3F, g & 0x3F, b & 0x3F))
+        mask = 0xFF if self.dac_bits == 8 else 0x3F
+        self.dac[3 * (index & 0xFF): 3 * (index & 0xFF) + 3] = bytes((r & mask, g & mask, b & mask))
         self._palette_cache = None
 
     def get_dac(self, index: int) -> tuple[int, int, int]:
@@ -440,100 +439,104 @@ class Vga(Device):
 
     # ----------------------------------------------------------------- display view
     def _kind(self) -> DisplayKind:
-        if self.seq[Seq.CLOCKING] & 0x20 or not self.attr_index & 0x20:
-            return DisplayKind.BLANK
-        if self.color and not self.cga_mode & _CGA_VIDEO_ENABLE:
-            return DisplayKind.BLANK
-        if not (self.attr[Attr.MODE_CONTROL] & 0x01 or self.gc[Gc.MISC] & 0x01):
-            return DisplayKind.TEXT
-        if self.attr[Attr.MODE_CONTROL] & 0x40:
-            return DisplayKind.VGA256
-        if self.gc[Gc.MODE] & 0x20:
-            return DisplayKind.CGA4
-        if not self.crtc[Crtc.MODE_CONTROL] & 0x01:
-            return DisplayKind.CGA2
-        return DisplayKind.PLANAR16
-
-    def _vertical_lines(self) -> int:
-        overflow = self.crtc[Crtc.OVERFLOW]
-        end = self.crtc[Crtc.V_DISPLAY_END] | ((overflow & 0x02) << 7) | ((overflow & 0x40) << 3)
-        lines = end + 1
-        return lines // 2 if self.crtc[Crtc.MAX_SCAN_LINE] & 0x80 else lines
-
-    def _address_unit(self) -> int:
-        """Bytes of CPU-visible memory per CRTC address step (dword, word or byte mode)."""
-        if self.crtc[Crtc.UNDERLINE] & 0x40:
-            return 4
-        return 1 if self.crtc[Crtc.MODE_CONTROL] & 0x40 else 2
-
-    def _attr_to_dac(self) -> bytes:
-        """The 16 attribute colours as DAC indices (palette, plane enable, colour select)."""
-        mode, select = self.attr[Attr.MODE_CONTROL], self.attr[Attr.COLOR_SELECT]
-        enable = self.attr[Attr.PLANE_ENABLE] & 0x0F
-        high = (select & 0x0C) << 4
-        out = bytearray(16)
-        for i in range(16):
-            v = self.attr[i & enable]
-            if mode & 0x80:
-                v = (v & 0x0F) | ((select & 0x03) << 4)
-            out[i] = high | v
-        return bytes(out)
+        return vga_display.display_kind(self)
 
     def _palette(self) -> bytes:
+        """The DAC as 8-bit (r, g, b) triples, through the pel mask; cached until the DAC,
+        the mask or the DAC width changes."""
         if self._palette_cache is None:
             dac, mask = self.dac, self.dac_mask
+            wide = self.dac_bits == 8
             out = bytearray(768)
             for i in range(256):
                 at = 3 * (i & mask)
                 for c in range(3):
                     v = dac[at + c]
-                    out[3 * i + c] = (v << 2) | (v >> 4)
+                    out[3 * i + c] = v if wide else ((v & 0x3F) << 2) | ((v & 0x3F) >> 4)
             self._palette_cache = bytes(out)
         return self._palette_cache
 
     def display(self) -> DisplayState:
         """What the screen shows now, derived from the registers (never the mode number)."""
-        kind = self._kind()
-        chars = self.crtc[Crtc.H_DISPLAY_END] + 1
-        scan = (self.crtc[Crtc.MAX_SCAN_LINE] & 0x1F) + 1
-        lines = self._vertical_lines()
-        unit = self._address_unit()
-        select = (self.gc[Gc.MISC] >> 2) & 3
-        start_units = self.start_address()
-        if kind is DisplayKind.TEXT or (kind is DisplayKind.BLANK and not self.gc[Gc.MISC] & 1):
-            char_height, cols = scan, chars
-            rows = max(1, lines // scan)
-            width, height = cols * 8, rows * scan
-        else:
-            if kind is not DisplayKind.CGA2 and kind is not DisplayKind.CGA4:
-                lines //= scan  # scan line doubling (mode 13h, 0Dh...)
-            width = chars * 8 // (2 if kind is DisplayKind.VGA256 else 1)
-            height = lines
-            char_height = 16 if height >= 480 else 14 if height >= 350 else 8
-            cols, rows = width // 8, height // char_height
-        cursor_start = self.crtc[Crtc.CURSOR_START]
-        cursor_end = self.crtc[Crtc.CURSOR_END] & 0x1F
-        return DisplayState(
-            kind=kind,
-            mode=self.mode,
-            width=width,
-            height=height,
-            cols=cols,
-            rows=rows,
-            char_height=char_height,
-            base=_MAP_BASE[select],
-            start=start_units * unit,
-            pitch=self.crtc[Crtc.OFFSET] * 2 * unit,
-            vram=self._vram.toreadonly(),
-            palette=self._palette(),
-            attr_palette=self._attr_to_dac(),
-            cursor_offset=(self.cursor_address() - start_units) & 0xFFFF,
-            cursor_start=cursor_start & 0x1F,
-            cursor_end=cursor_end,
-            cursor_visible=not cursor_start & 0x20 and (cursor_start & 0x1F) <= cursor_end,
-            blink_enabled=bool(self.attr[Attr.MODE_CONTROL] & 0x08),
-            cga_palette=self.cga_color,
-        )
+        if self.vbe is not None and self.vbe.enabled:
+            return self.vbe.display_state(self._palette(), vga_display.attr_to_dac(self))
+        return vga_display.display_state(self, self._palette())
+
+    # ----------------------------------------------------------------- memory window
+    def planar_addressing(self) -> bool:
+        """Sequencer chain 4 off and odd/even off: the CPU reaches the planes through the
+        latches (EGA/VGA 16-colour modes, unchained 256 colours)."""
+        memory_mode = self.seq[Seq.MEMORY_MODE]
+        return not memory_mode & 0x08 and bool(memory_mode & 0x04)
+
+    def window(self) -> Window:
+        """What answers at A0000h-AFFFFh now (see vmgui.devices.video_memory)."""
+        vbe = self.vbe
+        if vbe is not None and vbe.enabled and vbe.bpp != 4:
+            return RamWindow(vbe.lfb, vbe.bank_offset, "lfb")
+        if self.planar_addressing() and (self.gc[Gc.MISC] >> 2) & 3 <= 1:
+            return self._io_window
+        return RamWindow(self._vram, 0, "window")
+
+    def _window_key_now(self) -> tuple:
+        """The key of :meth:`window` without building it (bank switches are frequent)."""
+        vbe = self.vbe
+        if vbe is not None and vbe.enabled and vbe.bpp != 4:
+            return ("ram", "lfb", vbe.bank_offset)
+        if self.planar_addressing() and (self.gc[Gc.MISC] >> 2) & 3 <= 1:
+            return ("io",)
+        return ("ram", "window", 0)
+
+    def _update_window(self) -> None:
+        if self.on_window_change is None or self._window_key_now() == self._window_key:
+            return
+        window = self.window()
+        self._window_key = window.key
+        self.on_window_change(window)
+
+    def attach_window(self, callback: Callable[[Window], None]) -> None:
+        """Have ``callback(window)`` map A0000h-AFFFFh now and whenever it changes."""
+        self.on_window_change = callback
+        self._window_key = None
+        self._update_window()
+
+    def _vbe_changed(self) -> None:
+        if self._dac_bits_seen != self.dac_bits:
+            self._dac_bits_seen = self.dac_bits
+            self._palette_cache = None
+        self._update_window()
+
+    def _planar_read(self, offset: int) -> int:
+        return self.planar.read(offset)
+
+    def _planar_write(self, offset: int, value: int) -> None:
+        self.planar.write(offset, value)
+
+    # ----------------------------------------------------------------- BIOS save area
+    HARDWARE_STATE_SIZE = 1 + SEQ_COUNT + CRTC_COUNT + GC_COUNT + ATTR_COUNT + 6
+
+    def hardware_state(self) -> bytes:
+        """The register file as a BIOS "save video state" area keeps it (int 10h AX=4F04h):
+        misc output, sequencer, CRTC, graphics and attribute registers, the CGA mode and
+        colour values and the index registers; :data:`HARDWARE_STATE_SIZE` bytes."""
+        return (bytes((self.misc,)) + bytes(self.seq) + bytes(self.crtc) + bytes(self.gc)
+                + bytes(self.attr) + bytes((self.cga_mode, self.cga_color, self.seq_index,
+                                            self.gc_index, self.crtc_index, self.attr_index)))
+
+    def load_hardware_state(self, data: bytes) -> None:
+        """Put back a :meth:`hardware_state` (DAC and memory are not part of it)."""
+        if len(data) != self.HARDWARE_STATE_SIZE:
+            raise ValueError(f"VGA register state is {len(data)} bytes, "
+                             f"want {self.HARDWARE_STATE_SIZE}")
+        self.misc = data[0]
+        at = 1
+        for regs in (self.seq, self.crtc, self.gc, self.attr):
+            regs[:] = data[at: at + len(regs)]
+            at += len(regs)
+        (self.cga_mode, self.cga_color, self.seq_index, self.gc_index, self.crtc_index,
+         self.attr_index) = data[at: at + 6]
+        self.attr_flipflop = False
+        self._update_window()
 
     # ----------------------------------------------------------------- state
     _BYTE_FIELDS = ("seq", "gc", "attr", "crtc", "dac")
@@ -552,6 +555,10 @@ class Vga(Device):
         state["attr_flipflop"] = self.attr_flipflop
         state["dac_write_latch"] = bytes(self.dac_write_latch)
         state["vram"] = bytes(self._vram)
+        state["planes"] = bytes(self._planes)
+        state["latch"] = self.planar.latch
+        if self.vbe is not None:
+            state["vbe"] = self.vbe.save_state()
         return state
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -568,4 +575,17 @@ class Vga(Device):
         self.dac_write_latch = bytearray(state["dac_write_latch"])
         if "vram" in state:
             self._vram[:] = state["vram"]
+        if "planes" in state:
+            planes = bytes(state["planes"])
+            if len(planes) != len(self._planes):
+                raise ValueError(f"vga: saved planes have {len(planes)} bytes, "
+                                 f"want {len(self._planes)}")
+            self._planes[:] = planes
+        self.planar.latch = int(state.get("latch", 0)) & 0xFFFFFFFF
+        if self.vbe is not None:
+            if "vbe" in state:
+                self.vbe.load_state(state["vbe"])
+            else:
+                self.vbe.reset()
         self._palette_cache = None
+        self._update_window()

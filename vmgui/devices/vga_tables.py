@@ -64,6 +64,8 @@ _ATTR_CGA2 = _h("00 17 17 17 17 17 17 17 17 17 17 17 17 17 17 17 01 00 01 00")
 _ATTR_MONO = _h("00 08 08 08 08 08 08 08 10 18 18 18 18 18 18 18 0e 00 0f 08")
 _ATTR_PLANAR = _h("00 01 02 03 04 05 06 07 10 11 12 13 14 15 16 17 01 00 0f 00")
 _ATTR_EGA = _h("00 01 02 03 04 05 14 07 38 39 3a 3b 3c 3d 3e 3f 01 00 0f 00")
+_ATTR_0F = _h("00 08 00 00 18 18 00 00 00 08 00 00 00 18 00 00 01 00 05 00")  # planes 0, 2
+_ATTR_11 = _h("00 3f 00 3f 00 3f 00 3f 00 3f 00 3f 00 3f 00 3f 01 00 0f 00")  # 2 colours
 _ATTR_13 = _h("00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f 41 00 0f 00")
 
 _GC_TEXT = _h("00 00 00 00 00 10 0e 0f ff")
@@ -90,7 +92,11 @@ MODES: dict[int, ModeRegs] = {
                    False),
     0x0E: ModeRegs(0x63, _SEQ_PLANAR, _CRTC_0E, _ATTR_PLANAR, _GC_PLANAR, DacKind.CGA, 0x29,
                    0x30, False),
+    0x0F: ModeRegs(0xA3, _SEQ_PLANAR, _CRTC_10, _ATTR_0F, _GC_PLANAR, DacKind.MONO, 0x29, 0x30,
+                   False),
     0x10: ModeRegs(0xA3, _SEQ_PLANAR, _CRTC_10, _ATTR_EGA, _GC_PLANAR, DacKind.EGA, 0x29, 0x30,
+                   False),
+    0x11: ModeRegs(0xE3, _SEQ_PLANAR, _CRTC_12, _ATTR_11, _GC_PLANAR, DacKind.EGA, 0x29, 0x30,
                    False),
     0x12: ModeRegs(0xE3, _SEQ_PLANAR, _CRTC_12, _ATTR_EGA, _GC_PLANAR, DacKind.EGA, 0x29, 0x30,
                    False),

@@ -33,9 +33,10 @@ from pathlib import Path
 
 from vmgui.core import events as ev
 from vmgui.core.machine import MachineConfig
-from vmgui.core.memory import VGA_SIZE
-from vmgui.devices.display import DisplayState
+from vmgui.core.profiles import get_profile
+from vmgui.devices.display import DisplayState, VideoSource
 from vmgui.devices.render import text_lines
+from vmgui.devices.video_memory import split_views, video_memory_size
 from vmgui.host.base import EventRecord, NoScreenYet
 
 log = logging.getLogger(__name__)
@@ -208,8 +209,18 @@ class ProcessHost(EventRecord):
                 drives[0xE0] = (str(config.cdrom), "cdrom", True)
         self._config = config
         self._drives = drives
-        self._shm = _SharedVram(create=True, size=VGA_SIZE)
-        self._vram = self._shm.buf.toreadonly()
+        # the video memory of this machine kind (a PC/AT has no framebuffer to share);
+        # an unknown profile fails in the VM process with the profile's own message
+        try:
+            vbe = get_profile(config.profile).vbe
+        except ValueError:
+            vbe = False
+        self._shm = _SharedVram(create=True, size=video_memory_size(vbe))
+        window, planes, lfb = split_views(self._shm.buf, vbe)
+        self._views: dict[VideoSource, memoryview] = {VideoSource.WINDOW: window,
+                                                      VideoSource.PLANES: planes}
+        if lfb is not None:
+            self._views[VideoSource.LFB] = lfb
         parent, child = mp.Pipe()
         self._conn = parent
         ctx = mp.get_context("spawn")
@@ -261,12 +272,13 @@ class ProcessHost(EventRecord):
         if self._reader.ident is not None:  # never started when the VM process was not
             self._reader.join(2)
         if self._last_display is not None:  # keep the last screen readable after close
-            frozen = memoryview(bytes(self._vram))
+            frozen = memoryview(bytes(self._last_display.vram))
             self._last_display = dataclasses.replace(self._last_display, vram=frozen)
         with contextlib.suppress(FileNotFoundError):
             self._shm.unlink()  # the name goes now; the memory when the last view does
         try:
-            self._vram.release()
+            for view in self._views.values():
+                view.release()
             self._shm.close()
         except BufferError:  # a caller still holds an array over the live video memory
             log.debug("video memory still in use at power-off; freed when released")
@@ -333,8 +345,9 @@ class ProcessHost(EventRecord):
                     self._replies.get_nowait()
             self.send(_DisplayRequest())
             state = self._await_reply()
-            if state is not None:
-                self._last_display = dataclasses.replace(state, vram=self._vram)
+            if state is not None and state.source in self._views:
+                self._last_display = dataclasses.replace(state,
+                                                         vram=self._views[state.source])
         if self._last_display is None:
             # not started yet (a VM process takes ~0.3 s to come up): answer at once
             # instead of blocking the GUI that asks

@@ -54,8 +54,8 @@ def font_for(state: DisplayState) -> bytes:
 
 def frame_signature(state: DisplayState, blink_on: bool, cursor_on: bool) -> tuple:
     """Everything a rendered frame depends on, cheap to build and to compare (a copy of
-    the mode's VRAM window, at most 64 KiB, and the registers that shape the picture)."""
-    size = 0x8000 if state.base >= 0x10000 else 0x10000
+    the video memory the frame shows -- at most 64 KiB in VGA modes, the visible part of
+    the framebuffer in VBE modes -- and the registers that shape the picture)."""
     text = state.kind is DisplayKind.TEXT
     return (
         state.kind, state.width, state.height, state.cols, state.rows, state.char_height,
@@ -64,7 +64,7 @@ def frame_signature(state: DisplayState, blink_on: bool, cursor_on: bool) -> tup
         state.blink_enabled, state.cga_palette,
         text and state.blink_enabled and blink_on,
         text and state.cursor_visible and cursor_on,
-        bytes(state.vram[state.base: state.base + size]),
+        bytes(state.shown_bytes()),
     )
 
 

@@ -36,7 +36,7 @@ from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QMessageBox, QW
 
 from vmgui.core import events as ev
 from vmgui.core import keys
-from vmgui.devices.display import DisplayKind, DisplayState
+from vmgui.devices.display import COLOURS, DisplayKind, DisplayState
 from vmgui.devices.render import render, save_png
 from vmgui.host.base import NoScreenYet
 from vmgui.ui.console.framebuffer import FramebufferView, ScaleMode, font_for
@@ -55,8 +55,6 @@ IDLE_ASK_EVERY = 3  # quiet screen: a fresh display state every 3rd tick (~10 Hz
 ACTIVE_S = 1.0  # after input or a changed frame: 60 Hz, a fresh display state every tick
 LOGGER_NAME = "vmgui"
 PROCESS_HOW = re.compile(r"\(([^()]*)\)\s*$")  # "... died (killed by signal 9)"
-_COLOURS = {DisplayKind.CGA2: 2, DisplayKind.CGA4: 4, DisplayKind.PLANAR16: 16,
-            DisplayKind.VGA256: 256}
 
 
 def default_screenshots_dir() -> Path:
@@ -299,7 +297,7 @@ class ConsoleWindow(QMainWindow):
             return self.tr("Text {0}x{1}, mode {2:02X}h ({3}x{4})").format(
                 state.cols, state.rows, state.mode, state.width, state.height)
         return self.tr("{0}x{1}, {2} colours, mode {3:02X}h").format(
-            state.width, state.height, _COLOURS.get(state.kind, "?"), state.mode)
+            state.width, state.height, COLOURS.get(state.kind, "?"), state.mode)
 
     def _update_mode_label(self) -> None:
         text = self.mode_text(self.view.state)
