@@ -66,6 +66,7 @@ class ContextLayout:
     seg_stride: int
     gdt: int
     idt: int
+    cr: int  # CR0; CR2, CR3 and CR4 follow 8 bytes apart
     error_code: int
     exception_is_int: int
     old_exception: int
@@ -155,6 +156,8 @@ def _locate_registers(probe: _Probe) -> dict[str, int]:
     gdtr, idtr = Mmr(0, 0x00ABC000, 0x3FF, 0), Mmr(0, 0x00DEF000, 0x7FF, 0)
     eng.write_mmr(x86.UC_X86_REG_GDTR, gdtr)
     eng.write_mmr(x86.UC_X86_REG_IDTR, idtr)
+    eng.write_raw(x86.UC_X86_REG_CR3, 0x7E5D3000)
+    eng.write_raw(x86.UC_X86_REG_CR4, 0x00000690)  # OSFXSR, OSXMMEXCPT, PGE, PSE... a mix
     blob = probe.blob()
     found = {"regs": _only(_find_all(blob, _U64.pack(0xA1B2C3D4), 8), "EAX"),
              "eip": _only(_find_all(blob, _U64.pack(0x0BAD), 8), "EIP"),
@@ -167,11 +170,19 @@ def _locate_registers(probe: _Probe) -> dict[str, int]:
         raise EngineCheckError(f"start-up probe: segment caches are not evenly spaced "
                                f"({segs})")
     found.update(segs=segs[0], seg_stride=stride)
+    cr3 = _only(_find_all(blob, _U64.pack(0x7E5D3000), 8), "CR3")
+    if _U64.unpack_from(blob, cr3 + 8)[0] != 0x690:
+        raise EngineCheckError("start-up probe: CR4 does not follow CR3 in the context")
+    found["cr"] = cr3 - 3 * 8  # CR0 (CR2, CR3, CR4 follow 8 bytes apart)
+    if _U64.unpack_from(blob, found["cr"])[0] != eng.read_raw(UC_REG_CR0):
+        raise EngineCheckError("start-up probe: CR0 is not 3 words before CR3")
+    eng.write_raw(x86.UC_X86_REG_CR4, 0)
+    eng.write_raw(x86.UC_X86_REG_CR3, 0)
     for name, reg in (("gdt", gdtr), ("idt", idtr)):
         found[name] = _only(_find_all(blob, _U64.pack(reg.base) + _U32.pack(reg.limit), 8),
                             f"the {name.upper()}R cache") - 8
     # hflags: the one 32-bit word that changes by exactly HF_PE when CR0.PE is set
-    before = blob
+    before = probe.blob()  # CR3 and CR4 are back to 0: only PE changes below
     eng.write_raw(UC_REG_CR0, eng.read_raw(UC_REG_CR0) | 1)
     after = probe.blob()
     eng.write_raw(UC_REG_CR0, eng.read_raw(UC_REG_CR0) & ~1)
@@ -312,6 +323,10 @@ class CpuContext:
         """(base, limit) of the "gdt" or "idt" register."""
         at = getattr(self.layout, name)
         return self._u64(at + 8), _U32.unpack_from(self._view, at + 16)[0]
+
+    def cr(self, number: int) -> int:
+        """CR0, CR2, CR3 or CR4."""
+        return self._u64(self.layout.cr + 8 * number) & 0xFFFFFFFF
 
     def seg_base(self, name: str) -> int:
         return self._u64(self.layout.seg(name) + 8)

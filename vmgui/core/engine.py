@@ -139,7 +139,7 @@ def _load_hot() -> ctypes.CDLL:
 
 
 _HOT = _load_hot()
-_C_INTS = tuple(ctypes.c_int(i) for i in range(64))  # immutable: count arguments
+_C_INTS = tuple(ctypes.c_int(i) for i in range(256))  # immutable: counts and register ids
 
 
 def _strerror(code: int) -> str:
@@ -399,7 +399,8 @@ class Engine:
 
     def read_raw(self, uc_reg: int) -> int:
         self._val.value = 0
-        _LIB.uc_reg_read(self._uc, uc_reg, self._val_ref)
+        _HOT.uc_reg_read(self._uc, _C_INTS[uc_reg] if uc_reg < len(_C_INTS)
+                         else ctypes.c_int(uc_reg), self._val_ref)
         return self._val.value
 
     def write_raw(self, uc_reg: int, value: int) -> None:

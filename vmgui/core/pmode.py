@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from unicorn import x86_const as x86
 
+from vmgui.bios.api import Reg
 from vmgui.core.cpustate import HF_CPL_MASK, ContextLayout, CpuContext, Segment
 from vmgui.core.engine import UC_REG_CR0, UC_REG_CR3, Engine
 
@@ -124,8 +125,12 @@ class ProtectedMode:
         except (IndexError, ValueError):
             return 0
 
-    def _paging(self) -> tuple[int, int, int] | None:
-        """(CR0, CR3, CR4) when paging is on, else None; read once per delivery."""
+    def _paging(self, ctx: CpuContext | None = None) -> tuple[int, int, int] | None:
+        """(CR0, CR3, CR4) when paging is on, else None: from ``ctx`` (just saved) or
+        the registers; read once per delivery."""
+        if ctx is not None:
+            cr0 = ctx.cr(0)
+            return (cr0, ctx.cr(3), ctx.cr(4)) if cr0 & CR0_PG else None
         cr0 = self.engine.read_raw(UC_REG_CR0)
         if not cr0 & CR0_PG:
             return None
@@ -313,11 +318,11 @@ class ProtectedMode:
 
     def _deliver_one(self, event: Event) -> None:
         ctx = self.cpu.save()
-        self._pg = self._paging()
+        self._pg = self._paging(ctx)
         # Inside an engine hook the context's EFLAGS lacks the arithmetic flags (the
         # engine keeps them apart while running): the frame gets the full value from a
         # register read, and the context keeps its own with only the mode bits changed.
-        eflags = self.engine.read_raw(x86.UC_X86_REG_EFLAGS) & 0xFFFFFFFF
+        eflags = self.engine.read(Reg.EFLAGS) & 0xFFFFFFFF
         cpl = ctx.hflags & HF_CPL_MASK
         vm86 = bool(eflags & EF_VM)
         if vm86:
