@@ -34,8 +34,6 @@ PCI, ISA = "pc-pci", "pc-at"
 MEMORY_MB = 64
 MIB = 1 << 20
 
-NEEDS_CD = ("issue 10: needs the CD-ROM (MachineConfig.cdrom, El Torito boot from "
-            "boot letter d): vmgui has no CD drive yet")
 NEEDS_PCI = ("issue 10: needs PCI configuration mechanism #1 (CF8h/CFCh) with a host bridge "
              "and an ISA bridge; today {what}")
 
@@ -110,7 +108,7 @@ def grub_prompt(session: Session) -> None:
 GRUB_MEDIA = [
     pytest.param("floppy", PCI, id="floppy"),
     pytest.param("hdd", PCI, id="hdd"),
-    pytest.param("cdrom", PCI, id="iso", marks=xfail(NEEDS_CD)),
+    pytest.param("cdrom", PCI, id="iso"),
 ]
 
 
@@ -150,8 +148,6 @@ def test_grub_lsmmap_and_date(debian_image, medium, profile):
         assert 0 <= (when - DETERMINISTIC_EPOCH).total_seconds() < 60, shown
 
 
-@xfail("issue 10: needs memory above 257 MB on the PCI machine: today Machine() raises "
-       "ValueError 'extended memory 1023 MB outside 1-256 MB'")
 def test_grub_lsmmap_shows_a_gigabyte(debian_image):
     """The PCI machine takes up to 2 GB; GRUB's lsmmap shows it all (QEMU -m 1024:
     available RAM from 1 MB to 0x3ffe0000)."""
@@ -164,7 +160,8 @@ def test_grub_lsmmap_shows_a_gigabyte(debian_image):
 @pytest.mark.parametrize("medium", [
     pytest.param("floppy", marks=xfail(NEEDS_PCI.format(what="lspci prints nothing"))),
     pytest.param("hdd", marks=xfail(NEEDS_PCI.format(what="lspci prints nothing"))),
-    pytest.param("cdrom", marks=xfail(NEEDS_CD + "; and PCI"), id="iso"),
+    pytest.param("cdrom", marks=xfail(NEEDS_PCI.format(what="lspci prints nothing")),
+                 id="iso"),
 ])
 def test_grub_lspci_lists_host_and_isa_bridge(debian_image, medium):
     """QEMU: ``00:00.0 8086:1237 [0600] Host Bridge``, ``00:01.0 8086:7000 [0601] ISA
@@ -181,7 +178,7 @@ def test_grub_lspci_lists_host_and_isa_bridge(debian_image, medium):
 
 
 @pytest.mark.parametrize("medium", [
-    "floppy", pytest.param("cdrom", marks=xfail(NEEDS_CD), id="iso")])
+    "floppy", pytest.param("cdrom", id="iso")])
 def test_grub_memdisk_boots_freedos(debian_image, medium):
     """The menu's default entry (chosen with Enter): MEMDISK with freedos722.img as a
     floppy in RAM, to ``A:\\>``; ``dir`` lists it."""
@@ -205,7 +202,7 @@ SYSLINUX_IMAGES = {"floppy": "syslinux-floppy", "hdd": "syslinux-hdd",
                    "cdrom": "isolinux-iso"}
 SYSLINUX_MEDIA = [
     pytest.param("floppy", id="floppy"), pytest.param("hdd", id="hdd"),
-    pytest.param("cdrom", marks=xfail(NEEDS_CD), id="isolinux-iso"),
+    pytest.param("cdrom", id="isolinux-iso"),
 ]
 
 
@@ -220,7 +217,7 @@ def at_boot_prompt(debian_image, medium: str, profile: str = PCI,
 
 @pytest.mark.parametrize(("medium", "profile"), [
     pytest.param("floppy", PCI, id="floppy"), pytest.param("hdd", PCI, id="hdd"),
-    pytest.param("cdrom", PCI, marks=xfail(NEEDS_CD), id="isolinux-iso"),
+    pytest.param("cdrom", PCI, id="isolinux-iso"),
     pytest.param("floppy", ISA, id="floppy-pc-at")])
 def test_syslinux_typed_label_boots(debian_image, medium, profile):
     """QEMU: ``boot:`` at 0.3 s; typing ``hello`` runs cat.c32, which prints hello.txt."""
@@ -229,9 +226,6 @@ def test_syslinux_typed_label_boots(debian_image, medium, profile):
         assert HELLO_TXT.strip() in shown
 
 
-@xfail("issue 10: IRQ window on BIOS far calls in real-time mode: on this branch's base "
-       "(c1c8fb8) 'vmgui run' without --deterministic never gets a key to SYSLINUX's boot: "
-       "prompt; main fa1d013 does (remove this marker after the merge)")
 def test_syslinux_reads_keys_in_real_time(debian_image):
     """``vmgui run``'s default mode (guest time from the host clock): the typed label
     reaches the boot: prompt as in deterministic mode."""
@@ -264,7 +258,8 @@ def test_syslinux_meminfo_table(debian_image, medium):
 @pytest.mark.parametrize("medium", [
     pytest.param("floppy", marks=xfail(NEEDS_PCI.format(what="'PCI: no devices found!'"))),
     pytest.param("hdd", marks=xfail(NEEDS_PCI.format(what="'PCI: no devices found!'"))),
-    pytest.param("cdrom", marks=xfail(NEEDS_CD + "; and PCI"), id="isolinux-iso"),
+    pytest.param("cdrom", marks=xfail(NEEDS_PCI.format(what="'PCI: no devices found!'")),
+                 id="isolinux-iso"),
 ])
 def test_syslinux_pci_listing(debian_image, medium):
     """QEMU: pcitest.c32 (Debian's pci.c32 is the Lua binding, not a lister) prints each
@@ -321,7 +316,6 @@ def test_memtest_from_syslinux(debian_image):
         check_memtest_progress(vm)
 
 
-@xfail(NEEDS_CD + " (this ISO boots by floppy emulation)")
 def test_memtest_iso(debian_image):
     """The package's own memtest86+ia32.iso (El Torito, 1.44 MB floppy emulation)."""
     with booted("cdrom", debian_image("memtest-iso"), memory_mb=MEMTEST_MB) as vm:
