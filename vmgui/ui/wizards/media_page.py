@@ -1,9 +1,8 @@
 """The New-VM wizard's boot-media page: no disk, an ISO to install from, an existing image,
 a new blank floppy or hard disk.
 
-Owns: :class:`MediaPage` and the checks of a chosen file (:func:`image_problem` for a
-floppy or hard-disk image, :func:`cd_problem` for an ISO: the reasons
-:class:`~vmgui.storage.cdimage.CdImage` gives).  "Install from an ISO" puts the image in
+Owns: :class:`MediaPage` (a chosen file is checked by :mod:`vmgui.ui.media_files`).
+"Install from an ISO" puts the image in
 the CD/DVD drive with, by default, a new blank hard disk, and boots the CD first.  Only
 machines with a CD drive take an ISO: choosing one moves a machine the user did not pick
 (the default) to the first machine with a CD drive and says so; a machine picked on the
@@ -38,39 +37,14 @@ from PySide6.QtWidgets import (
 )
 
 from vmgui.storage import media
-from vmgui.storage.cdimage import CdImage, is_iso9660
-from vmgui.storage.image import MAX_FLOPPY_BYTES, DiskImage, DiskImageError
+from vmgui.storage.cdimage import is_iso9660
+from vmgui.storage.image import MAX_FLOPPY_BYTES
 from vmgui.ui.machines import cd_profiles, has_cd_drive, no_cd_drive_text, profile_label
+from vmgui.ui.media_files import IMAGE_FILTER, ISO_FILTER, cd_problem, image_problem
 
 DEFAULT_DISK_MB = 32
 DEFAULT_ISO_DISK_MB = 2048  # an installer's disk (sparse: costs what the guest writes)
 ERROR_STYLE = "color: #c01c28;"
-ISO_FILTER = "CD/DVD images (*.iso);;All files (*)"
-IMAGE_FILTER = "Disk images (*.img *.ima *.vfd *.flp *.dsk *.bin);;All files (*)"
-
-
-def image_problem(path: Path, kind: str) -> str | None:
-    """Why ``path`` cannot be attached as ``kind`` ("floppy"/"hdd"): the reason
-    :meth:`DiskImage.open` gives, or None when it opens."""
-    try:
-        DiskImage.open(path, kind=kind, read_only=True).close()
-    except DiskImageError as exc:
-        return str(exc)
-    except OSError as exc:
-        return f"{path}: cannot open ({exc.strerror or exc})"
-    return None
-
-
-def cd_problem(path: Path) -> str | None:
-    """Why ``path`` cannot go into a CD drive (not ISO 9660, truncated, missing, a
-    folder...): :meth:`CdImage.open`'s reason, or None when it opens."""
-    try:
-        CdImage.open(path).close()
-    except DiskImageError as exc:
-        return str(exc)
-    except OSError as exc:
-        return f"{path}: cannot open ({exc.strerror or exc})"
-    return None
 
 
 class MediaPage(QWizardPage):

@@ -48,7 +48,8 @@ from vmgui.storage import media
 from vmgui.storage.image import DiskImageError
 from vmgui.ui.machines import CD_DRIVE, boot_order_text, profile_description, profile_label
 from vmgui.ui.manager.icons import app_icon
-from vmgui.ui.wizards.media_page import ERROR_STYLE, MediaPage, cd_problem, image_problem
+from vmgui.ui.media_files import cd_problem, image_problem
+from vmgui.ui.wizards.media_page import ERROR_STYLE, MediaPage
 
 log = logging.getLogger(__name__)
 
