@@ -6,12 +6,16 @@ source of truth for its name; :func:`profile_features` is built from its flags, 
 profile describes itself), what each machine is for (:data:`PROFILE_PURPOSE`, prose the
 profile table has no field for), and the names of the boot letters, which depend on the
 machine: ``d`` is the CD/DVD drive on a machine that has one and the second hard disk on
-the pc-at (:func:`vmgui.core.removable.boot_number` is the rule the BIOS follows).
+the pc-at (:func:`vmgui.core.removable.boot_number` is the rule the BIOS follows); and
+which removable drives a started machine has, with what is in them
+(:func:`media_of_machine`, :func:`media_of_vm`: the console's Devices menu starts there).
 
 No widgets here: plain functions over profile names, safe for any GUI-thread caller.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from vmgui.core.profiles import MachineProfile, all_profiles, get_profile
 
@@ -91,3 +95,29 @@ def boot_name(letter: str, profile_name: str) -> str:
 def boot_order_text(order: list[str] | tuple[str, ...], profile_name: str) -> str:
     """``CD/DVD, Hard disk C:``."""
     return ", ".join(boot_name(letter, profile_name) for letter in order)
+
+
+def media_of_machine(config) -> dict[str, str | None]:
+    """The removable drives of a :class:`~vmgui.core.machine.MachineConfig` and what they
+    hold (None: empty): a floppy slot the config lists, the CD drive of a CD machine."""
+    media: dict[str, str | None] = {}
+    for index, drive in enumerate(("floppy-a", "floppy-b")):
+        if index < len(config.floppies):
+            path = config.floppies[index]
+            media[drive] = str(path) if path else None
+    if get_profile(config.profile).cdrom:
+        media["cdrom"] = str(config.cdrom) if config.cdrom is not None else None
+    return media
+
+
+def media_of_vm(config, folder: Path) -> dict[str, str | None]:
+    """As :func:`media_of_machine` for a :class:`~vmgui.config.schema.VmConfig` started
+    from ``folder`` with its ``open_drives`` (a floppy drive exists when an image is
+    attached to it; the images' own paths, not a try-out session's overlays)."""
+    media: dict[str, str | None] = {}
+    for drive, att in (("floppy-a", config.floppy_a), ("floppy-b", config.floppy_b)):
+        if att is not None:
+            media[drive] = str(att.resolve(folder))
+    if get_profile(config.profile).cdrom:
+        media["cdrom"] = str(config.cdrom.resolve(folder)) if config.cdrom else None
+    return media
