@@ -204,3 +204,25 @@ def test_triple_fault_reset_is_shown_in_the_status_line(make_console, tmp_path, 
     assert window.state_label.text() == "Running"  # the machine goes on
     assert any(r.name == "vmgui.ui.console.window" and "Reset by the guest" in r.getMessage()
                for r in caplog.records)
+
+
+def test_manager_console_starts_with_the_vms_media(library, make_manager, iso, qtbot):
+    """Started from the manager (a VM process): the menu shows the VM's CD, and ejecting
+    it goes through the process and back."""
+    from tests.gui.test_manager import DEMO_IMAGE, wait_running
+    from vmgui.config.schema import Attachment, VmConfig
+
+    library.create(VmConfig("Pci", profile="pc-pci", cdrom=Attachment(str(iso), True),
+                            floppy_a=Attachment(str(DEMO_IMAGE), read_only=True),
+                            boot_order=["a", "d"]))
+    window = make_manager()
+    vm = window.start_vm("Pci")
+    wait_running(qtbot, vm.host)
+    devices = vm.console.devices
+    assert devices.info["cdrom"].text() == "CD/DVD tools.iso"
+    assert devices.info["floppy-a"].text() == f"Floppy A: {DEMO_IMAGE.name}"
+    assert devices.info["floppy-b"].text() == "Floppy B: no drive"
+    devices.eject_actions["cdrom"].trigger()
+    qtbot.waitUntil(lambda: devices.info["cdrom"].text() == "CD/DVD empty", timeout=8000)
+    assert vm.host.media_changes[-1] == ev.MediaChanged("cdrom", None, None)
+    assert library.get("Pci").config.cdrom is not None  # the settings keep their CD
