@@ -72,7 +72,7 @@ def test_devices_menu_lists_the_machines_drives(make_pci_console, test_guests):
     for text in ("Insert CD…", "Eject CD", "Insert floppy A:…", "Eject floppy A:",
                  "Insert floppy B:…", "Eject floppy B:"):
         assert text in texts
-    assert devices.info["cdrom"].text() == "CD/DVD empty"
+    assert devices.info["cdrom"].text() == "CD/DVD: empty"
     assert devices.info["floppy-a"].text() == "Floppy A: echo.img"
     assert devices.info["floppy-b"].text() == "Floppy B: no drive"
     assert devices.insert_actions["cdrom"].isEnabled()
@@ -88,14 +88,14 @@ def test_insert_and_eject_a_cd_while_running(make_pci_console, test_guests, iso,
     devices, machine = window.devices, window.host.machine
     choose_file(monkeypatch, iso)
     devices.insert_actions["cdrom"].trigger()
-    qtbot.waitUntil(lambda: devices.info["cdrom"].text() == "CD/DVD tools.iso", timeout=5000)
+    qtbot.waitUntil(lambda: devices.info["cdrom"].text() == "CD/DVD: tools.iso", timeout=5000)
     assert machine.drives[CD] is not None and str(machine.drives[CD].path) == str(iso)
     assert machine.drives[CD].volume_id == "TOOLS"
     assert devices.eject_actions["cdrom"].isEnabled()
     assert "CD inserted" in window.statusBar().currentMessage()
     assert window.host.media_changes[-1] == ev.MediaChanged("cdrom", str(iso), None)
     devices.eject_actions["cdrom"].trigger()
-    qtbot.waitUntil(lambda: devices.info["cdrom"].text() == "CD/DVD empty", timeout=5000)
+    qtbot.waitUntil(lambda: devices.info["cdrom"].text() == "CD/DVD: empty", timeout=5000)
     assert machine.drives[CD] is None
     assert not devices.eject_actions["cdrom"].isEnabled()
     assert devices.error_box is None
@@ -117,7 +117,7 @@ def test_a_bad_cd_is_refused_in_a_message_box(make_pci_console, test_guests, tmp
     box = window.devices.error_box
     assert box.isVisible() and not box.isModal()
     assert expected in box.text() and "Cannot insert the CD" in box.windowTitle()
-    assert window.devices.info["cdrom"].text() == "CD/DVD empty"
+    assert window.devices.info["cdrom"].text() == "CD/DVD: empty"
     assert window.host.machine.drives[CD] is None
     assert window.devices.insert_actions["cdrom"].isEnabled()  # ready for another try
     assert any(expected in r.getMessage() for r in caplog.records)
@@ -165,13 +165,13 @@ def test_changes_made_elsewhere_show_in_the_menu_without_a_box(make_pci_console,
     """``vmgui control NAME media`` reaches the machine beside the console."""
     window = make_pci_console(test_guests / "echo.img")
     window.host.send(ev.ChangeMedia("cdrom", str(iso)))
-    qtbot.waitUntil(lambda: window.devices.info["cdrom"].text() == "CD/DVD tools.iso",
+    qtbot.waitUntil(lambda: window.devices.info["cdrom"].text() == "CD/DVD: tools.iso",
                     timeout=5000)
     window.host.send(ev.ChangeMedia("cdrom", str(tmp_path / "missing.iso")))
     qtbot.waitUntil(lambda: "no such file" in window.statusBar().currentMessage(),
                     timeout=5000)
     assert window.devices.error_box is None  # not asked here: the status line says it
-    assert window.devices.info["cdrom"].text() == "CD/DVD tools.iso"
+    assert window.devices.info["cdrom"].text() == "CD/DVD: tools.iso"
 
 
 def test_pc_at_console_offers_no_cd_drive(make_console, test_guests, qtbot):
@@ -219,10 +219,10 @@ def test_manager_console_starts_with_the_vms_media(library, make_manager, iso, q
     vm = window.start_vm("Pci")
     wait_running(qtbot, vm.host)
     devices = vm.console.devices
-    assert devices.info["cdrom"].text() == "CD/DVD tools.iso"
+    assert devices.info["cdrom"].text() == "CD/DVD: tools.iso"
     assert devices.info["floppy-a"].text() == f"Floppy A: {DEMO_IMAGE.name}"
     assert devices.info["floppy-b"].text() == "Floppy B: no drive"
     devices.eject_actions["cdrom"].trigger()
-    qtbot.waitUntil(lambda: devices.info["cdrom"].text() == "CD/DVD empty", timeout=8000)
+    qtbot.waitUntil(lambda: devices.info["cdrom"].text() == "CD/DVD: empty", timeout=8000)
     assert vm.host.media_changes[-1] == ev.MediaChanged("cdrom", None, None)
     assert library.get("Pci").config.cdrom is not None  # the settings keep their CD

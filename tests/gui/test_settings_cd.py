@@ -127,10 +127,11 @@ def test_back_to_the_pc_at_with_a_cd_asks_to_eject_it(make_dialog, library, iso)
     machine.setCurrentIndex(machine.findData("pc-at"))
     assert boot_names(dialog)["d"] == "Hard disk D:"
     assert not dialog.storage.cdrom.path.isHidden()  # still there, to be ejected
+    assert dialog.storage.no_cd.isHidden()  # the problem says it
     assert "Eject the CD" in dialog.storage.problem.text()
     assert not dialog.save_button.isEnabled()
     dialog.storage.cdrom.eject.click()
-    assert dialog.storage.cdrom.path.isHidden()
+    assert dialog.storage.cdrom.path.isHidden() and not dialog.storage.no_cd.isHidden()
     assert dialog.storage.problem.text() == ""
     assert dialog.save_button.isEnabled(), dialog.problem.text()
     dialog.save_button.click()

@@ -36,8 +36,10 @@ from vmgui.ui.media_files import FLOPPY_FILTER, ISO_FILTER
 log = logging.getLogger(__name__)
 
 #: drive -> (the drive as menu items say it, as the info line says it)
-DRIVES = {"cdrom": ("CD", "CD/DVD"), "floppy-a": ("floppy A:", "Floppy A:"),
+DRIVES = {"cdrom": ("CD", "CD/DVD:"), "floppy-a": ("floppy A:", "Floppy A:"),
           "floppy-b": ("floppy B:", "Floppy B:")}
+NO_DRIVE = "This machine has no floppy drive {0}: attach a floppy image to it in the VM's " \
+           "settings to have one."
 
 
 def _sentence(item: str) -> str:
@@ -57,6 +59,8 @@ class DevicesMenu(QObject):
         self.tryout = tryout
         self.pending: dict[str, str | None] = {}  # drive -> what this menu asked for
         self.error_box: QMessageBox | None = None
+        known = [Path(p).parent for p in self.media.values() if p]
+        self.last_dir = known[0] if known else Path.home()  # where file dialogs open
         self.enabled = True
         self.info: dict[str, QAction] = {}
         self.insert_actions: dict[str, QAction] = {}
@@ -93,8 +97,7 @@ class DevicesMenu(QObject):
             path = self.media.get(drive)
             if not present:
                 info.setText(self.tr("{0} no drive").format(title))
-                why = self.tr("This machine has no {0} drive: attach an image to it in the "
-                              "settings to have one.").format(title)
+                why = self.tr(NO_DRIVE).format(title.split()[-1].rstrip(":"))
             elif path is None:
                 info.setText(self.tr("{0} empty").format(title))
                 why = ""
@@ -118,11 +121,12 @@ class DevicesMenu(QObject):
         """Ask for an image (file dialog), then insert it."""
         item, _title = DRIVES[drive]
         current = self.media.get(drive)
-        start = str(Path(current).parent) if current else str(Path.home())
+        start = Path(current).parent if current else self.last_dir
         path, _filter = QFileDialog.getOpenFileName(
-            self.window, self.tr("Insert {0}").format(item), start,
+            self.window, self.tr("Insert {0}").format(item), str(start),
             self.tr(ISO_FILTER if drive == "cdrom" else FLOPPY_FILTER))
         if path:
+            self.last_dir = Path(path).parent
             self.insert(drive, path)
 
     def insert(self, drive: str, path: str) -> None:

@@ -77,7 +77,7 @@ class SettingsDialog(QDialog):
             page.changed.connect(self.validate)
         self.system.profile_changed.connect(self.storage.set_profile)
         self.validate()
-        self.resize(720, 460)
+        self.resize(760, 540)
 
     def _build(self) -> None:
         self.page_list = QListWidget(self)

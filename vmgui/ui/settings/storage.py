@@ -185,11 +185,12 @@ class StoragePage(Page):
 
     def _show_cd_drive(self) -> None:
         has_cd = has_cd_drive(self.profile_name)
-        self.cdrom.set_visible(has_cd or bool(self.cdrom.path.text().strip()))
+        attached = bool(self.cdrom.path.text().strip())  # then the problem says it
+        self.cdrom.set_visible(has_cd or attached)
         self.no_cd.setText("" if has_cd else self.tr(
             "{0} To boot an ISO image, choose that machine on the System page.").format(
             no_cd_drive_text(self.profile_name)))
-        self.no_cd.setVisible(not has_cd)
+        self.no_cd.setVisible(not has_cd and not attached)
 
     def load(self, config: VmConfig) -> None:
         self.floppy_a.load(config.floppy_a)

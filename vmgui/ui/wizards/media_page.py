@@ -132,32 +132,31 @@ class MediaPage(QWizardPage):
         grid = QGridLayout(self)
         grid.setColumnMinimumWidth(0, 24)
         grid.setVerticalSpacing(4)
-        rows: list[tuple[QWidget, ...]] = [
-            (self.none,), (self.iso,), (None, self.iso_path, self.iso_browse),
-            (None, self.iso_disk, self.iso_disk_mb), (self.existing,),
-            (None, self.path, self.browse), (None, self.kind),
-            (self.floppy,), (None, self.floppy_size), (self.disk,), (None, self.disk_mb)]
-        for row, widgets in enumerate(rows):
-            if len(widgets) == 1:
-                grid.addWidget(widgets[0], row, 0, 1, 4)
-                continue
-            for column, widget in enumerate(widgets[1:], start=1):
-                span = 2 if column == 1 and len(widgets) == 3 else 1
-                grid.addWidget(widget, row, column if column == 1 else 3, 1, span)
+        grid.setColumnStretch(1, 1)
+        place = [  # (widget, row, column, column span); column 0 is the radio buttons'
+            (self.none, 0, 0, 4), (self.iso, 1, 0, 4),
+            (self.iso_path, 2, 1, 2), (self.iso_browse, 2, 3, 1),
+            (self.iso_disk, 3, 1, 2), (self.iso_disk_mb, 3, 3, 1),
+            (self.existing, 4, 0, 4), (self.path, 5, 1, 1), (self.kind, 5, 2, 1),
+            (self.browse, 5, 3, 1), (self.floppy, 6, 0, 2), (self.floppy_size, 6, 2, 1),
+            (self.disk, 7, 0, 2), (self.disk_mb, 7, 2, 1)]
+        for widget, row, column, span in place:
+            grid.addWidget(widget, row, column, 1, span)
         note_row = QHBoxLayout()
         note_row.addWidget(self.machine_note, 1)
         note_row.addWidget(self.use_cd_machine)
-        grid.addLayout(note_row, len(rows), 0, 1, 4)
-        grid.addWidget(self.problem, len(rows) + 1, 0, 1, 4)
-        grid.setRowStretch(len(rows) + 2, 1)
-        grid.addWidget(self.tryout, len(rows) + 3, 0, 1, 4)
-        grid.addWidget(self.tryout_note, len(rows) + 4, 1, 1, 3)
-        grid.setColumnStretch(2, 1)
+        grid.addLayout(note_row, 8, 0, 1, 4)
+        grid.addWidget(self.problem, 9, 0, 1, 4)
+        grid.setRowStretch(10, 1)
+        grid.addWidget(self.tryout, 11, 0, 1, 4)
+        grid.addWidget(self.tryout_note, 12, 1, 1, 3)
 
     # ------------------------------------------------------------------ choosing files
     def choose_iso(self) -> None:
+        typed = self.iso_path.text().strip()
+        start = str(Path(typed).expanduser().parent) if typed else ""
         path, _filter = QFileDialog.getOpenFileName(
-            self, self.tr("Choose an ISO image"), "", self.tr(ISO_FILTER))
+            self, self.tr("Choose an ISO image"), start, self.tr(ISO_FILTER))
         if path:
             self.set_iso(path)
 

@@ -250,7 +250,7 @@ class NewVmWizard(QWizard):
         for page in (self.name_page, self.profile_page, self.memory_page, self.media_page,
                      self.summary_page):
             self.addPage(page)
-        self.resize(620, 460)
+        self.resize(680, 580)
 
     def media_description(self) -> str:
         if self.field("media_iso"):
