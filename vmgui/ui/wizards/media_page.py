@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -31,6 +32,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QRadioButton,
+    QSizePolicy,
     QSpinBox,
     QWidget,
     QWizardPage,
@@ -110,6 +112,8 @@ class MediaPage(QWizardPage):
         self.machine_note.setWordWrap(True)
         self.machine_note.setAccessibleName(self.tr("Machine note"))
         self.use_cd_machine = QPushButton(self)
+        self.use_cd_machine.setSizePolicy(QSizePolicy.Policy.Maximum,
+                                          QSizePolicy.Policy.Fixed)
         self.problem = QLabel(self)
         self.problem.setStyleSheet(ERROR_STYLE)
         self.problem.setWordWrap(True)
@@ -142,11 +146,11 @@ class MediaPage(QWizardPage):
             (self.disk, 7, 0, 2), (self.disk_mb, 7, 2, 1)]
         for widget, row, column, span in place:
             grid.addWidget(widget, row, column, 1, span)
+        grid.addWidget(self.problem, 8, 0, 1, 4)
         note_row = QHBoxLayout()
         note_row.addWidget(self.machine_note, 1)
-        note_row.addWidget(self.use_cd_machine)
-        grid.addLayout(note_row, 8, 0, 1, 4)
-        grid.addWidget(self.problem, 9, 0, 1, 4)
+        note_row.addWidget(self.use_cd_machine, 0, Qt.AlignmentFlag.AlignLeft)
+        grid.addLayout(note_row, 9, 0, 1, 4)
         grid.setRowStretch(10, 1)
         grid.addWidget(self.tryout, 11, 0, 1, 4)
         grid.addWidget(self.tryout_note, 12, 1, 1, 3)
