@@ -18,6 +18,7 @@ from vmgui.core import keys  # noqa: E402
 from vmgui.core.machine import MachineConfig  # noqa: E402
 from vmgui.host.thread import ThreadHost  # noqa: E402
 from vmgui.ui.console import ConsoleWindow  # noqa: E402
+from vmgui.ui.machines import media_of_machine  # noqa: E402
 from vmgui.ui.manager import ManagerWindow  # noqa: E402
 
 
@@ -60,9 +61,10 @@ def make_console(qtbot, tmp_path):
     made: list[tuple[ConsoleWindow, ThreadHost]] = []
 
     def make(image: Path) -> ConsoleWindow:
-        host = ThreadHost(MachineConfig(floppies=(image,), read_only=True))
+        config = MachineConfig(floppies=(image,), read_only=True)
+        host = ThreadHost(config)
         window = ConsoleWindow(host, image.stem, screenshots_dir=tmp_path / "shots",
-                               confirm=False)
+                               confirm=False, media=media_of_machine(config))
         made.append((window, host))
         qtbot.addWidget(window)
         window.show()

@@ -26,7 +26,8 @@ def test_wizard_creates_vm_with_new_floppy(manager, library):
     assert wizard.currentPage() is wizard.name_page
     wizard.name_page.edit.setText("DOS Box")
     next_button(wizard).click()
-    assert "PC/AT" in wizard.profile_page.combo.currentText()
+    assert wizard.profile_page.profile_name() == "pc-at"
+    assert "PC/AT" in wizard.profile_page.buttons["pc-at"].text()
     next_button(wizard).click()
     wizard.memory_page.slider.setValue(32)
     assert wizard.memory_page.spin.value() == 32
@@ -125,9 +126,8 @@ def test_wizard_memory_range_follows_the_machine(manager, library):
     wizard = manager.new_vm()
     wizard.setField("name", "Linux")
     next_button(wizard).click()
-    combo = wizard.profile_page.combo
-    combo.setCurrentIndex(combo.findData("pc-pci"))
-    assert "2 GB" in wizard.profile_page.about.text()
+    wizard.profile_page.buttons["pc-pci"].click()
+    assert "2 GB" in wizard.profile_page.descriptions["pc-pci"].text()
     next_button(wizard).click()
     page = wizard.memory_page
     assert page.spin.maximum() == page.slider.maximum() == 2048
@@ -146,12 +146,11 @@ def test_wizard_clamps_memory_to_the_pc_at(manager):
     wizard = manager.new_vm()
     wizard.setField("name", "Back")
     next_button(wizard).click()
-    combo = wizard.profile_page.combo
-    combo.setCurrentIndex(combo.findData("pc-pci"))
+    wizard.profile_page.buttons["pc-pci"].click()
     next_button(wizard).click()
     assert wizard.memory_page.spin.maximum() == 2048
     wizard.back()
-    combo.setCurrentIndex(combo.findData("pc-at"))
+    wizard.profile_page.buttons["pc-at"].click()
     wizard.setField("memory", 1024)  # set while the PCI machine's range was in force
     next_button(wizard).click()
     assert wizard.memory_page.spin.maximum() == 257

@@ -21,6 +21,7 @@ from vmgui.host.process import ProcessHost
 from vmgui.host.thread import ThreadHost
 from vmgui.storage.image import FLOPPY_FORMATS
 from vmgui.ui.console.window import ConsoleWindow
+from vmgui.ui.machines import media_of_machine
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as exc:
         print(f"{parser.prog}: {exc}", file=sys.stderr)
         return 2
-    window = ConsoleWindow(host, args.image.name)
+    window = ConsoleWindow(host, args.image.name, media=media_of_machine(config))
     window.show()
     host.start()
     status = app.exec()

@@ -5,15 +5,18 @@ same interface: ``send``, ``poll_events``, ``display``, ``power_off``, ``alive``
 from a GUI-thread timer at up to 60 Hz, draws the framebuffer through
 :class:`FramebufferView`, feeds captured keys to the guest through :class:`GuestKeyboard`
 and, captured with them, the pointer through :class:`GuestMouse` (PS/2 mouse),
-and offers the Machine, Input and View menus (pause/resume, reset, power off, screenshot,
-log; Ctrl+Alt+Del and friends, typing the clipboard; scaling, full screen, the COM1
-terminal).  Closing the window powers the VM off (after asking, unless ``confirm=False``).
+and offers the Machine, Input, Devices and View menus (pause/resume, reset, power off,
+screenshot, log; Ctrl+Alt+Del and friends, typing the clipboard; inserting and ejecting
+the CD and floppies: :class:`DevicesMenu`; scaling, full screen, the COM1 terminal).
+Closing the window powers the VM off (after asking, unless ``confirm=False``).
 
 The window never starts the host: the caller calls ``host.start()``.  The status bar
 shows the run state, the display mode, a disk-activity light per drive (from the host's
 ``Stats`` events) and how to capture or release the keyboard and mouse -- the release key
 first, so that it stays visible however narrow the window (:class:`ElidedLabel`).
 
+A ``GuestReset`` (the guest triple-faulted and the machine reset itself, as a PC does) is
+shown in the status line and logged, without a dialog: the machine keeps running.
 A ``GuestCrashed`` event is reported as a guest crash, unless the host says its VM
 process ended (state ``ABORTED``: killed, or the engine died) or the VM could not start:
 these are not the guest's doing and are worded so.
@@ -28,6 +31,7 @@ import logging
 import re
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -39,6 +43,7 @@ from vmgui.core import keys
 from vmgui.devices.display import COLOURS, DisplayKind, DisplayState
 from vmgui.devices.render import render, save_png
 from vmgui.host.base import NoScreenYet
+from vmgui.ui.console.devices import DevicesMenu
 from vmgui.ui.console.framebuffer import FramebufferView, ScaleMode, font_for
 from vmgui.ui.console.keyboard import GuestKeyboard
 from vmgui.ui.console.keymap import KeyTranslator
@@ -66,16 +71,22 @@ def default_screenshots_dir() -> Path:
 
 class ConsoleWindow(QMainWindow):
     """One VM's console.  ``host_key`` (with ``host_key_side``: "right", "left" or "any")
-    releases the keyboard capture; ``confirm=False`` skips every question (tests)."""
+    releases the keyboard capture; ``confirm=False`` skips every question (tests).
+    ``media``: the machine's removable drives and what they hold at the start
+    (:func:`~vmgui.ui.console.devices.media_of_machine`; None: no drives known);
+    ``tryout``: the VM runs in try-out mode (floppies go in write-protected)."""
 
     powered_off = Signal()
 
     def __init__(self, host, title: str, *, screenshots_dir: Path | None = None,
                  host_key: int = Qt.Key.Key_Control, host_key_side: str = "right",
                  confirm: bool = True, parent: QWidget | None = None,
-                 saved_state: Path | None = None) -> None:
+                 saved_state: Path | None = None,
+                 media: Mapping[str, str | None] | None = None, tryout: bool = False) -> None:
         super().__init__(parent)
         self.host = host
+        self._media, self._tryout = media or {}, tryout
+        self.last_guest_reset: str | None = None
         self.saved_state = saved_state  # where "Save state" on closing writes the machine
         self.title = title
         self.confirm = confirm
@@ -122,6 +133,9 @@ class ConsoleWindow(QMainWindow):
     def _build_menus(self) -> None:
         self._build_machine_menu()
         self._build_input_menu()
+        self.devices_menu = self.menuBar().addMenu(self.tr("&Devices"))
+        self.devices = DevicesMenu(self, self.devices_menu, self.host.send, self._media,
+                                   tryout=self._tryout)
         self._build_view_menu()
 
     def _build_machine_menu(self) -> None:
@@ -224,12 +238,27 @@ class ConsoleWindow(QMainWindow):
             self.pause_action.blockSignals(True)
             self.pause_action.setChecked(event.state is ev.RunState.PAUSED)
             self.pause_action.blockSignals(False)
+            self.devices.set_enabled(event.state in (ev.RunState.RUNNING, ev.RunState.PAUSED)
+                                     and self.host.alive)
         elif isinstance(event, ev.SerialOutput) and event.port == 0:
             self.serial.append_output(event.data)
         elif isinstance(event, ev.GuestCrashed):
+            self.devices.set_enabled(False)
             self._on_crash(event)
+        elif isinstance(event, ev.GuestReset):
+            self._on_guest_reset(event)
+        elif isinstance(event, ev.MediaChanged):
+            self.statusBar().showMessage(self.devices.on_media_changed(event), 8000)
         elif isinstance(event, ev.Stats):
             self._on_stats(event)
+
+    def _on_guest_reset(self, event: ev.GuestReset) -> None:
+        """The machine reset itself (a triple fault): said in the status line, logged; no
+        dialog -- the guest starts again, as a PC does."""
+        text = self.tr("Reset by the guest: {0}").format(event.reason)
+        self.last_guest_reset = text
+        log.warning("%s: %s", self.title, text)
+        self.statusBar().showMessage(text)  # until the next message
 
     def _on_stats(self, stats: ev.Stats) -> None:
         lights = [f"{letter}:{'●' if count else '○'}" for letter, count in stats.disk_transfers]
@@ -513,6 +542,7 @@ class ConsoleWindow(QMainWindow):
         self.set_keyboard_grab(False)
         self._closed = True
         self.timer.stop()
+        self.devices.set_enabled(False)
         self.host.power_off()
         self.tick_events_only()
         logging.getLogger(LOGGER_NAME).removeHandler(self.log_handler)

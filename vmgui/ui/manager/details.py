@@ -1,7 +1,9 @@
 """The details pane: everything about the selected VM, with a preview of its screen.
 
 Owns: :class:`DetailsPane` (name, state, a preview -- the live screen of a running VM --
-and a form of machine, memory, boot order, media with their formats, display, serial,
+and a form of machine (its profile's label), memory, boot order (letter d named for the
+machine: the CD/DVD drive or hard disk D:), media with their formats (the CD/DVD drive
+line only on machines with one), display, serial,
 CPU limit, try-out mode, notes and folder; the reason for an inaccessible VM -- its
 vm.toml cannot be used, or (form still shown) one of its images cannot; a note on the
 state, e.g. a saved state waiting or a VM running in another process).
@@ -22,11 +24,10 @@ from vmgui.config.library import VmEntry
 from vmgui.config.schema import Attachment, VmConfig
 from vmgui.storage import media
 from vmgui.storage.image import DiskImageError
+from vmgui.ui.machines import boot_order_text, has_cd_drive, profile_label
 from vmgui.ui.manager.icons import icon
 
 PREVIEW = QSize(256, 192)
-PROFILE_NAMES = {"pc-at": "IBM PC/AT compatible, BIOS"}
-DRIVE_NAMES = {"a": "Floppy A:", "b": "Floppy B:", "c": "Hard disk C:", "d": "Hard disk D:"}
 
 
 def media_text(att: Attachment | None, folder: Path, kind: str) -> str:
@@ -78,6 +79,7 @@ class DetailsPane(QScrollArea):
                            ("memory", self.tr("Memory:")), ("boot", self.tr("Boot order:")),
                            ("floppy_a", self.tr("Floppy A:")), ("floppy_b", self.tr("Floppy B:")),
                            ("hard_disks", self.tr("Hard disks:")),
+                           ("cdrom", self.tr("CD/DVD drive:")),
                            ("display", self.tr("Display scale:")),
                            ("serial", self.tr("Serial (COM1):")), ("cpu", self.tr("CPU:")),
                            ("tryout", self.tr("Try-out mode:")),
@@ -133,14 +135,15 @@ class DetailsPane(QScrollArea):
 
     def _fill(self, config: VmConfig, folder: Path) -> None:
         f = self.fields
-        f["profile"].setText(PROFILE_NAMES.get(config.profile, config.profile))
+        f["profile"].setText(profile_label(config.profile))
         f["memory"].setText(self.tr("{0} MB").format(config.memory_mb))
-        f["boot"].setText(", ".join(DRIVE_NAMES.get(d, d) for d in config.boot_order))
+        f["boot"].setText(boot_order_text(config.boot_order, config.profile))
         f["floppy_a"].setText(media_text(config.floppy_a, folder, "floppy"))
         f["floppy_b"].setText(media_text(config.floppy_b, folder, "floppy"))
         disks = [f"{'CD'[i]}: {media_text(att, folder, 'hdd')}"
                  for i, att in enumerate(config.hard_disks)]
         f["hard_disks"].setText("\n".join(disks) or "—")
+        self._fill_cdrom(config, folder)
         f["display"].setText(config.display_scale)
         serial = config.serial
         f["serial"].setText({"off": self.tr("Off"),
@@ -154,6 +157,16 @@ class DetailsPane(QScrollArea):
                             else self.tr("Off"))
         f["notes"].setText(config.notes or "—")
         f["folder"].setText(str(folder))
+
+    def _fill_cdrom(self, config: VmConfig, folder: Path) -> None:
+        """The CD/DVD drive's line: on machines with one, or when a CD is attached to a
+        machine without (then saying so)."""
+        has_cd = has_cd_drive(config.profile)
+        text = media_text(config.cdrom, folder, "cdrom") if config.cdrom else self.tr("empty")
+        if config.cdrom is not None and not has_cd:
+            text += self.tr(" — this machine has no CD drive")
+        self.fields["cdrom"].setText(text)
+        self.form.setRowVisible(self.fields["cdrom"], has_cd or config.cdrom is not None)
 
     def set_screen(self, screen: QImage | None) -> None:
         """Show a running VM's screen, or the icon with "Powered off"."""

@@ -19,11 +19,14 @@ from pathlib import Path
 from vmgui.config import tryout
 from vmgui.config.library import CONFIG_FILE, TRYOUT_FOLDER, Library, LibraryError, VmEntry
 from vmgui.config.schema import ILLEGAL_NAME_CHARS, Attachment, VmConfig, name_problems
+from vmgui.core.profiles import all_profiles
 from vmgui.storage import media
+from vmgui.storage.cdimage import is_iso9660
 from vmgui.storage.image import MAX_FLOPPY_BYTES
 
 log = logging.getLogger(__name__)
 
+ISO_VM_MEMORY_MB = 256  # a VM made from a dropped ISO: enough for a small installer
 DEMO_NAME = "Demo"
 DEMO_MARKER = ".demo-created"
 DEMO_NOTES = ("The vmgui demo guest: a menu with a keyboard echo, a VGA picture, a clock "
@@ -65,13 +68,21 @@ def is_floppy_sized(path: Path) -> bool:
 
 
 def vm_from_image(library: Library, image: Path) -> VmEntry:
-    """A new VM booting ``image`` (attached where it is): floppy A: when it is
-    floppy-sized, else hard disk C:.  Named after the file."""
+    """A new VM booting ``image`` (attached where it is): an ISO 9660 image goes into the
+    CD/DVD drive of a machine that has one (booting it first, with more memory than a
+    DOS machine needs), else floppy A: when it is floppy-sized, else hard disk C:.
+    Named after the file."""
     image = Path(os.path.abspath(image))
     if not image.is_file():
         raise LibraryError(f"{image}: not a file")
     name = free_name(library, image.stem)
-    if is_floppy_sized(image):
+    cd_machines = [p for p in all_profiles() if p.cdrom]
+    if is_iso9660(image) and cd_machines:
+        machine = cd_machines[0]
+        config = VmConfig(name, profile=machine.name, cdrom=Attachment(str(image), True),
+                          boot_order=["d", "c"],
+                          memory_mb=min(ISO_VM_MEMORY_MB, machine.max_memory_mb))
+    elif is_floppy_sized(image):
         config = VmConfig(name, floppy_a=Attachment(str(image)), boot_order=["a", "c"])
     else:
         config = VmConfig(name, hard_disks=[Attachment(str(image))], boot_order=["c", "a"])

@@ -51,6 +51,7 @@ from vmgui.config.snapshots import saved_state_path, settle_resume
 from vmgui.core import events as ev
 from vmgui.host.base import NoScreenYet
 from vmgui.host.control import SOCKET_NAME
+from vmgui.ui.machines import media_of_vm
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +156,9 @@ class FallbackConsole(QMainWindow):
 
 
 def _make_console(host, title: str, confirm: bool, screenshots_dir: Path | None,
-                  scale: str, saved_state: Path | None = None) -> tuple[QMainWindow, bool]:
+                  scale: str, saved_state: Path | None = None,
+                  media: dict[str, str | None] | None = None,
+                  tryout: bool = False) -> tuple[QMainWindow, bool]:
     """(console window, True when it is the fallback)."""
     try:
         from vmgui.ui.console import ConsoleWindow, ScaleMode
@@ -164,7 +167,7 @@ def _make_console(host, title: str, confirm: bool, screenshots_dir: Path | None,
                     exc_info=True)
         return FallbackConsole(host, title), True
     console = ConsoleWindow(host, title, screenshots_dir=screenshots_dir, confirm=confirm,
-                            saved_state=saved_state)
+                            saved_state=saved_state, media=media, tryout=tryout)
     try:
         console.set_scale_mode(ScaleMode(scale))
     except (ValueError, AttributeError):
@@ -300,7 +303,8 @@ class VmRunner(QObject):
         title = self.tr("{0} (try-out)").format(entry.name) if config.tryout else entry.name
         console, fallback = _make_console(host, title, self.confirm,
                                           self.screenshots_dir, config.display_scale,
-                                          None if config.tryout else state_file)
+                                          None if config.tryout else state_file,
+                                          media_of_vm(config, entry.folder), config.tryout)
         serial_log = None
         if config.serial.mode == "file":
             serial_log = Path(config.serial.path).expanduser()

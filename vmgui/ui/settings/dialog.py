@@ -38,9 +38,9 @@ from vmgui.ui.settings.pages import (
     GeneralPage,
     Page,
     SerialPage,
-    StoragePage,
     SystemPage,
 )
+from vmgui.ui.settings.storage import StoragePage
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +75,9 @@ class SettingsDialog(QDialog):
             page.load(self.original)
             page.set_running(running)
             page.changed.connect(self.validate)
+        self.system.profile_changed.connect(self.storage.set_profile)
         self.validate()
-        self.resize(720, 460)
+        self.resize(760, 540)
 
     def _build(self) -> None:
         self.page_list = QListWidget(self)

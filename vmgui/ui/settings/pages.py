@@ -10,8 +10,6 @@ Thread rule: GUI thread only.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -20,9 +18,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QGridLayout,
-    QGroupBox,
     QHBoxLayout,
-    QInputDialog,
     QLabel,
     QLineEdit,
     QListWidget,
@@ -41,13 +37,12 @@ from vmgui.config.schema import (
     MAX_TCP_PORT,
     MIN_MEMORY_MB,
     PROFILES,
-    Attachment,
     SerialConfig,
     VmConfig,
     name_problems,
 )
-from vmgui.core.profiles import DEFAULT_PROFILE, get_profile
-from vmgui.storage import media
+from vmgui.core.profiles import DEFAULT_PROFILE, all_profiles, get_profile
+from vmgui.ui.machines import boot_name, profile_description, profile_label
 
 ERROR_STYLE = "color: #c01c28;"
 DEFAULT_TCP_PORT = 4555
@@ -142,9 +137,24 @@ class GeneralPage(Page):
 
 
 class SystemPage(Page):
+    """Machine, memory, boot order, CPU limit.  The machine sets the memory range and what
+    boot letter ``d`` is (the CD/DVD drive on a machine with one); ``profile_changed``
+    tells the Storage page (its CD drive)."""
+
+    profile_changed = Signal(str)
+
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.profile = get_profile(DEFAULT_PROFILE)  # the VM's machine: its memory limit
+        self.machine = QComboBox(self)
+        self.machine.setAccessibleName(self.tr("Machine"))
+        for profile in all_profiles():
+            self.machine.addItem(profile.label, profile.name)
+            self.machine.setItemData(self.machine.count() - 1, profile_description(profile),
+                                     Qt.ItemDataRole.ToolTipRole)
+        self.machine_about = QLabel(self)
+        self.machine_about.setWordWrap(True)
+        self.machine.currentIndexChanged.connect(lambda _i: self._machine_chosen())
         self.slider = QSlider(Qt.Orientation.Horizontal, self)
         self.slider.setRange(MIN_MEMORY_MB, self.profile.max_memory_mb)
         self.slider.setPageStep(16)
@@ -190,6 +200,10 @@ class SystemPage(Page):
         cpu_row.addWidget(self.cpu)
         cpu_row.addStretch(1)
         form = QFormLayout()
+        machine_label = QLabel(self.tr("M&achine:"), self)
+        machine_label.setBuddy(self.machine)
+        form.addRow(machine_label, self.machine)
+        form.addRow("", self.machine_about)
         memory_label = QLabel(self.tr("&Memory:"), self)
         memory_label.setBuddy(self.memory)
         boot_label = QLabel(self.tr("&Boot order:"), self)
@@ -199,8 +213,8 @@ class SystemPage(Page):
         form.addRow(self.tr("CPU speed:"), cpu_row)
         self.layout_.addLayout(form)
         self.finish_layout()
-        self.locked = [self.slider, self.memory, self.boot, self.up, self.down, self.unlimited,
-                       self.limited, self.cpu]
+        self.locked = [self.machine, self.slider, self.memory, self.boot, self.up, self.down,
+                       self.unlimited, self.limited, self.cpu]
 
     def _slider_moved(self, value: int) -> None:
         if self.memory.value() != value:
@@ -226,27 +240,48 @@ class SystemPage(Page):
         self.boot.setCurrentRow(target)
         self.changed.emit()
 
-    def load(self, config: VmConfig) -> None:
-        if config.profile in PROFILES:
-            self.profile = get_profile(config.profile)
+    def _machine_chosen(self) -> None:
+        name = self.machine.currentData()
+        if name in PROFILES:
+            self._set_profile(name)
+            self.changed.emit()
+            self.profile_changed.emit(name)
+
+    def _set_profile(self, name: str) -> None:
+        """The memory range and the boot names follow the machine ``name``."""
+        self.profile = get_profile(name)
+        self.machine_about.setText(profile_description(self.profile))
         self.slider.blockSignals(True)
         self.slider.setRange(MIN_MEMORY_MB, self.profile.max_memory_mb)
         self.slider.setPageStep(16 if self.profile.max_memory_mb <= 512 else 128)
+        self.slider.setValue(self.memory.value())
         self.slider.blockSignals(False)
+        for row in range(self.boot.count()):
+            item = self.boot.item(row)
+            item.setText(boot_name(item.data(Qt.ItemDataRole.UserRole), name))
+
+    def load(self, config: VmConfig) -> None:
+        self.machine.blockSignals(True)
+        index = self.machine.findData(config.profile)
+        if index < 0:  # a machine this vmgui does not know: shown, not chosen
+            self.machine.addItem(profile_label(config.profile), config.profile)
+            index = self.machine.count() - 1
+        self.machine.setCurrentIndex(index)
+        self.machine.blockSignals(False)
         self.memory.setValue(config.memory_mb)
-        labels = {"a": self.tr("Floppy A:"), "b": self.tr("Floppy B:"),
-                  "c": self.tr("Hard disk C:"), "d": self.tr("Hard disk D:")}
         order = list(config.boot_order) + [d for d in "acbd" if d not in config.boot_order]
         self.boot.blockSignals(True)
         self.boot.clear()
         for letter in order:
-            item = QListWidgetItem(labels.get(letter, letter), self.boot)
+            item = QListWidgetItem(boot_name(letter, config.profile), self.boot)
             item.setData(Qt.ItemDataRole.UserRole, letter)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             checked = letter in config.boot_order
             item.setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
         self.boot.blockSignals(False)
         self.boot.setCurrentRow(0)
+        if config.profile in PROFILES:
+            self._set_profile(config.profile)
         limit = config.cpu_limit_percent
         (self.limited if limit else self.unlimited).setChecked(True)
         self.cpu.setValue(limit or 50)
@@ -258,6 +293,7 @@ class SystemPage(Page):
                 if item.checkState() == Qt.CheckState.Checked]
 
     def apply(self, config: VmConfig) -> None:
+        config.profile = self.machine.currentData()
         config.memory_mb = self.memory.value()
         config.boot_order = self.boot_order()
         config.cpu_limit_percent = self.cpu.value() if self.limited.isChecked() else 0
@@ -275,133 +311,6 @@ class SystemPage(Page):
     def set_running(self, running: bool) -> None:
         super().set_running(running)
         self._cpu_toggled()
-
-
-class DriveRow:
-    """One drive's widgets: image path, Choose / New / Eject buttons, read-only box."""
-
-    def __init__(self, page: StoragePage, grid: QGridLayout, row: int, label: str,
-                 kind: str) -> None:
-        self.page, self.kind = page, kind
-        self.label = QLabel(label, page)
-        self.path = QLineEdit(page)
-        self.path.setPlaceholderText(page.tr("empty"))
-        self.path.setAccessibleName(label)
-        self.label.setBuddy(self.path)
-        self.choose = QPushButton(page.tr("Choose…"), page)
-        self.choose.setAccessibleName(page.tr("Choose an image for {0}").format(label))
-        self.new = QPushButton(page.tr("New…"), page)
-        self.new.setAccessibleName(page.tr("Create a blank image for {0}").format(label))
-        self.eject = QPushButton(page.tr("Eject"), page)
-        self.eject.setAccessibleName(page.tr("Eject {0}").format(label))
-        self.read_only = QCheckBox(page.tr("Read-only"), page)
-        buttons = QHBoxLayout()
-        for widget in (self.choose, self.new, self.eject, self.read_only):
-            buttons.addWidget(widget)
-        buttons.addStretch(1)
-        grid.addWidget(self.label, 2 * row, 0)
-        grid.addWidget(self.path, 2 * row, 1)
-        grid.addLayout(buttons, 2 * row + 1, 1)
-        self.choose.clicked.connect(self.choose_image)
-        self.new.clicked.connect(self.create_image)
-        self.eject.clicked.connect(lambda: self.path.clear())
-        self.path.textChanged.connect(page.changed)
-        self.read_only.toggled.connect(page.changed)
-
-    def widgets(self) -> list[QWidget]:
-        return [self.path, self.choose, self.new, self.eject, self.read_only]
-
-    def load(self, att: Attachment | None) -> None:
-        self.path.setText(att.path if att else "")
-        self.read_only.setChecked(bool(att and att.read_only))
-
-    def attachment(self) -> Attachment | None:
-        text = self.path.text().strip()
-        return Attachment(text, self.read_only.isChecked()) if text else None
-
-    def problem(self, folder: Path) -> str | None:
-        att = self.attachment()
-        if att is not None and not att.resolve(folder).is_file():
-            return self.page.tr("{0} {1} does not exist.").format(self.label.text(), att.path)
-        return None
-
-    def choose_image(self) -> None:
-        path, _filter = QFileDialog.getOpenFileName(
-            self.page, self.page.tr("Choose a disk image"), str(self.page.folder),
-            self.page.tr("Disk images (*.img *.ima *.vfd *.flp *.dsk *.bin);;All files (*)"))
-        if path:
-            self.set_image(Path(path))
-
-    def set_image(self, path: Path) -> None:
-        """Insert ``path``; images inside the VM folder are stored relative to it."""
-        try:
-            path = path.resolve().relative_to(self.page.folder.resolve())
-        except ValueError:
-            pass
-        self.path.setText(str(path))
-
-    def create_image(self) -> None:
-        page = self.page
-        stem = "floppy" if self.kind == "floppy" else "disk"
-        target, n = page.folder / f"{stem}.img", 1
-        while target.exists():
-            n += 1
-            target = page.folder / f"{stem}-{n}.img"
-        try:
-            if self.kind == "floppy":
-                label, ok = QInputDialog.getItem(page, page.tr("New floppy"), page.tr("Size:"),
-                                                 list(media.NEW_FLOPPY_LABELS), 3, False)
-                if not ok:
-                    return
-                media.create_floppy(target, label)
-            else:
-                size, ok = QInputDialog.getInt(page, page.tr("New hard disk"),
-                                               page.tr("Size in MB:"), 32,
-                                               media.MIN_HARD_DISK_MB, media.MAX_HARD_DISK_MB)
-                if not ok:
-                    return
-                media.create_hard_disk(target, size)
-        except media.DiskImageError as exc:
-            page.problem.setText(str(exc))
-            return
-        self.set_image(target)
-
-
-class StoragePage(Page):
-    def __init__(self, folder: Path, parent=None) -> None:
-        super().__init__(parent)
-        self.folder = Path(folder)
-        box = QGroupBox(self.tr("Drives"), self)
-        grid = QGridLayout(box)
-        grid.setColumnStretch(1, 1)
-        self.floppy_a = DriveRow(self, grid, 0, self.tr("Floppy A:"), "floppy")
-        self.floppy_b = DriveRow(self, grid, 1, self.tr("Floppy B:"), "floppy")
-        self.disk_c = DriveRow(self, grid, 2, self.tr("Hard disk C:"), "hdd")
-        self.disk_d = DriveRow(self, grid, 3, self.tr("Hard disk D:"), "hdd")
-        hint = QLabel(self.tr("Relative paths are inside the VM folder: {0}").format(self.folder),
-                      self)
-        hint.setWordWrap(True)
-        self.layout_.addWidget(box)
-        self.layout_.addWidget(hint)
-        self.finish_layout()
-        self.rows = (self.floppy_a, self.floppy_b, self.disk_c, self.disk_d)
-        self.locked = [w for row in self.rows for w in row.widgets()]
-
-    def load(self, config: VmConfig) -> None:
-        self.floppy_a.load(config.floppy_a)
-        self.floppy_b.load(config.floppy_b)
-        disks = list(config.hard_disks) + [None, None]
-        self.disk_c.load(disks[0])
-        self.disk_d.load(disks[1])
-
-    def apply(self, config: VmConfig) -> None:
-        config.floppy_a = self.floppy_a.attachment()
-        config.floppy_b = self.floppy_b.attachment()
-        config.hard_disks = [a for a in (self.disk_c.attachment(), self.disk_d.attachment())
-                             if a is not None]
-
-    def problems(self) -> list[str]:
-        return [p for row in self.rows if (p := row.problem(self.folder)) is not None]
 
 
 class DisplayPage(Page):

@@ -1,15 +1,19 @@
 """The New-VM wizard: name, machine profile, memory, boot media, summary.
 
-Owns: :class:`NewVmWizard`.  Finish creates the VM with ``Library.create`` and, when asked
-for, a blank floppy (``floppy.img``) or hard disk (``disk.img``) in the new VM's folder;
-existing images are attached where they are.  On success :attr:`NewVmWizard.created` is
-emitted with the new VM's name; on failure the wizard stays open with the reason.
+Owns: :class:`NewVmWizard` and its name, machine, memory and summary pages (the boot-media
+page is :class:`vmgui.ui.wizards.media_page.MediaPage`).  Finish creates the VM with
+``Library.create`` and, when asked for, a blank floppy (``floppy.img``) or hard disk
+(``disk.img``) in the new VM's folder; existing images and ISOs are attached where they
+are.  On success :attr:`NewVmWizard.created` is emitted with the new VM's name; on failure
+the wizard stays open with the reason.
 
-Fields (``wizard.field(name)``; tests set them with ``setField``): ``name``, ``profile``
-(index), ``memory`` (MB), ``media_none`` / ``media_existing`` / ``media_floppy`` /
-``media_disk`` (the boot-media choice), ``image_path``, ``image_kind`` (0 floppy, 1 hard
-disk), ``floppy_size`` (a label of ``NEW_FLOPPY_LABELS``), ``disk_mb``, ``tryout``
-(try-out mode: ``VmConfig.tryout``).
+The machine page lists every profile of :mod:`vmgui.core.profiles` by its label, with
+what it has (:func:`vmgui.ui.machines.profile_description`).  Installing from an ISO puts
+it in the CD/DVD drive and boots the CD first (boot order ``d``, ``c``).
+
+Fields (``wizard.field(name)``; tests set them with ``setField``): ``name``, one per
+machine (``profile_pc_at``, ``profile_pc_pci``: :func:`profile_field`), ``memory`` (MB),
+and the media page's (see its module).
 
 Thread rule: GUI thread only.
 """
@@ -23,16 +27,11 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
-    QCheckBox,
-    QComboBox,
-    QFileDialog,
     QFormLayout,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QMessageBox,
-    QPushButton,
     QRadioButton,
     QSlider,
     QSpinBox,
@@ -44,40 +43,25 @@ from PySide6.QtWidgets import (
 
 from vmgui.config.library import Library, LibraryError, VmEntry
 from vmgui.config.schema import MIN_MEMORY_MB, Attachment, ConfigError, VmConfig, name_problems
-from vmgui.core.profiles import get_profile
+from vmgui.core.profiles import DEFAULT_PROFILE, all_profiles, get_profile
 from vmgui.storage import media
-from vmgui.storage.image import MAX_FLOPPY_BYTES, DiskImage, DiskImageError
+from vmgui.storage.image import DiskImageError
+from vmgui.ui.machines import CD_DRIVE, boot_order_text, profile_description, profile_label
 from vmgui.ui.manager.icons import app_icon
+from vmgui.ui.media_files import cd_problem, image_problem
+from vmgui.ui.wizards.media_page import ERROR_STYLE, MediaPage
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MEMORY_MB = 16
-DEFAULT_DISK_MB = 32
-PROFILE_LABELS = (("pc-at", "IBM PC/AT compatible, BIOS"),
-                  ("pc-pci", "PC with PCI, VBE graphics and CD-ROM, BIOS"))
-PROFILE_ABOUT = {
-    "pc-at": "An IBM PC/AT compatible: x86 CPU, 8259 interrupt controllers, 8254 timer, 8042 "
-             "keyboard controller, CMOS clock, VGA, floppy and hard-disk drives through the "
-             "BIOS, a 16550 serial port. It runs DOS and other real-mode software.",
-    "pc-pci": "A later PC (i440FX-class): the PC/AT's devices plus a PCI bus, VBE graphics and "
-              "a CD-ROM drive, and up to 2 GB of memory. For bootloaders, Linux installers "
-              "and other protected-mode systems.",
-}
 NEW_FLOPPY_FILE = "floppy.img"
 NEW_DISK_FILE = "disk.img"
-ERROR_STYLE = "color: #c01c28;"
+ISO_BOOT_ORDER = ["d", "c"]  # the CD first; once it is ejected, the installed disk
 
 
-def image_problem(path: Path, kind: str) -> str | None:
-    """Why ``path`` cannot be attached as ``kind`` ("floppy"/"hdd"): the reason
-    :meth:`DiskImage.open` gives, or None when it opens."""
-    try:
-        DiskImage.open(path, kind=kind, read_only=True).close()
-    except DiskImageError as exc:
-        return str(exc)
-    except OSError as exc:
-        return f"{path}: cannot open ({exc.strerror or exc})"
-    return None
+def profile_field(name: str) -> str:
+    """The wizard field of machine ``name``'s radio button: ``profile_pc_pci``."""
+    return "profile_" + name.replace("-", "_")
 
 
 def name_issues(library: Library, name: str) -> list[str]:
@@ -123,28 +107,49 @@ class NamePage(QWizardPage):
 
 
 class ProfilePage(QWizardPage):
+    """Every machine profile as a radio button with its label and, under it, what the
+    machine has.  :attr:`explicit` turns True once the user clicks one (the media page
+    then leaves the choice alone); :meth:`set_profile` chooses one from code."""
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setTitle(self.tr("Machine"))
         self.setSubTitle(self.tr("The kind of computer to emulate."))
-        self.combo = QComboBox(self)
-        self.combo.setAccessibleName(self.tr("Machine profile"))
-        for key, label in PROFILE_LABELS:
-            self.combo.addItem(self.tr(label), key)
-        self.about = QLabel(self)
-        self.about.setWordWrap(True)
-        self.combo.currentIndexChanged.connect(self._show_about)
-        self._show_about()
-        form = QFormLayout(self)
-        form.addRow(self.tr("&Profile:"), self.combo)
-        form.addRow(self.about)
-        self.registerField("profile", self.combo)
+        self.explicit = False
+        self.group = QButtonGroup(self)
+        self.buttons: dict[str, QRadioButton] = {}
+        self.descriptions: dict[str, QLabel] = {}
+        layout = QVBoxLayout(self)
+        for index, profile in enumerate(all_profiles()):
+            button = QRadioButton(profile.label, self)
+            about = QLabel(profile_description(profile), self)
+            about.setWordWrap(True)
+            about.setContentsMargins(24, 0, 0, 8)
+            about.setBuddy(button)
+            button.setAccessibleDescription(about.text())
+            self.group.addButton(button, index)
+            layout.addWidget(button)
+            layout.addWidget(about)
+            self.registerField(profile_field(profile.name), button)
+            self.buttons[profile.name] = button
+            self.descriptions[profile.name] = about
+        layout.addStretch(1)
+        self.buttons[DEFAULT_PROFILE].setChecked(True)
+        self.group.buttonClicked.connect(self._on_clicked)
 
-    def _show_about(self) -> None:
-        self.about.setText(self.tr(PROFILE_ABOUT.get(self.combo.currentData(), "")))
+    def _on_clicked(self, _button: QRadioButton) -> None:
+        self.explicit = True
 
     def profile_name(self) -> str:
-        return self.combo.currentData()
+        for name, button in self.buttons.items():
+            if button.isChecked():
+                return name
+        return DEFAULT_PROFILE
+
+    def set_profile(self, name: str, *, explicit: bool = False) -> None:
+        """Choose ``name``; ``explicit``: as if the user had clicked it."""
+        self.buttons[name].setChecked(True)
+        self.explicit = self.explicit or explicit
 
 
 class MemoryPage(QWizardPage):
@@ -153,7 +158,7 @@ class MemoryPage(QWizardPage):
         self.setTitle(self.tr("Memory"))
         self.setSubTitle(self.tr("How much RAM the virtual machine has. DOS programs rarely "
                                  "use more than 16 MB."))
-        maximum = get_profile(PROFILE_LABELS[0][0]).max_memory_mb
+        maximum = get_profile(DEFAULT_PROFILE).max_memory_mb
         self.slider = QSlider(Qt.Orientation.Horizontal, self)
         self.slider.setRange(MIN_MEMORY_MB, maximum)
         self.slider.setPageStep(16)
@@ -196,113 +201,6 @@ class MemoryPage(QWizardPage):
         self.max_label.setText(self.tr("{0} MB").format(maximum))
 
 
-class MediaPage(QWizardPage):
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setTitle(self.tr("Boot media"))
-        self.setSubTitle(self.tr("The disk the virtual machine starts from. You can change "
-                                 "the media later in the settings."))
-        self.group = QButtonGroup(self)
-        self.none = QRadioButton(self.tr("&No disk for now"), self)
-        self.existing = QRadioButton(self.tr("Use an &existing disk image:"), self)
-        self.floppy = QRadioButton(self.tr("Create a new blank &floppy:"), self)
-        self.disk = QRadioButton(self.tr("Create a new &hard disk:"), self)
-        for button in (self.none, self.existing, self.floppy, self.disk):
-            self.group.addButton(button)
-        self.path = QLineEdit(self)
-        self.path.setAccessibleName(self.tr("Existing image file"))
-        self.path.setPlaceholderText(self.tr("an .img file"))
-        self.browse = QPushButton(self.tr("&Browse…"), self)
-        self.browse.clicked.connect(self.choose_image)
-        self.kind = QComboBox(self)
-        self.kind.addItems([self.tr("as floppy A:"), self.tr("as hard disk C:")])
-        self.kind.setAccessibleName(self.tr("Attach the existing image as"))
-        self.floppy_size = QComboBox(self)
-        self.floppy_size.addItems(list(media.NEW_FLOPPY_LABELS))
-        self.floppy_size.setCurrentText("1.44M")
-        self.floppy_size.setAccessibleName(self.tr("Floppy size"))
-        self.disk_mb = QSpinBox(self)
-        self.disk_mb.setRange(media.MIN_HARD_DISK_MB, media.MAX_HARD_DISK_MB)
-        self.disk_mb.setValue(DEFAULT_DISK_MB)
-        self.disk_mb.setSuffix(self.tr(" MB"))
-        self.disk_mb.setAccessibleName(self.tr("Hard disk size"))
-        self.problem = QLabel(self)
-        self.problem.setStyleSheet(ERROR_STYLE)
-        self.problem.setWordWrap(True)
-        self.tryout = QCheckBox(self.tr("&Try-out mode"), self)
-        tryout_note = QLabel(self.tr("Disk changes are thrown away at power-off unless you "
-                                     "keep them as a snapshot. The settings change it later."),
-                             self)
-        tryout_note.setWordWrap(True)
-        self.tryout.setAccessibleDescription(tryout_note.text())
-        grid = QGridLayout(self)
-        grid.setColumnMinimumWidth(0, 24)
-        grid.addWidget(self.none, 0, 0, 1, 4)
-        grid.addWidget(self.existing, 1, 0, 1, 4)
-        grid.addWidget(self.path, 2, 1, 1, 2)
-        grid.addWidget(self.browse, 2, 3)
-        grid.addWidget(self.kind, 3, 1)
-        grid.addWidget(self.floppy, 4, 0, 1, 4)
-        grid.addWidget(self.floppy_size, 5, 1)
-        grid.addWidget(self.disk, 6, 0, 1, 4)
-        grid.addWidget(self.disk_mb, 7, 1)
-        grid.addWidget(self.problem, 8, 0, 1, 4)
-        grid.setRowStretch(9, 1)
-        grid.addWidget(self.tryout, 10, 0, 1, 4)
-        grid.addWidget(tryout_note, 11, 1, 1, 3)
-        grid.setColumnStretch(2, 1)
-        self.floppy.setChecked(True)
-        for name, widget in (("media_none", self.none), ("media_existing", self.existing),
-                             ("media_floppy", self.floppy), ("media_disk", self.disk),
-                             ("image_path", self.path), ("image_kind", self.kind),
-                             ("disk_mb", self.disk_mb), ("tryout", self.tryout)):
-            self.registerField(name, widget)
-        self.registerField("floppy_size", self.floppy_size, "currentText",
-                           self.floppy_size.currentTextChanged)
-        self.group.buttonToggled.connect(lambda *_: self._update())
-        self.path.textChanged.connect(self._on_path)
-        self.kind.currentIndexChanged.connect(lambda _index: self._update())
-        self._update()
-
-    def choose_image(self) -> None:
-        path, _filter = QFileDialog.getOpenFileName(
-            self, self.tr("Choose a disk image"), "",
-            self.tr("Disk images (*.img *.ima *.vfd *.flp *.dsk *.bin);;All files (*)"))
-        if path:
-            self.existing.setChecked(True)
-            self.path.setText(path)
-
-    def _on_path(self, text: str) -> None:
-        path = Path(text.strip()).expanduser()
-        if path.is_file():
-            self.kind.setCurrentIndex(0 if path.stat().st_size <= MAX_FLOPPY_BYTES else 1)
-        self._update()
-
-    def problems(self) -> list[str]:
-        if not self.existing.isChecked():
-            return []
-        text = self.path.text().strip()
-        if not text:
-            return [self.tr("Choose an image file.")]
-        path = Path(text).expanduser()
-        if not path.is_file():
-            return [self.tr("{0} is not a file.").format(text)]
-        problem = image_problem(path, "floppy" if self.kind.currentIndex() == 0 else "hdd")
-        return [problem] if problem else []
-
-    def _update(self) -> None:
-        existing = self.existing.isChecked()
-        for widget in (self.path, self.browse, self.kind):
-            widget.setEnabled(existing)
-        self.floppy_size.setEnabled(self.floppy.isChecked())
-        self.disk_mb.setEnabled(self.disk.isChecked())
-        self.problem.setText("\n".join(self.problems()) if self.path.text().strip() else "")
-        self.completeChanged.emit()
-
-    def isComplete(self) -> bool:  # noqa: N802 - Qt API
-        return not self.problems()
-
-
 class SummaryPage(QWizardPage):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -317,10 +215,12 @@ class SummaryPage(QWizardPage):
 
     def initializePage(self) -> None:  # noqa: N802 - Qt API
         wizard = self.wizard()
-        rows = [(self.tr("Name"), wizard.field("name").strip()),
-                (self.tr("Machine"), self.tr(PROFILE_LABELS[wizard.field("profile")][1])),
-                (self.tr("Memory"), self.tr("{0} MB").format(wizard.field("memory"))),
+        config = wizard.build_config()
+        rows = [(self.tr("Name"), config.name),
+                (self.tr("Machine"), profile_label(config.profile)),
+                (self.tr("Memory"), self.tr("{0} MB").format(config.memory_mb)),
                 (self.tr("Boot media"), wizard.media_description()),
+                (self.tr("Boot order"), boot_order_text(config.boot_order, config.profile)),
                 (self.tr("Try-out mode"), self.tr("on: disk changes are thrown away at "
                                                   "power-off") if wizard.field("tryout")
                  else self.tr("off"))]
@@ -350,9 +250,15 @@ class NewVmWizard(QWizard):
         for page in (self.name_page, self.profile_page, self.memory_page, self.media_page,
                      self.summary_page):
             self.addPage(page)
-        self.resize(620, 460)
+        self.resize(680, 580)
 
     def media_description(self) -> str:
+        if self.field("media_iso"):
+            text = self.tr("{0} in the {1}").format(self.field("iso_path").strip(), CD_DRIVE)
+            if self.field("iso_disk"):
+                text += self.tr(", and a new {0} MB hard disk ({1}) as C:").format(
+                    self.field("iso_disk_mb"), NEW_DISK_FILE)
+            return text
         if self.field("media_existing"):
             kind = self.tr("floppy A:") if self.field("image_kind") == 0 \
                 else self.tr("hard disk C:")
@@ -378,6 +284,12 @@ class NewVmWizard(QWizard):
             else:
                 config.hard_disks = [Attachment(path)]
                 config.boot_order = ["c", "a"]
+        elif self.field("media_iso"):
+            config.cdrom = Attachment(str(Path(self.field("iso_path").strip())
+                                          .expanduser().resolve()), read_only=True)
+            if self.field("iso_disk"):
+                config.hard_disks = [Attachment(NEW_DISK_FILE)]
+            config.boot_order = list(ISO_BOOT_ORDER)
         elif self.field("media_floppy"):
             config.floppy_a = Attachment(NEW_FLOPPY_FILE)
         elif self.field("media_disk"):
@@ -393,12 +305,17 @@ class NewVmWizard(QWizard):
             problem = image_problem(Path(att.path), "floppy" if config.floppy_a else "hdd")
             if problem:
                 raise DiskImageError(problem)
+        if config.cdrom is not None and (problem := cd_problem(Path(config.cdrom.path))):
+            raise DiskImageError(problem)
         entry = self.library.create(config)
         try:
             if self.field("media_floppy"):
                 media.create_floppy(entry.folder / NEW_FLOPPY_FILE, self.field("floppy_size"))
             elif self.field("media_disk"):
                 media.create_hard_disk(entry.folder / NEW_DISK_FILE, int(self.field("disk_mb")))
+            elif self.field("media_iso") and self.field("iso_disk"):
+                media.create_hard_disk(entry.folder / NEW_DISK_FILE,
+                                       int(self.field("iso_disk_mb")))
         except DiskImageError:
             self.library.delete(entry.name)
             raise
