@@ -72,3 +72,24 @@ def test_a_task_gate_stops_with_a_protected_mode_report(tmp_path, test_guests):
     eip = int(head.split("CS:EIP=0008:")[1][:8], 16)
     assert f"(linear {eip:08X})" in head  # flat code segment: linear = EIP
     assert f"{eip:08x}: int 0x40" in report  # 32-bit disassembly at CS.base+EIP
+
+
+def test_an_idt_beyond_ram_faults_into_a_triple_fault_not_an_internal_error(tmp_path):
+    """The boot-sector fuzz found it: lidt with a base past the end of RAM made the gate
+    read raise IndexError inside vmgui.  Memory that is not there reads all ones, so the
+    gate is not a valid one: #GP, #DF, and the machine resets."""
+    # lgdt [gdtr]; mov eax,cr0; or al,1; mov cr0,eax; jmp 08h:pm32;
+    # pm32: lidt [idtr]; int 30h; jmp $     (GDT: null, flat code; IDT at 40000000h)
+    code = bytes.fromhex("0f0116" "207c" "0f20c0" "0c01" "0f22c0" "ea" "1a7c" "0800")
+    code = code.ljust(0x1A, b"\x90")
+    code += bytes.fromhex("0f011d" "2e7c0000" "cd30" "ebfe")
+    code = code.ljust(0x20, b"\x90")
+    code += bytes.fromhex("0f00" "267c0000") + bytes(2)  # gdtr: limit 15, base 7C26h
+    code += bytes.fromhex("0000000000000000" "ffff0000009acf00")  # null, flat 32-bit code
+    code += bytes.fromhex("ff07" "00000040")  # idtr: 256 gates at 40000000h (no RAM)
+    image = tmp_path / "idt-beyond-ram.img"
+    image.write_bytes((code.ljust(510, b"\0") + b"\x55\xaa").ljust(FLOPPY_BYTES, b"\0"))
+    _text, events = run(image, 0.2)
+    assert not any(isinstance(e, ev.GuestCrashed) for e in events), events
+    resets = [e for e in events if isinstance(e, ev.GuestReset)]
+    assert resets and "triple fault" in resets[0].reason

@@ -359,6 +359,19 @@ class Engine:
         for seg in _SEGMENTS:
             self.write(seg, 0)
 
+    def reset_cpu(self) -> None:
+        """What a CPU reset puts back besides real mode: CR2/CR3/CR4 zero, the
+        descriptor-table registers at their reset values (IDTR 0:3FFh, GDTR 0:FFFFh, no
+        LDT or task register), so a guest's protected-mode tables do not outlive it."""
+        self.enter_real_mode()
+        for reg in (x86.UC_X86_REG_CR4, x86.UC_X86_REG_CR3, x86.UC_X86_REG_CR2):
+            self.write_raw(reg, 0)
+        self.write_mmr(x86.UC_X86_REG_IDTR, Mmr(0, 0, 0x3FF, 0))
+        self.write_mmr(x86.UC_X86_REG_GDTR, Mmr(0, 0, 0xFFFF, 0))
+        self.write_mmr(x86.UC_X86_REG_LDTR, Mmr(0, 0, 0xFFFF, 0x8200))
+        self.write_mmr(x86.UC_X86_REG_TR, Mmr(0, 0, 0xFFFF, 0x8B00))
+        self.flush_translations()
+
     # ------------------------------------------------------------------ registers
     def read(self, reg: Reg) -> int:
         # unicorn stores only as many bytes as the register has (2 for a segment):

@@ -211,21 +211,29 @@ class InterruptsMixin:
         the run loop; a triple fault resets the machine, an unsupported gate stops it."""
         try:
             self.pm.deliver(event)
-        except pmode.TripleFault as exc:
-            reason = f"triple fault ({exc}): the CPU shut down and the machine reset"
-            log.warning("%s", reason)
-            self._emit(ev.GuestReset(reason))
-            self.request_reset()
-            if in_hook:
-                self.engine.stop_now()
-        except pmode.Unsupported as exc:
-            if event.software:  # the report shows the `int` itself, not what follows
-                self._rewind_int(event.vector)
-            if in_hook:
-                self._fault = str(exc)  # reported by the run loop when the engine stops
-                self.engine.stop_now()
+        except (pmode.TripleFault, pmode.Unsupported) as exc:
+            self.pm.cpu.clear_exception()  # else the engine escalates the next fault itself
+            if isinstance(exc, pmode.TripleFault):
+                self._triple_fault(exc, in_hook)
             else:
-                self._crash(str(exc))
+                self._unsupported(event, exc, in_hook)
+
+    def _triple_fault(self, exc: pmode.TripleFault, in_hook: bool) -> None:
+        reason = f"triple fault ({exc}): the CPU shut down and the machine reset"
+        log.warning("%s", reason)
+        self._emit(ev.GuestReset(reason))
+        self.request_reset()
+        if in_hook:
+            self.engine.stop_now()
+
+    def _unsupported(self, event: pmode.Event, exc: pmode.Unsupported, in_hook: bool) -> None:
+        if event.software:  # the report shows the `int` itself, not what follows
+            self._rewind_int(event.vector)
+        if in_hook:
+            self._fault = str(exc)  # reported by the run loop when the engine stops
+            self.engine.stop_now()
+        else:
+            self._crash(str(exc))
 
     def _rewind_int(self, vector: int) -> None:
         """Point EIP back at the `int n` (2 bytes) or `int3`/`into` (1) just executed."""

@@ -303,7 +303,8 @@ class Machine(InterruptsMixin):
             # deterministic time (before the first boot nothing is charged, which keeps
             # every deterministic run's timing as it was)
             self._charge(RESET_NS)
-        self.engine.enter_real_mode()
+        self.engine.reset_cpu()
+        self.pm.cpu.clear_exception()  # a reset forgets a fault in flight (triple fault)
         # CMOS keeps its contents (battery-backed); everything else starts afresh
         for dev in (self.pic, self.pit, self.port61, self.kbc, self.port92, self.uart,
                     self.vga):
@@ -486,6 +487,12 @@ class Machine(InterruptsMixin):
                     self._wait = Wait.HALT
                 elif self.engine.read_raw(UC_REG_CR0) & CR0_PG_PE == CR0_PG:
                     self._crash(PAGING_WITHOUT_PE)
+                elif self.pm.cpu.save().exception_in_flight == pmode.DF:
+                    # the engine's own shutdown (a fault on top of a double fault it
+                    # escalated itself): it stops with no reason and would stop again
+                    self._triple_fault(pmode.TripleFault("the CPU engine shut down after "
+                                                         "a double fault"), in_hook=False)
+                    self.pm.cpu.clear_exception()
             return
         if err == ucc.UC_ERR_INSN_INVALID:
             if self._protected_mode():

@@ -193,16 +193,25 @@ class ProtectedMode:
         if entry & bits != bits:
             self.memory.write_data(at, (entry | bits).to_bytes(size, "little"))
 
+    def _phys_read(self, addr: int, size: int) -> bytes:
+        """Physical memory; where there is none (above RAM, a hole) the bus floats and
+        reads all ones, as on a PC: a guest's IDT or GDT pointing there reads garbage
+        gates, which then fault as the CPU would."""
+        try:
+            return self.memory.read(addr, size)
+        except (IndexError, ValueError):
+            return b"\xff" * size
+
     def read_linear(self, linear: int, size: int, user: bool = False,
                     paging: tuple[int, int, int] | None | bool = True) -> bytes:
         if paging is True:
             paging = self._paging()
         if not paging and (linear & 0xFFF) + size <= 0x1000:
-            return self.memory.read(linear & 0xFFFFFFFF, size)
+            return self._phys_read(linear & 0xFFFFFFFF, size)
         out = bytearray()
         while size:
             chunk = min(size, 0x1000 - (linear & 0xFFF))
-            out += self.memory.read(self.translate(linear, False, user, paging), chunk)
+            out += self._phys_read(self.translate(linear, False, user, paging), chunk)
             linear, size = linear + chunk, size - chunk
         return bytes(out)
 
@@ -218,7 +227,10 @@ class ProtectedMode:
                            data[at:at + chunk]))
             at += chunk
         for phys, piece in pieces:
-            self.memory.write_data(phys, piece)
+            try:
+                self.memory.write_data(phys, piece)
+            except (IndexError, ValueError):
+                log.debug("write of %d bytes at %#x: no memory there", len(piece), phys)
 
     # ------------------------------------------------------------------ CPU view
     def linear_pc(self) -> int:
