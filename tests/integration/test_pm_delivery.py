@@ -93,3 +93,14 @@ def test_an_idt_beyond_ram_faults_into_a_triple_fault_not_an_internal_error(tmp_
     assert not any(isinstance(e, ev.GuestCrashed) for e in events), events
     resets = [e for e in events if isinstance(e, ev.GuestReset)]
     assert resets and "triple fault" in resets[0].reason
+
+
+def test_virtual_8086_mode_and_16_bit_gates(tmp_path, test_guests):
+    """tests/guests/pmv86.asm: int 41h through a 16-bit gate (6-byte frame, 16-bit IRET);
+    int 40h and IRQ0 from virtual-8086 mode reach ring 0 through the TSS with the V86
+    frame (ES, DS, FS, GS pushed, VM set, data segments null), and IRETD goes back."""
+    image = tmp_path / "pmv86.img"
+    image.write_bytes((test_guests / "pmv86.img").read_bytes().ljust(FLOPPY_BYTES, b"\0"))
+    text, events = run(image, 0.5)
+    assert text.splitlines() == ["GATE16 OK", "V86 INT OK", "V86 IRQ OK"]
+    assert not events
