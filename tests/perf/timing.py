@@ -13,9 +13,10 @@ from vmgui.storage.image import DiskImage
 
 
 def time_in_machine(image: bytes, timeout: float = 120.0,
-                    hard_disk: DiskImage | None = None) -> float:
+                    hard_disk: DiskImage | None = None, profile: str = "pc-at") -> float:
     """Seconds between the guest's 'S' and 'E' on port E9h (host monotonic clock).  The
-    boot sector ``image`` is floppy A:; ``hard_disk`` (closed with the machine) is C:.
+    boot sector ``image`` is floppy A:; ``hard_disk`` (closed with the machine) is C:;
+    ``profile`` the machine kind.
     A guest that writes 'F' instead of 'E' failed: RuntimeError."""
     marks: dict[bytes, float] = {}
     done = threading.Event()
@@ -31,12 +32,12 @@ def time_in_machine(image: bytes, timeout: float = 120.0,
         path = Path(tmp) / "bench.img"
         path.write_bytes(image)
         if hard_disk is None:
-            machine = Machine(MachineConfig(floppies=(path,), read_only=True),
-                              on_event=on_event)
+            machine = Machine(MachineConfig(floppies=(path,), read_only=True,
+                                            profile=profile), on_event=on_event)
         else:
             drives = {0: DiskImage.open(path, kind="floppy", read_only=True), 0x80: hard_disk}
-            machine = Machine(MachineConfig(boot_order=("a",)), on_event=on_event,
-                              drives=drives)
+            machine = Machine(MachineConfig(boot_order=("a",), profile=profile),
+                              on_event=on_event, drives=drives)
         thread = threading.Thread(target=machine.run, daemon=True)
         thread.start()
         finished = done.wait(timeout)

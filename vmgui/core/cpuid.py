@@ -80,6 +80,8 @@ PENTIUM3_FEATURES = (PENTIUM_FEATURES | Feature.PAE | Feature.MTRR | Feature.PGE
                      | Feature.FXSR | Feature.SSE)  # Katmai, APIC and SEP left out
 
 Leaf = tuple[int, int, int, int]  # EAX, EBX, ECX, EDX
+_EAX_EDX = 1 << Reg.EAX | 1 << Reg.EDX  # register masks for Engine.write_some
+_EAX_EBX_ECX_EDX = _EAX_EDX | 1 << Reg.EBX | 1 << Reg.ECX
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,7 @@ class CpuEngine(Protocol):
 
     def read(self, reg: Reg) -> int: ...
     def write(self, reg: Reg, value: int) -> None: ...
+    def write_some(self, values: list[int], mask: int) -> None: ...
     def read_msr(self, index: int) -> int: ...
     def hook_cpuid(self, fn: Callable[[], bool]) -> object: ...
     def hook_rdtsc(self, fn: Callable[[], bool]) -> object: ...
@@ -157,6 +160,7 @@ class CpuIdentity:
         self.clock = clock
         self._charge = charge
         self._on_error = on_error
+        self._values = [0] * len(Reg)  # scratch for batched register writes
         self.handles = [engine.hook_cpuid(self._guard(self.on_cpuid)),
                         engine.hook_rdtsc(self._guard(self.on_rdtsc))]
         if model.has_rdtscp:
@@ -178,19 +182,18 @@ class CpuIdentity:
         return self.clock.now_ns() * TSC_HZ // NS_PER_S
 
     def on_cpuid(self) -> bool:
-        eng = self.engine
-        eax, ebx, ecx, edx = self.model.cpuid(eng.read(Reg.EAX))
-        eng.write(Reg.EAX, eax)
-        eng.write(Reg.EBX, ebx)
-        eng.write(Reg.ECX, ecx)
-        eng.write(Reg.EDX, edx)
+        v = self._values
+        v[Reg.EAX], v[Reg.EBX], v[Reg.ECX], v[Reg.EDX] = self.model.cpuid(
+            self.engine.read(Reg.EAX))
+        self.engine.write_some(v, _EAX_EBX_ECX_EDX)
         return True
 
     def on_rdtsc(self) -> bool:
         self._charge(RDTSC_NS)
         value = self.tsc()
-        self.engine.write(Reg.EAX, value & 0xFFFFFFFF)
-        self.engine.write(Reg.EDX, (value >> 32) & 0xFFFFFFFF)
+        v = self._values
+        v[Reg.EAX], v[Reg.EDX] = value & 0xFFFFFFFF, (value >> 32) & 0xFFFFFFFF
+        self.engine.write_some(v, _EAX_EDX)
         return True
 
     def on_rdtscp(self) -> bool:
