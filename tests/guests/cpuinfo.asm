@@ -5,6 +5,7 @@
 ;   C1 <eax> <ebx> <ecx> <edx>
 ;   T1 <edx><eax>
 ;   T2 <edx><eax>
+;   W <n>            (RDTSC reads a busy-wait took until the counter passed T2 + 5,000,000)
 ;   DONE
 %include "common.inc"
         BOOT_START
@@ -22,12 +23,31 @@
         rdtsc
         mov [t2], eax
         mov [t2 + 4], edx
+        add eax, 5000000        ; 10 ms at 500 MHz
+        adc edx, 0
+        mov ebx, eax
+        mov ebp, edx
+        xor esi, esi
+.spin:  inc esi
+        rdtsc
+        cmp edx, ebp
+        jb .spin
+        ja .waited
+        cmp eax, ebx
+        jb .spin
+.waited:
+        mov [spins], esi
         mov si, t1s
         mov di, t1
         call tsc
         mov si, t2s
         mov di, t2
         call tsc
+        mov si, ws
+        call print_si
+        mov eax, [spins]
+        call hex32
+        call crlf
         mov si, done
         call print_si
         cli
@@ -72,9 +92,11 @@ c0:     db "C0", 0
 c1:     db "C1", 0
 t1s:    db "T1 ", 0
 t2s:    db "T2 ", 0
+ws:     db "W ", 0
 done:   db "DONE"
 eol:    db 13, 10, 0
 regs    equ 0x600
 t1      equ 0x610
 t2      equ 0x618
+spins   equ 0x620
         BOOT_END

@@ -1,9 +1,10 @@
 """PCI, CPUID and RDTSC as guests see them, on the two machine profiles (issue 10).
 
 tests/guests/pcienum.asm asks the PCI BIOS and walks bus 0 through mechanism #1;
-tests/guests/cpuinfo.asm prints CPUID leaves 0 and 1 and two RDTSC readings taken
-100,000 loop iterations apart.  Both run in deterministic mode (guest time from executed
-blocks), driven on the test's own thread.
+tests/guests/cpuinfo.asm prints CPUID leaves 0 and 1, two RDTSC readings taken
+100,000 loop iterations apart and how many reads a 10 ms busy-wait on the counter took.
+Both run in deterministic mode (guest time from executed blocks), driven on the test's
+own thread.
 """
 
 from __future__ import annotations
@@ -141,6 +142,16 @@ def test_rdtsc_follows_guest_time_and_repeats_in_deterministic_mode(test_guests)
         assert t2 - t1 >= LOOP_BLOCKS * NS_PER_BLOCK * TSC_HZ // 1_000_000_000
         assert 0 < t1 < t2 <= end_tsc
     assert runs[0] == runs[1]
+
+
+def test_a_busy_wait_on_the_tsc_sees_time_pass_in_deterministic_mode(test_guests):
+    """cpuinfo.asm spins on RDTSC until 10 ms of counter have passed.  Each read is a
+    hook costing the host microseconds, so each must cost the guest about as much: the
+    wait takes ~10,000 reads, not the ~170,000 it took when a read cost 20 ns (a
+    real RDTSC's time), which made GRUB's ``sleep`` run 150 times slower than real time."""
+    text = output(test_guests / "cpuinfo.img", "pc-pci")
+    spins = fields(text, "W")[0]
+    assert 1 <= spins <= 20_000
 
 
 def test_rdtsc_stands_still_while_the_machine_is_paused(test_guests):

@@ -37,7 +37,13 @@ from vmgui.bios.api import Reg
 log = logging.getLogger(__name__)
 
 TSC_HZ = 500_000_000  # nominal clock: a 500 MHz Pentium III (Katmai)
-RDTSC_NS = 20  # deterministic mode: guest time one RDTSC takes (consecutive reads differ)
+RDTSC_NS = 1_000
+"""Deterministic mode: guest time one RDTSC takes, as much as a port access (the machine's
+PORT_ACCESS_NS).  Far more than a real RDTSC, on purpose: a guest that busy-waits on the
+counter (GRUB's ``sleep``: an RDTSC and a compare, 4 blocks a turn) must see time pass
+about as fast as the host can serve the hook (~3-9 us a turn).  At 20 ns a turn, one guest
+second of such a wait took ~150 s of host time; at 1 us ~9 s, close to the ~12 s the same
+loop cost before the hook, when the engine returned the host's counter."""
 NS_PER_S = 1_000_000_000
 TSC_AUX = 0xC0000103  # the MSR RDTSCP returns in ECX
 EXTENDED_LEAVES = 0x80000000
