@@ -120,19 +120,21 @@ def test_pc_pci_is_a_pentium_iii_without_apic(test_guests):
     assert not edx & (APIC | SEP) and ecx == 0 and ebx == 0
 
 
-def test_pc_at_is_a_pentium_without_apic(test_guests):
+def test_pc_at_keeps_the_engines_own_cpuid(test_guests):
+    """As before CPU models existed: unicorn's default (Haswell-class) identity, which
+    runs CMOV, SSE and VEX-encoded code that pc-at guests and bug reproductions use."""
     text = output(test_guests / "cpuinfo.img", "pc-at")
-    assert fields(text, "C0")[0] == 1
-    eax, _ebx, ecx, edx = fields(text, "C1")
-    assert eax >> 8 & 0xF == 5  # family 5
-    assert edx & (FPU | TSC | MMX) == FPU | TSC | MMX
-    assert not edx & (APIC | CMOV | SSE) and ecx == 0
+    assert fields(text, "C0") == [0x0D, 0x756E6547, 0x6C65746E, 0x49656E69]
+    eax, _ebx, _ecx, edx = fields(text, "C1")
+    assert eax == 0x000306C4  # family 6, model 3Ch
+    assert edx & (FPU | TSC | CMOV | MMX | SSE | APIC) == FPU | TSC | CMOV | MMX | SSE | APIC
 
 
-def test_rdtsc_follows_guest_time_and_repeats_in_deterministic_mode(test_guests):
+@pytest.mark.parametrize("profile", ["pc-at", "pc-pci"])
+def test_rdtsc_follows_guest_time_and_repeats_in_deterministic_mode(test_guests, profile):
     runs = []
     for _ in range(2):
-        text, machine = run(test_guests / "cpuinfo.img", "pc-pci")
+        text, machine = run(test_guests / "cpuinfo.img", profile)
         end_tsc = machine.clock.now_ns() * TSC_HZ // 1_000_000_000
         machine.close()
         gc.collect()

@@ -54,7 +54,10 @@ def engines():
         rig.close()
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+TABLED = sorted(name for name, model in MODELS.items() if model.leaves is not None)
+
+
+@pytest.mark.parametrize("name", TABLED)
 def test_claimed_features_are_ones_the_engine_model_runs(engines, name):
     """Self-check against the engine build: every feature our table claims is offered
     by the engine's own model (so its instructions execute), and we claim none of what
@@ -73,6 +76,29 @@ def test_the_engine_model_decides_which_instructions_run(engines):
 
     assert engines("pentium3").run(CMOVZ_AX_BX, eax=1, ebx=2) == 0
     assert engines("pentium").run(CMOVZ_AX_BX, eax=1, ebx=2) == ucc.UC_ERR_INSN_INVALID
+
+
+def test_every_profile_names_a_known_model():
+    from vmgui.core.profiles import all_profiles
+
+    for profile in all_profiles():
+        assert get_model(profile.cpu_model).name == profile.cpu_model
+
+
+def test_the_default_model_keeps_the_engines_cpuid_and_hooks_rdtsc(engines):
+    """pc-at's "unicorn-default": CPUID as the engine answers it (as before CPU models
+    existed), RDTSC and RDTSCP from guest time."""
+    rig = engines(None)
+    assert rig.run(CPUID, eax=1) == 0
+    native = tuple(rig.engine.read(r) for r in (Reg.EAX, Reg.EBX, Reg.ECX, Reg.EDX))
+    cpu, clock, _charged, _errors = identity(rig.engine, "unicorn-default", ns=4000)
+    assert len(cpu.handles) == 2  # RDTSC and RDTSCP, no CPUID
+    assert rig.run(CPUID, eax=1) == 0
+    assert tuple(rig.engine.read(r) for r in (Reg.EAX, Reg.EBX, Reg.ECX, Reg.EDX)) == native
+    assert rig.run(RDTSC) == 0
+    assert rig.engine.read(Reg.EAX) == clock.ns * TSC_HZ // 1_000_000_000
+    with pytest.raises(ValueError, match="the engine answers CPUID itself"):
+        get_model("unicorn-default").cpuid(0)
 
 
 def test_unknown_models_are_refused():

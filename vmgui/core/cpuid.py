@@ -1,7 +1,8 @@
 """What the guest's CPU says it is (CPUID) and what its time-stamp counter reads.
 
-Owns: the CPUID tables of the CPU models a machine profile may name (a real Pentium and
-Pentium III, as Intel documents them, restricted to what the engine really executes),
+Owns: the CPU models a machine profile may name (a real Pentium and Pentium III, their
+CPUID tables as Intel documents them, restricted to what the engine really executes; and
+the engine's own default model, CPUID untouched, which the pc-at profile keeps),
 the nominal clock the time-stamp counter runs at (:data:`TSC_HZ`), and
 :class:`CpuIdentity`, which answers CPUID and RDTSC/RDTSCP from those through the
 engine's instruction hooks (the mechanics live in vmgui.core.engine).
@@ -92,21 +93,24 @@ _EAX_EBX_ECX_EDX = _EAX_EDX | 1 << Reg.EBX | 1 << Reg.ECX
 
 @dataclass(frozen=True)
 class CpuModel:
-    """A CPU identity: the engine model that executes it and its CPUID leaves (basic
-    leaves 0..max; any leaf above, extended ones included, answers as the last)."""
+    """A CPU identity: the engine model that executes it (None: unicorn's default) and
+    its CPUID leaves (basic leaves 0..max; any leaf above, extended ones included,
+    answers as the last), or None to let the engine answer CPUID itself."""
 
     name: str
-    engine_model: str  # a name of vmgui.core.engine.CPU_MODELS
-    leaves: Mapping[int, Leaf]
+    engine_model: str | None  # a name of vmgui.core.engine.CPU_MODELS
+    leaves: Mapping[int, Leaf] | None
     has_rdtscp: bool = False
 
     def cpuid(self, eax: int) -> Leaf:
+        if self.leaves is None:
+            raise ValueError(f"CPU model {self.name}: the engine answers CPUID itself")
         top = self.leaves[0][0]
         return self.leaves[eax if eax <= top else top]
 
     @property
     def features(self) -> int:
-        return self.leaves[1][3]
+        return self.cpuid(1)[3]
 
 
 def _leaves(max_basic: int, signature: int, features: int, *more: Leaf) -> Mapping[int, Leaf]:
@@ -117,6 +121,11 @@ def _leaves(max_basic: int, signature: int, features: int, *more: Leaf) -> Mappi
 
 
 MODELS: Mapping[str, CpuModel] = MappingProxyType({
+    # The engine's own default (QEMU's Haswell definition, with an APIC, SSE4, AVX bits,
+    # RDTSCP and the hypervisor bit): what every machine ran before CPU models existed.
+    # The pc-at profile keeps it: on a Pentium model the engine raises #UD for CMOV, SSE
+    # and VEX-encoded instructions that guests (and bug reproductions) run there today.
+    "unicorn-default": CpuModel("unicorn-default", None, None, has_rdtscp=True),
     # Pentium with MMX (P55C): family 5, model 4, stepping 3
     "pentium": CpuModel("pentium", "pentium", _leaves(1, 0x0543, PENTIUM_FEATURES)),
     # Pentium III (Katmai): family 6, model 7, stepping 3; serial number disabled (max
@@ -167,8 +176,9 @@ class CpuIdentity:
         self._charge = charge
         self._on_error = on_error
         self._values = [0] * len(Reg)  # scratch for batched register writes
-        self.handles = [engine.hook_cpuid(self._guard(self.on_cpuid)),
-                        engine.hook_rdtsc(self._guard(self.on_rdtsc))]
+        self.handles = [engine.hook_rdtsc(self._guard(self.on_rdtsc))]
+        if model.leaves is not None:
+            self.handles.append(engine.hook_cpuid(self._guard(self.on_cpuid)))
         if model.has_rdtscp:
             self.handles.append(engine.hook_rdtscp(self._guard(self.on_rdtscp)))
 
