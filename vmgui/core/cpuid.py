@@ -7,15 +7,16 @@ the nominal clock the time-stamp counter runs at (:data:`TSC_HZ`), and
 :class:`CpuIdentity`, which answers CPUID and RDTSC/RDTSCP from those through the
 engine's instruction hooks (the mechanics live in vmgui.core.engine).
 
-Why a CPUID hook: the engine's own models claim a local APIC (no APIC is modelled here:
-a guest that believes in one programs registers nobody answers), SEP (unicorn 2.1.4 runs
-SYSENTER as a no-op that only calls hooks) and the hypervisor bit, and report QEMU's cache
-descriptors.  Why an RDTSC hook: the engine reads the host's own counter, which keeps
-running while the VM is paused and knows nothing of deterministic mode.  Here the counter
-is guest time (vmgui.core.timing: host time while running, or executed blocks in
-deterministic mode) times :data:`TSC_HZ`, so a guest that calibrates its delay loops
-against the PIT finds a steady 500 MHz CPU, and two deterministic runs read the same
-values.  It counts from power-on (a reset does not zero it).
+Why a CPUID hook (for models with a table): the engine's own models claim a local APIC
+(no APIC is modelled here: a guest that believes in one programs registers nobody
+answers), SEP (unicorn 2.1.4 runs SYSENTER as a no-op that only calls hooks) and the
+hypervisor bit, and report QEMU's cache descriptors.  Why an RDTSC hook: the engine
+reads the host's own counter, which keeps running while the VM is paused and knows
+nothing of deterministic mode.  Here the counter is guest time (vmgui.core.timing: host
+time while running, or executed blocks in deterministic mode) times :data:`TSC_HZ`, so a
+guest that calibrates its delay loops against the PIT finds a steady 500 MHz CPU, and
+two deterministic runs read the same values.  It counts from power-on (a reset does not
+zero it).
 
 References: Intel AP-485 "Processor Identification and the CPUID Instruction" (leaves 0-2,
 the Pentium III's cache descriptors, "GenuineIntel"); Intel SDM vol. 2 (a leaf above
@@ -47,7 +48,6 @@ second of such a wait took ~150 s of host time; at 1 us ~9 s, close to the ~12 s
 loop cost before the hook, when the engine returned the host's counter."""
 NS_PER_S = 1_000_000_000
 TSC_AUX = 0xC0000103  # the MSR RDTSCP returns in ECX
-EXTENDED_LEAVES = 0x80000000
 GENUINE_INTEL = (0x756E6547, 0x6C65746E, 0x49656E69)  # EBX "Genu", ECX "ntel", EDX "ineI"
 
 
