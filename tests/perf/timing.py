@@ -36,8 +36,8 @@ def time_in_machine(image: bytes, timeout: float = 120.0,
                                             profile=profile), on_event=on_event)
         else:
             drives = {0: DiskImage.open(path, kind="floppy", read_only=True), 0x80: hard_disk}
-            machine = Machine(MachineConfig(boot_order=("a",)), on_event=on_event,
-                              drives=drives)
+            machine = Machine(MachineConfig(boot_order=("a",), profile=profile),
+                              on_event=on_event, drives=drives)
         thread = threading.Thread(target=machine.run, daemon=True)
         thread.start()
         finished = done.wait(timeout)

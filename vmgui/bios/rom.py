@@ -28,6 +28,7 @@ IRQ_STUB_AREA_OFF = 0x8800  # hardware-interrupt stubs, IRQ_STUB_SIZE bytes each
 IRQ_STUB_SIZE = 32
 STUB_AREA_END = 0x8FFF
 VBE_OFF = 0xD800  # VBE OEM strings and window function (vmgui.bios.vbe), up to 256 bytes
+PCI_IRQ_TABLE_OFF = 0xD000  # $PIR table on PCI machines (16-byte aligned, in F0000h-FFFFFh)
 POST_OFF = 0xE05B  # reset lands here (trap = power-on self test)
 CONFIG_TABLE_OFF = 0xE6F5
 DISKETTE_TABLE_OFF = 0xEFC7

@@ -2,7 +2,8 @@
 
 Owns: the tick count at 0040:006C (18.2065 Hz, 1800B0h ticks a day) and its midnight
 flag, the diskette motor time-out, and int 1Ah functions 00h-07h, which read and set the
-RTC through the CMOS ports as a real BIOS does.
+RTC through the CMOS ports as a real BIOS does; other modules may serve further functions
+(:meth:`TimerBios.add_function`: the PCI BIOS, AH=B1h).
 References: IBM PC/AT Technical Reference (TIME_OF_DAY), Ralf Brown's interrupt list
 (INT 1A), MC146818 datasheet (registers 0-9, status A/B).
 """
@@ -10,6 +11,7 @@ References: IBM PC/AT Technical Reference (TIME_OF_DAY), Ralf Brown's interrupt 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from vmgui.bios.api import BiosCall, Memory
 from vmgui.bios.bda import Bda
@@ -82,6 +84,11 @@ class TimerBios:
                 m.write_u8(Bda.FLOPPY_MOTOR, m.read_u8(Bda.FLOPPY_MOTOR) & 0xF0)
 
     # ------------------------------------------------------------------ int 1Ah
+    def add_function(self, ah: int, leaf: Callable[[BiosCall], None]) -> None:
+        """Serve int 1Ah function ``ah`` by another module (AH=B1h: the PCI BIOS of
+        vmgui.bios.pci, on machines with PCI)."""
+        self._leaves[ah] = leaf
+
     def handle(self, call: BiosCall) -> None:
         ah = call.regs.ah
         leaf = self._leaves.get(ah)

@@ -43,6 +43,7 @@ _MMIO_READ = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint64,
                               ctypes.c_void_p)
 _MMIO_WRITE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint,
                                ctypes.c_uint64, ctypes.c_void_p)
+_HOOK_INSN_SKIP = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
 _HOOK_MEM_INVALID = ctypes.CFUNCTYPE(ctypes.c_bool, ctypes.c_void_p, ctypes.c_int,
                                      ctypes.c_uint64, ctypes.c_int, ctypes.c_int64,
                                      ctypes.c_void_p)
@@ -68,6 +69,13 @@ _CTL_TB_FLUSH = (ucc.UC_CTL_IO_WRITE << 30) | ucc.UC_CTL_TB_FLUSH
 _CTL_SET_TCG_BUFFER = (ucc.UC_CTL_IO_WRITE << 30) | (1 << 26) | ucc.UC_CTL_TCG_BUFFER_SIZE
 _CTL_GET_TCG_BUFFER = (ucc.UC_CTL_IO_READ << 30) | (1 << 26) | ucc.UC_CTL_TCG_BUFFER_SIZE
 DEFAULT_CODE_CACHE_MB = 128
+# uc_ctl(UC_CTL_CPU_MODEL) as a write with 1 argument; honoured only before the first use
+_CTL_SET_CPU_MODEL = (ucc.UC_CTL_IO_WRITE << 30) | (1 << 26) | ucc.UC_CTL_CPU_MODEL
+CPU_MODELS = {"pentium": x86.UC_CPU_X86_PENTIUM, "pentium2": x86.UC_CPU_X86_PENTIUM2,
+              "pentium3": x86.UC_CPU_X86_PENTIUM3}
+"""CPU models by name (QEMU's builtin_x86_defs entries): they decide which instructions
+the engine runs (CMOV, MMX, SSE... are #UD where the model lacks them) and what its own
+CPUID says.  Without one, unicorn 2.1.4 picks a Haswell-class model."""
 MAX_CONTEXT_HEADER = 256  # struct uc_context before its data[]: 40 bytes in 2.1.4
 UC_REG_CR0 = x86.UC_X86_REG_CR0
 UC_REG_CR3 = x86.UC_X86_REG_CR3
@@ -76,6 +84,12 @@ PAGE_FAULT = 14
 _SEGMENTS = (Reg.CS, Reg.DS, Reg.ES, Reg.SS, Reg.FS, Reg.GS)
 CR0_INDEX = len(Reg)  # position of CR0 in read_all()
 BATCH_COUNT = len(Reg) + 1
+
+
+class _Msr(ctypes.Structure):
+    """struct uc_x86_msr of unicorn/x86.h."""
+
+    _fields_ = [("rid", ctypes.c_uint32), ("value", ctypes.c_uint64)]
 
 
 class ContextError(ValueError):
@@ -282,17 +296,24 @@ class Engine:
     """An x86 unicorn engine in real mode (UC_MODE_32 with CR0.PE clear)."""
 
     def __init__(self, *, use_native_stop: bool = True,
-                 code_cache_mb: int = DEFAULT_CODE_CACHE_MB) -> None:
-        """``code_cache_mb``: the size of the buffer for translated code.  unicorn's
+                 code_cache_mb: int = DEFAULT_CODE_CACHE_MB,
+                 cpu_model: str | None = None) -> None:
+        """``cpu_model``: a name of :data:`CPU_MODELS`, or None for unicorn's default.
+        ``code_cache_mb``: the size of the buffer for translated code.  unicorn's
         default is 1 GiB, and a guest that keeps running new code (garbage, or code it
         rewrites) fills all of it: the process grew to 1.1 GB.  When the buffer is full
         the engine drops every translation and starts over, so a smaller one only costs
         retranslation."""
+        if cpu_model is not None and cpu_model not in CPU_MODELS:
+            raise ValueError(f"CPU model {cpu_model!r} is unknown to the engine "
+                             f"(known: {', '.join(CPU_MODELS)})")
         uc = ctypes.c_void_p()
         err = _LIB.uc_open(ucc.UC_ARCH_X86, ucc.UC_MODE_32, ctypes.byref(uc))
         if err:
             raise EngineError("uc_open", err)
         self._uc = uc
+        if cpu_model is not None:
+            self._set_cpu_model(cpu_model)
         # Only honoured before the engine's first use (it allocates the buffer then).
         err = _LIB.uc_ctl(uc, _CTL_SET_TCG_BUFFER, ctypes.c_uint32(code_cache_mb << 20))
         if err:
@@ -335,6 +356,12 @@ class Engine:
             log.warning("native stop hook unavailable: using instruction-count slicing "
                         "(slower, still safe)")
         self.enter_real_mode()
+
+    def _set_cpu_model(self, name: str) -> None:
+        err = _LIB.uc_ctl(self._uc, _CTL_SET_CPU_MODEL, ctypes.c_int(CPU_MODELS[name]))
+        if err:
+            _LIB.uc_close(self._uc)
+            raise EngineError(f"select CPU model {name}", err)
 
     # ------------------------------------------------------------------ lifecycle
     def close(self) -> None:
@@ -527,6 +554,30 @@ class Engine:
     def hook_port_out(self, fn: Callable[[int, int, int], None]) -> HookHandle:
         cb = _HOOK_OUT(lambda uc, port, size, value, ud: fn(port, size, value))
         return self._add_hook(ucc.UC_HOOK_INSN, cb, 1, 0, ctypes.c_int(x86.UC_X86_INS_OUT))
+
+    def hook_cpuid(self, fn: Callable[[], bool]) -> HookHandle:
+        """``fn()`` before each CPUID; True: it has set EAX-EDX, skip the engine's own."""
+        return self._add_hook(ucc.UC_HOOK_INSN, _HOOK_INSN_SKIP(lambda uc, ud: fn()), 1, 0,
+                               ctypes.c_int(x86.UC_X86_INS_CPUID))
+
+    def hook_rdtsc(self, fn: Callable[[], bool]) -> HookHandle:
+        """``fn()`` before each RDTSC; True: it has set EDX:EAX, skip the engine's own
+        (which reads the host's time-stamp counter)."""
+        return self._add_hook(ucc.UC_HOOK_INSN, _HOOK_INSN_SKIP(lambda uc, ud: fn()), 1, 0,
+                               ctypes.c_int(x86.UC_X86_INS_RDTSC))
+
+    def hook_rdtscp(self, fn: Callable[[], bool]) -> HookHandle:
+        """As :meth:`hook_rdtsc` for RDTSCP; skipping it, ``fn`` also sets ECX (TSC_AUX)."""
+        return self._add_hook(ucc.UC_HOOK_INSN, _HOOK_INSN_SKIP(lambda uc, ud: fn()), 1, 0,
+                               ctypes.c_int(x86.UC_X86_INS_RDTSCP))
+
+    def read_msr(self, index: int) -> int:
+        """A model-specific register (e.g. C0000103h, TSC_AUX)."""
+        msr = _Msr(index, 0)
+        err = _LIB.uc_reg_read(self._uc, x86.UC_X86_REG_MSR, ctypes.byref(msr))
+        if err:
+            raise EngineError(f"read MSR {index:#x}", err)
+        return msr.value
 
     def hook_mem_invalid(self, fn: Callable[[int, int, int, int], bool]) -> HookHandle:
         """``fn(access_type, address, size, value) -> handled`` on unmapped/protected access."""

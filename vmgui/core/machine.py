@@ -27,9 +27,12 @@ from vmgui.bios import rom
 from vmgui.bios.api import Reg, Registers
 from vmgui.bios.bda import Bda
 from vmgui.bios.firmware import Bios
+from vmgui.bios.pci import PciBios
 from vmgui.bios.system import MemoryLayout
 from vmgui.core import crash, pmode, removable
 from vmgui.core import events as ev
+from vmgui.core.cpuid import CpuIdentity
+from vmgui.core.cpuid import get_model as get_cpu_model
 from vmgui.core.cpustate import probe_layout
 from vmgui.core.engine import ENGINE_CRASHED, UC_REG_CR0, Engine
 from vmgui.core.interrupts import (
@@ -49,6 +52,7 @@ from vmgui.devices.cmos import CmosRtc, FloppyType
 from vmgui.devices.debugcon import DebugConsole
 from vmgui.devices.display import DisplayState
 from vmgui.devices.i8042 import I8042, Port92
+from vmgui.devices.pci import pc_pci_bus
 from vmgui.devices.pic import Pic8259Pair
 from vmgui.devices.pit import Pit8254, SystemControlPortB
 from vmgui.devices.render import text_lines
@@ -147,6 +151,9 @@ class Machine(InterruptsMixin):
         # protected-mode delivery patches CPU state the engine hides: where it lives in
         # this engine build is probed (EngineCheckError refuses to start otherwise)
         self.pm = pmode.ProtectedMode(self.engine, self.memory, probe_layout())
+        cpu = get_cpu_model(self.profile.cpu_model)
+        self.engine = Engine(use_native_stop=self.config.native_stop, cpu_model=cpu.engine_model)
+        self.memory = GuestMemory(self.engine, max(1, self.config.memory_mb - 1), self._vram)
         if self.config.deterministic:
             if not self.engine.native_stop:
                 raise ValueError("deterministic mode needs the native stop hook "
@@ -160,6 +167,7 @@ class Machine(InterruptsMixin):
         self._stats_blocks = 0
         self._stats_disk: dict[int, int] = {}
         self._charge = self._charge_virtual if self.config.deterministic else _no_charge
+        self.cpu = CpuIdentity(self.engine, cpu, self.clock, self._charge, self._hook_failed)
         self.bus = IoBus()
         self.pic = Pic8259Pair(self.bus)
         irq = self.pic.irq_line
@@ -187,6 +195,10 @@ class Machine(InterruptsMixin):
                          boot_order=boot_drive_numbers(self.config.boot_order,
                                                        self.config.profile),
                          on_reboot=self.request_reset, on_idle_poll=self._on_idle_poll)
+        self.pci = pc_pci_bus(self.bus, self.request_reset) if self.profile.pci else None
+        if self.pci is not None:
+            self.pci_bios = PciBios(self.bus, self.memory.load_rom)
+            self.bios.timer.add_function(0xB1, self.pci_bios.handle)
         self._setup_cmos()
         self.timer = DeadlineTimer(self.engine.request_stop)
         self._hook()
@@ -225,6 +237,11 @@ class Machine(InterruptsMixin):
                 self.engine.stop_now()
 
         return hook
+
+    def _hook_failed(self, exc: Exception) -> None:
+        """A CPUID/RDTSC hook failed (vmgui.core.cpuid): stop with a report."""
+        self._fault = f"internal error while serving the guest: {exc!r}"
+        self.engine.stop_now()
 
     # ------------------------------------------------------------------ public API
     def send(self, command: ev.Command) -> None:
@@ -309,6 +326,8 @@ class Machine(InterruptsMixin):
         for dev in (self.pic, self.pit, self.port61, self.kbc, self.port92, self.uart,
                     self.vga):
             dev.reset()
+        if self.pci is not None:
+            self.pci.reset()
         self.memory.set_a20(True)
         self._wait = Wait.NONE
         self._reset_requested = False
@@ -316,6 +335,8 @@ class Machine(InterruptsMixin):
         self.bios.build_rom()
         self.engine.write(Reg.ESP, 0x7000)
         self.bios.post()
+        if self.pci is not None:
+            self.pci_bios.post()
         regs = RegisterCache(self.engine)
         self.bios.boot(Registers(regs))
         regs.flush()

@@ -33,7 +33,7 @@ class MachineProfile:
     label: str  # what the wizard and the details pane show
     chipset: str  # what the machine stands for, for the details pane and logs
     devices: tuple[IsaDevice, ...]
-    cpu_model: str  # a name understood by vmgui.core.engine (CPUID identity)
+    cpu_model: str  # a name of vmgui.core.cpuid.MODELS (engine model, CPUID identity)
     pci: bool = False  # PCI configuration mechanism #1 and the int 1Ah B1xxh PCI BIOS
     vbe: bool = False  # VBE 2.0/3.0 on int 10h 4Fxxh with a linear framebuffer
     cdrom: bool = False  # an ATAPI-class CD drive the BIOS boots from (El Torito)
@@ -79,7 +79,7 @@ _TABLE = MappingProxyType({
     "pc-at": MachineProfile(
         name="pc-at", label="IBM PC/AT compatible (ISA), BIOS",
         chipset="ISA PC/AT (8259A pair, 8254, 8042, MC146818)",
-        devices=_AT_DEVICES, cpu_model="pentium", max_memory_mb=257),  # 640K + 256 MB
+        devices=_AT_DEVICES, cpu_model="unicorn-default", max_memory_mb=257),  # 640K + 256 MB
     "pc-pci": MachineProfile(
         name="pc-pci", label="PC with PCI, VBE graphics and CD-ROM (i440FX-class), BIOS",
         chipset="i440FX host bridge, PIIX3 ISA bridge, VBE display adapter",

@@ -40,7 +40,8 @@ STATE_VERSION = 1  # of the bios and machine parts (devices version their own)
 REQUIRED_PARTS = ("machine", "cpu", "ram", "vram", "devices", "bios")
 # Machine attributes holding devices, in load order: the PIC goes last so that its saved
 # inputs and requests win over lines the other devices re-drive while loading.
-DEVICE_ATTRS = ("pit", "port61", "cmos", "kbc", "port92", "uart", "debugcon", "vga", "pic")
+DEVICE_ATTRS = ("pit", "port61", "cmos", "kbc", "port92", "uart", "debugcon", "vga", "pci",
+                "pic")
 _B64 = "$b64"
 CLOCK_TOLERANCE_NS = 100_000_000
 

@@ -1,11 +1,12 @@
-"""Where the VBE linear framebuffer sits in guest-physical memory.
+"""Where the display adapter's linear framebuffer sits in the guest's physical space.
 
-Owns: the one address and size every part of the machine uses for the display adapter's
-linear framebuffer (the VBE BIOS's PhysBasePtr, the engine mapping, the VGA PCI BAR).
-Chosen like QEMU's PCI hole: high in the 32-bit space, far above any RAM a VM gets.
+Owns: the one address and size that the PCI model (the VGA function's BAR0, assigned by
+POST) and the VBE BIOS (the PhysBasePtr it reports for every linear mode) must agree on.
+0xE0000000 is where Bochs/QEMU firmware traditionally puts the "std VGA" framebuffer: far
+above RAM (at most 2 GB here), below the BIOS at the top of the 4 GB space.
 """
 
 from __future__ import annotations
 
 LFB_BASE = 0xE0000000
-LFB_SIZE = 16 << 20
+LFB_SIZE = 16 << 20  # 16 MiB: enough for 1600x1200x32 twice over, and a power of two (a BAR)
