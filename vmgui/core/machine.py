@@ -142,7 +142,8 @@ class Machine(InterruptsMixin):
 
     # ------------------------------------------------------------------ building
     def _build(self) -> None:
-        self.engine = Engine(use_native_stop=self.config.native_stop)
+        cpu = get_cpu_model(self.profile.cpu_model)
+        self.engine = Engine(use_native_stop=self.config.native_stop, cpu_model=cpu.engine_model)
         self.video = VideoMemory(self.profile.vbe, self._vram)
         self.memory = GuestMemory(self.engine, max(1, self.config.memory_mb - 1),
                                   self.video.window, profile=self.profile)
@@ -151,9 +152,6 @@ class Machine(InterruptsMixin):
         # protected-mode delivery patches CPU state the engine hides: where it lives in
         # this engine build is probed (EngineCheckError refuses to start otherwise)
         self.pm = pmode.ProtectedMode(self.engine, self.memory, probe_layout())
-        cpu = get_cpu_model(self.profile.cpu_model)
-        self.engine = Engine(use_native_stop=self.config.native_stop, cpu_model=cpu.engine_model)
-        self.memory = GuestMemory(self.engine, max(1, self.config.memory_mb - 1), self._vram)
         if self.config.deterministic:
             if not self.engine.native_stop:
                 raise ValueError("deterministic mode needs the native stop hook "
