@@ -7,8 +7,6 @@ code, the RTC at DETERMINISTIC_EPOCH), so waits count guest seconds and a run re
 The machine is the PCI one ("pc-pci", 64 MB, as QEMU's ``-M pc -cpu pentium3 -m 64``);
 a few tests boot the ISA PC/AT of today, which must keep doing what it does.
 
-A test marked xfail(strict) shows a screen that needs a part of issue 10 not built yet;
-the reason names it.  Strict: the day it passes the marker must go.
 """
 
 from __future__ import annotations
@@ -33,14 +31,6 @@ pytestmark = pytest.mark.slow
 PCI, ISA = "pc-pci", "pc-at"
 MEMORY_MB = 64
 MIB = 1 << 20
-
-NEEDS_PCI = ("issue 10: needs PCI configuration mechanism #1 (CF8h/CFCh) with a host bridge "
-             "and an ISA bridge; today {what}")
-
-
-def xfail(reason: str):
-    return pytest.mark.xfail(strict=True, reason=reason)
-
 
 def machine_config(medium: str, image: Path, profile: str, memory_mb: int) -> MachineConfig:
     common = {"memory_mb": memory_mb, "profile": profile, "read_only": True}
@@ -158,10 +148,8 @@ def test_grub_lsmmap_shows_a_gigabyte(debian_image):
 
 
 @pytest.mark.parametrize("medium", [
-    pytest.param("floppy", marks=xfail(NEEDS_PCI.format(what="lspci prints nothing"))),
-    pytest.param("hdd", marks=xfail(NEEDS_PCI.format(what="lspci prints nothing"))),
-    pytest.param("cdrom", marks=xfail(NEEDS_PCI.format(what="lspci prints nothing")),
-                 id="iso"),
+    "floppy", "hdd",
+    pytest.param("cdrom", id="iso"),
 ])
 def test_grub_lspci_lists_host_and_isa_bridge(debian_image, medium):
     """QEMU: ``00:00.0 8086:1237 [0600] Host Bridge``, ``00:01.0 8086:7000 [0601] ISA
@@ -256,10 +244,8 @@ def test_syslinux_meminfo_table(debian_image, medium):
 
 
 @pytest.mark.parametrize("medium", [
-    pytest.param("floppy", marks=xfail(NEEDS_PCI.format(what="'PCI: no devices found!'"))),
-    pytest.param("hdd", marks=xfail(NEEDS_PCI.format(what="'PCI: no devices found!'"))),
-    pytest.param("cdrom", marks=xfail(NEEDS_PCI.format(what="'PCI: no devices found!'")),
-                 id="isolinux-iso"),
+    "floppy", "hdd",
+    pytest.param("cdrom", id="isolinux-iso"),
 ])
 def test_syslinux_pci_listing(debian_image, medium):
     """QEMU: pcitest.c32 (Debian's pci.c32 is the Lua binding, not a lister) prints each
