@@ -356,6 +356,7 @@ class Engine:
             log.warning("native stop hook unavailable: using instruction-count slicing "
                         "(slower, still safe)")
         self.enter_real_mode()
+        self._initial_cr4 = self.read_raw(x86.UC_X86_REG_CR4)
 
     def _set_cpu_model(self, name: str) -> None:
         err = _LIB.uc_ctl(self._uc, _CTL_SET_CPU_MODEL, ctypes.c_int(CPU_MODELS[name]))
@@ -387,12 +388,15 @@ class Engine:
             self.write(seg, 0)
 
     def reset_cpu(self) -> None:
-        """What a CPU reset puts back besides real mode: CR2/CR3/CR4 zero, the
+        """What a CPU reset puts back besides real mode: CR2/CR3 zero, CR4 as at start, the
         descriptor-table registers at their reset values (IDTR 0:3FFh, GDTR 0:FFFFh, no
         LDT or task register), so a guest's protected-mode tables do not outlive it."""
         self.enter_real_mode()
-        for reg in (x86.UC_X86_REG_CR4, x86.UC_X86_REG_CR3, x86.UC_X86_REG_CR2):
+        for reg in (x86.UC_X86_REG_CR3, x86.UC_X86_REG_CR2):
             self.write_raw(reg, 0)
+        # CR4 as the engine starts (unicorn sets OSFXSR, so SSE code runs in real mode
+        # as it always has on vmgui), not what the guest left
+        self.write_raw(x86.UC_X86_REG_CR4, self._initial_cr4)
         self.write_mmr(x86.UC_X86_REG_IDTR, Mmr(0, 0, 0x3FF, 0))
         self.write_mmr(x86.UC_X86_REG_GDTR, Mmr(0, 0, 0xFFFF, 0))
         self.write_mmr(x86.UC_X86_REG_LDTR, Mmr(0, 0, 0xFFFF, 0x8200))
