@@ -32,6 +32,7 @@ import shutil
 import struct
 import subprocess
 import tempfile
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,6 +142,8 @@ class Recipe:
 
 
 # ---------------------------------------------------------------------------- plumbing
+PRUNE_AFTER_S = 7 * 24 * 3600  # an image version unused this long is removed
+
 def cache_dir() -> Path:
     explicit = os.environ.get("VMGUI_TEST_IMAGES")
     if explicit:
@@ -210,16 +213,28 @@ def build(recipe: Recipe, freedos: Path | None) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
     final = folder / f"{recipe.name}-{cache_key(recipe, inputs)}{recipe.suffix}"
     if final.is_file():
+        os.utime(final)  # used now: not pruned by another checkout's build
         return final
     with tempfile.TemporaryDirectory(dir=folder, prefix=f".build-{recipe.name}-") as tmp:
         work = Path(tmp)
         out = work / f"out{recipe.suffix}"
         recipe.build(work, out, freedos)
         os.replace(out, final)
-    for old in folder.glob(f"{recipe.name}-*{recipe.suffix}"):
-        if old != final:
-            old.unlink(missing_ok=True)
+    _prune(folder, recipe, final)
     return final
+
+
+def _prune(folder: Path, recipe: Recipe, keep: Path) -> None:
+    """Remove other versions of ``recipe``'s image that nobody used for PRUNE_AFTER_S:
+    another checkout (a worktree, a CI run beside a working copy) may be testing with
+    one right now, and deleting it under that run failed its tests."""
+    now = time.time()
+    for old in folder.glob(f"{recipe.name}-*{recipe.suffix}"):
+        try:
+            if old != keep and now - old.stat().st_mtime > PRUNE_AFTER_S:
+                old.unlink(missing_ok=True)
+        except OSError:
+            pass
 
 
 def mcopy(image: str, *pairs: tuple[Path, str]) -> None:

@@ -4,7 +4,9 @@ tests/integration/test_debian_guests.py.)"""
 
 from __future__ import annotations
 
+import os
 import struct
+import time
 from pathlib import Path
 
 import pytest
@@ -40,8 +42,15 @@ def test_build_caches_by_content_and_prunes_the_old_image(tmp_path, cache):
     (tmp_path / "input.bin").write_bytes(b"two")  # a new input: a new key
     second = di.build(r, None)
     assert second != first and second.read_bytes() == b"twotwo" and len(calls) == 2
-    assert not first.exists()
-    assert sorted(p.name for p in cache.iterdir()) == [second.name]  # no scratch left
+    assert first.exists()  # recently used: another checkout may be testing with it
+    os.utime(first, (0, time.time() - di.PRUNE_AFTER_S - 60))
+    (tmp_path / "input.bin").write_bytes(b"one")
+    di.build(r, None)  # the first again: a cache hit marks it used
+    assert sorted(p.name for p in cache.iterdir()) == sorted([first.name, second.name])
+    os.utime(second, (0, time.time() - di.PRUNE_AFTER_S - 60))
+    (tmp_path / "input.bin").write_bytes(b"three")
+    third = di.build(r, None)
+    assert sorted(p.name for p in cache.iterdir()) == sorted([first.name, third.name])
 
 
 def test_failed_build_leaves_nothing_under_the_final_name(tmp_path, cache):
