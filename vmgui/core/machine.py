@@ -156,6 +156,7 @@ class Machine(InterruptsMixin):
             self.clock = HostClock()
         self._horizon_ns: int | None = None  # advance(): stop the engine at this guest time
         self._armed_ns: int | None = None
+        self._served_ns = 0  # guest time the timed devices were last advanced to
         self._stats_at = time.monotonic()
         self._stats_blocks = 0
         self._stats_disk: dict[int, int] = {}
@@ -371,9 +372,7 @@ class Machine(InterruptsMixin):
             return True
         if self._reset_requested:
             self.power_on()
-        now = self.clock.now_ns()
-        for dev in self.timed:
-            dev.advance(now)
+        now = self._advance_devices()
         self._feed_typed_keys()
         if not self._dispatch_interrupts(now):
             return True
@@ -386,6 +385,14 @@ class Machine(InterruptsMixin):
         self._throttle(time.perf_counter() - started)
         self._maybe_stats()
         return True
+
+    def _advance_devices(self) -> int:
+        """Bring the timed devices up to guest time now (their deadlines up to it are
+        served: IRQs raised, bytes delivered); returns that time."""
+        now = self._served_ns = self.clock.now_ns()
+        for dev in self.timed:
+            dev.advance(now)
+        return now
 
     def _maybe_stats(self) -> None:
         """Publish a Stats event every STATS_INTERVAL_S of host time."""
@@ -442,10 +449,14 @@ class Machine(InterruptsMixin):
             self.timer.disarm()
 
     def _next_deadline(self) -> int | None:
-        """The earliest guest time still ahead at which something falls due.  Deadlines
-        already past were served by the devices' advance(); counting them would make a
-        waiting guest spin (host mode) or stop making progress (deterministic mode)."""
-        now = self.clock.now_ns()
+        """The earliest guest time after the devices' last advance() at which something
+        falls due.  Deadlines up to that advance were served; counting them would make a
+        waiting guest spin (host mode) or stop making progress (deterministic mode).  One
+        that fell due since (host time moves on while the loop runs) is armed although
+        past, so the engine stops at once: dropped, it armed nothing, and a guest whose
+        PIT ticks faster than the loop turns (10 kHz; 100 Hz on a loaded host) got no
+        IRQ ever again."""
+        now = self._served_ns
         deadlines = [d for d in (dev.next_deadline_ns() for dev in self.timed)
                      if d is not None and d > now]
         bios_wait = self.bios.system.next_deadline_ns()
