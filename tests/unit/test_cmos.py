@@ -144,6 +144,16 @@ def test_periodic_rate_select(s):
     assert s.rtc.next_deadline_ns() == 500_000_000
 
 
+def test_next_deadline_is_the_earlier_of_periodic_and_update_ended(s):
+    s.write(0x0A, 0x2F)  # 2 Hz periodic
+    s.write(0x0B, 0x52)  # PIE | UIE
+    assert s.rtc.next_deadline_ns() == 500_000_000  # the periodic one comes first
+    s.write(0x0A, 0x20)  # rate 0: no periodic interrupt, the second's update remains
+    assert s.rtc.next_deadline_ns() == S
+    s.write(0x0B, 0x02)  # nothing enabled: nothing falls due
+    assert s.rtc.next_deadline_ns() is None
+
+
 def test_flags_set_without_enable_and_no_irq(s):
     s.tick(S)
     assert s.edges == 0

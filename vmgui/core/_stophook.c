@@ -4,7 +4,9 @@
  * can re-execute the instruction that was running (see ARCHITECTURE.md).  Instead, other
  * threads only set `stop` in a shared struct; this callback runs on the emulation thread
  * at every translation-block boundary, counts blocks, and calls uc_emu_stop itself when
- * the flag is set or when the block budget `limit` (0 = none) is reached.
+ * the flag is set, when the block budget `limit` (0 = none) is reached, or when the host's
+ * monotonic clock reaches `deadline_ns` (real-time mode's device deadlines: no timer
+ * thread, no lock and no GIL on the way).
  *
  * It needs neither unicorn's headers nor linking: the caller passes uc_emu_stop's address
  * inside the control struct.  The module only exports the callback's address.
@@ -25,6 +27,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 #if defined(__linux__) && defined(__x86_64__)
 #include <ucontext.h>
 #endif
@@ -35,7 +38,7 @@ typedef int (*emu_start_fn)(void *uc, uint64_t begin, uint64_t until, uint64_t t
 
 typedef struct {
     volatile int32_t stop;   /* set to 1 by any thread to request a stop */
-    int32_t stopped_by;      /* 1 = flag, 2 = block budget (written here) */
+    int32_t stopped_by;      /* 1 = flag, 2 = block budget, 3 = deadline (written here) */
     uint64_t blocks;         /* blocks executed since the counter was last reset */
     uint64_t limit;          /* stop when blocks reaches this; 0 = no budget */
     emu_stop_fn emu_stop;    /* uc_emu_stop from the loaded libunicorn */
@@ -44,7 +47,13 @@ typedef struct {
     int32_t reserved;
     uint64_t crash_address;  /* the faulting data address (si_addr) */
     uint64_t crash_pc;       /* the host instruction that faulted, 0 if unknown */
+    uint64_t deadline_ns;    /* stop once CLOCK_MONOTONIC reaches this; 0 = none */
 } vmgui_stop_ctl;
+
+/* The deadline is looked at every DEADLINE_EVERY blocks (a power of two): a clock read
+ * costs ~20 ns, a block 5-100 ns, so a stop comes at most a few microseconds late and
+ * the check costs well under 1 ns a block. */
+#define DEADLINE_EVERY 64
 
 #define GUARDED_CRASH (-1)   /* vmgui_guarded_emu_start's result after a caught signal */
 
@@ -129,6 +138,13 @@ static void vmgui_block_hook(void *uc, uint64_t address, uint32_t size, void *us
     } else if (ctl->limit && ctl->blocks >= ctl->limit) {
         ctl->stopped_by = 2;
         ctl->emu_stop(uc);
+    } else if (ctl->deadline_ns && (ctl->blocks & (DEADLINE_EVERY - 1)) == 0) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if ((uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec >= ctl->deadline_ns) {
+            ctl->stopped_by = 3;
+            ctl->emu_stop(uc);
+        }
     }
 }
 

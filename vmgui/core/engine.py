@@ -174,6 +174,7 @@ class StopControl(ctypes.Structure):
         ("reserved", ctypes.c_int32),
         ("crash_address", ctypes.c_uint64),
         ("crash_pc", ctypes.c_uint64),
+        ("deadline_ns", ctypes.c_uint64),  # host monotonic ns at which to stop; 0 = none
     ]
 
 

@@ -127,6 +127,14 @@ class RegD(enum.IntFlag):
     VRT = 0x80
 
 
+# Plain ints for what the run loop calls on every turn (advance, next_deadline_ns):
+# arithmetic on IntFlag members builds enum objects, ~1 us each.
+_REG_A, _REG_B, _REG_C = int(Reg.A), int(Reg.B), int(Reg.C)
+_RATE_MASK, _DIVIDER_MASK = int(RegA.RATE_MASK), int(RegA.DIVIDER_MASK)
+_B_SET, _B_PIE, _B_UIE_AIE = int(RegB.SET), int(RegB.PIE), int(RegB.UIE | RegB.AIE)
+_C_PF, _C_IRQF = int(RegC.PF), int(RegC.IRQF)
+
+
 PM_BIT = 0x80  # 12-hour mode: hours register bit 7
 
 
@@ -266,9 +274,9 @@ class CmosRtc(Device):
     # -- catching up with time -----------------------------------------------------------------
     def _periodic_cycles(self) -> int | None:
         """Periodic interrupt period in 32.768 kHz cycles (None: rate 0 or divider off)."""
-        a = self.ram[Reg.A]
-        rate = a & RegA.RATE_MASK
-        if not rate or a & RegA.DIVIDER_MASK != DIVIDER_32K:
+        a = self.ram[_REG_A]
+        rate = a & _RATE_MASK
+        if not rate or a & _DIVIDER_MASK != DIVIDER_32K:
             return None
         return 1 << (rate + 6) if rate <= 2 else 1 << (rate - 1)
 
@@ -280,11 +288,12 @@ class CmosRtc(Device):
 
     def _catch_up(self, now_ns: int) -> None:
         flags = 0
-        periodic = self._periodic_count(now_ns)
-        if periodic != self._periodic_index and self._periodic_cycles() is not None:
-            flags |= RegC.PF
+        cycles = self._periodic_cycles()
+        periodic = 0 if cycles is None else now_ns * RTC_OSC_HZ // (cycles * NS_PER_S)
+        if periodic != self._periodic_index and cycles is not None:
+            flags |= _C_PF
         self._periodic_index = periodic
-        if self.ram[Reg.B] & RegB.SET:
+        if self.ram[_REG_B] & _B_SET:
             self._synced_ns = now_ns
         else:
             seconds = (now_ns - self._synced_ns) // NS_PER_S
@@ -398,16 +407,17 @@ class CmosRtc(Device):
         self._catch_up(now_ns)
 
     def next_deadline_ns(self) -> int | None:
-        b = self.ram[Reg.B]
-        if self.ram[Reg.C] & RegC.IRQF:
-            return None  # IRQ 8 stays high until register C is read
-        deadlines = []
+        b = self.ram[_REG_B]
+        if self.ram[_REG_C] & _C_IRQF or not b & (_B_PIE | _B_UIE_AIE):
+            return None  # IRQ 8 stays high until register C is read; or no IRQ enabled
+        deadline = None
         cycles = self._periodic_cycles()
-        if b & RegB.PIE and cycles is not None:
-            deadlines.append(-(-(self._periodic_index + 1) * cycles * NS_PER_S // RTC_OSC_HZ))
-        if b & (RegB.UIE | RegB.AIE) and not b & RegB.SET:
-            deadlines.append(self._synced_ns + NS_PER_S)
-        return min(deadlines) if deadlines else None
+        if b & _B_PIE and cycles is not None:
+            deadline = -(-(self._periodic_index + 1) * cycles * NS_PER_S // RTC_OSC_HZ)
+        if b & _B_UIE_AIE and not b & _B_SET:
+            second = self._synced_ns + NS_PER_S
+            deadline = second if deadline is None else min(deadline, second)
+        return deadline
 
     # -- POST helpers ----------------------------------------------------------------------------
     def set_memory(self, base_kb: int, ext_kb: int) -> None:

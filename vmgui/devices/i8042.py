@@ -65,6 +65,8 @@ class CommandByte(enum.IntFlag):
 
 
 COMMAND_BYTE_DEFAULT = CommandByte.IRQ1 | CommandByte.SYS | CommandByte.TRANSLATE
+# plain ints for the run loop's every turn (IntFlag arithmetic builds enum objects)
+_DISABLE_KBD, _DISABLE_AUX = int(CommandByte.DISABLE_KBD), int(CommandByte.DISABLE_AUX)
 
 
 class OutputPort(enum.IntFlag):
@@ -324,19 +326,18 @@ class I8042(Device):
         """The byte that would be loaded next (without removing it)."""
         if self._ctrl_queue:
             return self._ctrl_queue[0]
-        kbd_ok = not self.ram[0] & CommandByte.DISABLE_KBD
-        aux_ok = not self.ram[0] & CommandByte.DISABLE_AUX
-        if kbd_ok and self.keyboard.has_output():
+        command = self.ram[0]
+        if not command & _DISABLE_KBD and self.keyboard.has_output():
             return self.keyboard.peek(), Source.KBD
-        if aux_ok and self.mouse.has_output():
+        if not command & _DISABLE_AUX and self.mouse.has_output():
             return self.mouse.peek(), Source.AUX
         return None
 
     def _try_load(self) -> None:
-        if self._obuf_full or self._clock.now_ns() < self._load_after_ns:
+        if self._obuf_full:
             return
-        nxt = self._next_source()
-        if nxt is None:
+        nxt = self._next_source()  # cheap; the clock only when there is a byte to load
+        if nxt is None or self._clock.now_ns() < self._load_after_ns:
             return
         if self._ctrl_queue:
             self._ctrl_queue.popleft()
