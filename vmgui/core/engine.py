@@ -71,6 +71,9 @@ _CTL_GET_TCG_BUFFER = (ucc.UC_CTL_IO_READ << 30) | (1 << 26) | ucc.UC_CTL_TCG_BU
 DEFAULT_CODE_CACHE_MB = 128
 # uc_ctl(UC_CTL_CPU_MODEL) as a write with 1 argument; honoured only before the first use
 _CTL_SET_CPU_MODEL = (ucc.UC_CTL_IO_WRITE << 30) | (1 << 26) | ucc.UC_CTL_CPU_MODEL
+# uc_ctl(UC_CTL_UC_USE_EXITS) as a write with 1 argument: exits come from a set (left empty)
+_CTL_USE_EXITS = (ucc.UC_CTL_IO_WRITE << 30) | (1 << 26) | ucc.UC_CTL_UC_USE_EXITS
+CR0_PG = 0x80000000
 CPU_MODELS = {"pentium": x86.UC_CPU_X86_PENTIUM, "pentium2": x86.UC_CPU_X86_PENTIUM2,
               "pentium3": x86.UC_CPU_X86_PENTIUM3}
 """CPU models by name (QEMU's builtin_x86_defs entries): they decide which instructions
@@ -79,8 +82,6 @@ CPUID says.  Without one, unicorn 2.1.4 picks a Haswell-class model."""
 MAX_CONTEXT_HEADER = 256  # struct uc_context before its data[]: 40 bytes in 2.1.4
 UC_REG_CR0 = x86.UC_X86_REG_CR0
 UC_REG_CR3 = x86.UC_X86_REG_CR3
-UC_REG_CR2 = x86.UC_X86_REG_CR2
-PAGE_FAULT = 14
 _SEGMENTS = (Reg.CS, Reg.DS, Reg.ES, Reg.SS, Reg.FS, Reg.GS)
 CR0_INDEX = len(Reg)  # position of CR0 in read_all()
 BATCH_COUNT = len(Reg) + 1
@@ -315,6 +316,17 @@ class Engine:
         self._uc = uc
         if cpu_model is not None:
             self._set_cpu_model(cpu_model)
+        # No exit address.  With uc_emu_start's `until` (even one never reached), every
+        # return from the engine drops the code at until-1 and, to find it, translates
+        # that address through the guest's page tables (measured with paging on: a page
+        # fault each time, CR2 = FFFFFFFEh, the error code overwritten, and the fault
+        # recorded as "in flight", so the guest's next #PF became a #DF and the one
+        # after that stopped the engine for good: KolibriOS hung in its first system
+        # call).  An empty exit set has nothing to drop.
+        err = _LIB.uc_ctl(uc, _CTL_USE_EXITS, ctypes.c_int(1))
+        if err:
+            _LIB.uc_close(uc)
+            raise EngineError("turn off the engine's exit address", err)
         # Only honoured before the engine's first use (it allocates the buffer then).
         err = _LIB.uc_ctl(uc, _CTL_SET_TCG_BUFFER, ctypes.c_uint32(code_cache_mb << 20))
         if err:
@@ -341,7 +353,6 @@ class Engine:
         self.stop_ctl.emu_start = ctypes.cast(_LIB.uc_emu_start, ctypes.c_void_p).value
         self._stop_ctl_ref = ctypes.pointer(self.stop_ctl)
         self.crash: EngineCrash | None = None  # set when the crash guard caught a fault
-        self._fault_cr2: int | None = None  # CR2 of a page fault raised in this run
         native = _native_hooks()
         self._guarded_start = _GUARDED_START(native[1]) if native else None
         addr = native[0] if native and use_native_stop else None
@@ -509,8 +520,23 @@ class Engine:
             self.invalidate_code(address, end)
 
     def invalidate_code(self, begin: int, end: int) -> None:
-        """Forget translated code for guest addresses [begin, end)."""
-        err = _LIB.uc_ctl(self._uc, _CTL_REMOVE_CACHE, _c_u64(begin), _c_u64(end))
+        """Forget translated code for guest physical addresses [begin, end).
+
+        The engine takes a linear address here and finds its page through the guest's
+        page tables, as an instruction fetch would: with paging on, a physical address
+        taken as linear names the wrong page, or none (then the engine raises a page
+        fault from inside this call, recorded as the guest's own).  So with paging on,
+        paging is switched off for the call (each switch empties the TLB, so the
+        lookup is the identity), and back on."""
+        cr0 = self.read_raw(UC_REG_CR0)
+        if cr0 & CR0_PG:
+            self.write_raw(UC_REG_CR0, cr0 & ~CR0_PG)
+            try:
+                err = _LIB.uc_ctl(self._uc, _CTL_REMOVE_CACHE, _c_u64(begin), _c_u64(end))
+            finally:
+                self.write_raw(UC_REG_CR0, cr0)
+        else:
+            err = _LIB.uc_ctl(self._uc, _CTL_REMOVE_CACHE, _c_u64(begin), _c_u64(end))
         if err:
             raise EngineError(f"invalidate code {begin:#x}-{end:#x}", err)
 
@@ -533,15 +559,9 @@ class Engine:
         return hook
 
     def hook_interrupt(self, fn: Callable[[int], None]) -> HookHandle:
-        """``fn(vector)`` for every ``int n`` and CPU exception.  A page fault's CR2 is
-        kept for :meth:`run` to put back (see there)."""
-
-        def on_interrupt(uc, vector: int, ud) -> None:
-            if vector == PAGE_FAULT:
-                self._fault_cr2 = self.read_raw(UC_REG_CR2)
-            fn(vector)
-
-        return self._add_hook(ucc.UC_HOOK_INTR, _HOOK_INTR(on_interrupt), 1, 0)
+        """``fn(vector)`` for every ``int n`` and CPU exception."""
+        return self._add_hook(ucc.UC_HOOK_INTR, _HOOK_INTR(lambda uc, vector, ud: fn(vector)),
+                              1, 0)
 
     def hook_code(self, fn: Callable[[int], None], begin: int, end: int) -> HookHandle:
         """``fn(linear_address)`` before each instruction in [begin, end]."""
@@ -685,27 +705,15 @@ class Engine:
             raise EngineError("run", ucc.UC_ERR_HANDLE)
         eip = self.read(Reg.EIP)
         self.stop_ctl.stopped_by = 0
-        cr2 = self.read_raw(UC_REG_CR2)
-        self._fault_cr2 = None
-        try:
-            return self._run(eip, max_instructions)
-        finally:
-            # With paging on, every return from uc_emu_start leaves CR2 = FFFFFFFEh (a
-            # failed probe translation inside the engine writes it; measured): put back
-            # the guest's value, or the address of the page fault this run raised.
-            if self.crash is None:
-                after = self._fault_cr2 if self._fault_cr2 is not None else cr2
-                if self.read_raw(UC_REG_CR2) != after:
-                    self.write_raw(UC_REG_CR2, after)
+        return self._run(eip, max_instructions)
 
     def _run(self, eip: int, max_instructions: int) -> int:
         # Without the native hook, slices of SLICE instructions bring the emulation
         # thread back regularly to look at the stop flag itself.
         count = max_instructions or (0 if self.native_stop else SLICE_INSTRUCTIONS)
         if self._guarded_start is None:
-            return _LIB.uc_emu_start(self._uc, eip, 0xFFFFFFFFFFFFFFFF, 0, count)
-        err = self._guarded_start(self._stop_ctl_ref, self._uc, eip, 0xFFFFFFFFFFFFFFFF,
-                                  0, count)
+            return _LIB.uc_emu_start(self._uc, eip, 0, 0, count)  # `until`: unused
+        err = self._guarded_start(self._stop_ctl_ref, self._uc, eip, 0, 0, count)
         if err == ENGINE_CRASHED:
             ctl = self.stop_ctl
             self.crash = EngineCrash(ctl.crash_signal, ctl.crash_address, ctl.crash_pc)
