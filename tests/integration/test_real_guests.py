@@ -125,3 +125,19 @@ def test_cubicdoom_mode13_and_keys_change_view(shared_guests, tmp_path):
         assert near.any(), f"no column matches QEMU's colour {ref[row, 160]} on row {row}"
     greys = [c for c in colours(a) if len(set(c)) == 1]
     assert len(greys) >= 3, "walls are drawn in the grey ramp"
+
+
+def test_openbsd_installer_reaches_its_shell(shared_guests, tmp_path):
+    """OpenBSD's install floppy: boot loader, then a protected-mode kernel that probes
+    PCI, ISA devices and the console, to the installer's question (QEMU: by 20 s).  Its
+    Hercules probe writes the CGA mode register, which used to blank the screen."""
+    out = tmp_path / "shell.txt"
+    result = vmgui_run(shared_guests / "openbsd-floppy.img", "--machine", "pc-pci",
+                       "--memory", "128", "--timeout", "150",
+                       "--wait-text", "(I)nstall, (U)pgrade or (S)hell?", "--type", "s\\n",
+                       "--type", "ls /\\n", "--wait-text", "install.sub", "--dump-text", out)
+    ok(result)
+    text = out.read_text(encoding="utf-8")
+    assert "pci0 at mainbus0 bus 0: configuration mode 1" in text
+    assert "vt0 at isa0 port 0x60/16 irq 1: vga 80 col, color" in text
+    assert "install.sub" in text and "# ls /" in text

@@ -226,8 +226,11 @@ def test_blink_and_cga_mode_register(bus: IoBus, vga: Vga) -> None:
     assert not vga.display().blink_enabled
     bus.write(0x3D8, 1, 0x29)
     assert vga.display().blink_enabled
-    bus.write(0x3D8, 1, 0x21)  # video disabled
-    assert vga.display().kind is DisplayKind.BLANK
+    bus.write(0x3D8, 1, 0x21)  # CGA "video disabled": a VGA does not blank for it
+    assert vga.display().kind is DisplayKind.TEXT
+    bus.write(0x3BF, 1, 0x06)  # OpenBSD's Hercules probe, on a colour VGA
+    bus.write(0x3D8, 1, 0xA0)
+    assert vga.display().kind is DisplayKind.TEXT
 
 
 def test_pel_mask_and_palette_scaling(vga: Vga) -> None:

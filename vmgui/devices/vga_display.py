@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from vmgui.devices.display import PLANAR_KINDS, DisplayKind, DisplayState
-from vmgui.devices.vga_regs import CGA_VIDEO_ENABLE, MAP_BASE, Attr, Crtc, Gc, Seq
+from vmgui.devices.vga_regs import MAP_BASE, Attr, Crtc, Gc, Seq
 
 if TYPE_CHECKING:
     from vmgui.devices.vga import Vga
@@ -24,9 +24,11 @@ _DOUBLED = frozenset({DisplayKind.VGA256, DisplayKind.PLANAR256})  # 2 dot clock
 
 
 def display_kind(vga: Vga) -> DisplayKind:
+    # Only the VGA's own switches blank the screen.  The CGA mode register's video
+    # enable bit (3D8h bit 3) does not: a VGA does not decode it, nor does QEMU's, and
+    # OpenBSD's kernel writes A0h there while probing for a Hercules card (the screen
+    # went black for the rest of its boot).
     if vga.seq[Seq.CLOCKING] & 0x20 or not vga.attr_index & 0x20:
-        return DisplayKind.BLANK
-    if vga.color and not vga.cga_mode & CGA_VIDEO_ENABLE:
         return DisplayKind.BLANK
     if not (vga.attr[Attr.MODE_CONTROL] & 0x01 or vga.gc[Gc.MISC] & 0x01):
         return DisplayKind.TEXT
