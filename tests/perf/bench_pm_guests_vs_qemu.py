@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from tests import debian_images
+from tests import debian_images, kolibri
 from tests.perf.bench_freedos_boot import Qmp
 from vmgui.core import events as ev
 from vmgui.core.machine import Machine, MachineConfig
@@ -53,9 +53,6 @@ from vmgui.devices.render import render
 
 ROOT = Path(__file__).resolve().parents[2]
 GUESTS = ROOT.parent / "shared" / "guests"
-KOLIBRI_REFERENCE = GUESTS / "qemu-reference" / "kolibri-040s.png"
-DESKTOP_REGIONS = ((slice(0, 200), slice(0, 200)), (slice(572, 600), slice(0, 120)))
-DESKTOP_MAX_DIFF = 12.0
 Screen = np.ndarray  # (h, w, 3) uint8
 
 
@@ -83,15 +80,8 @@ class Outcome:
 
 
 def desktop_check() -> Callable[[Screen], bool]:
-    reference = np.asarray(Image.open(KOLIBRI_REFERENCE).convert("RGB")).astype(np.int16)
-
-    def shown(screen: Screen) -> bool:
-        if screen.shape != reference.shape:
-            return False
-        return all(np.abs(screen[r].astype(np.int16) - reference[r]).mean() < DESKTOP_MAX_DIFF
-                   for r in DESKTOP_REGIONS)
-
-    return shown
+    reference = kolibri.load_reference(GUESTS)
+    return lambda screen: kolibri.is_desktop(screen, reference)
 
 
 def debian_image(name: str) -> Callable[[], Path]:
