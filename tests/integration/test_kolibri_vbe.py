@@ -1,8 +1,7 @@
 """KolibriOS (../shared/guests/kolibri.img) on the pc-pci machine finds VBE 2.0 with a
 linear framebuffer, lists the modes (4F00h, 4F01h for each), sets 800x600x32 (4F02h with
 the LFB bit) and draws its boot log into the framebuffer through its own page tables.
-(It needs protected-mode interrupts to go further; until the machine has them, it stops
-at its first int 40h, with that log on screen.)"""
+The desktop, mouse and keyboard that follow: test_kolibri_desktop.py."""
 
 from __future__ import annotations
 
