@@ -43,3 +43,19 @@ def test_unknown_vm(tmp_path, monkeypatch):
     monkeypatch.setenv("VMGUI_HOME", str(tmp_path))
     with pytest.raises(AutomationError, match="no such image file nor library VM"):
         start("NoSuchVm")
+
+
+def test_type_text_with_a_key_delay_waits_after_each_character(test_guests):
+    """For guests that drop keys typed quicker than they handle them (KolibriOS)."""
+    vm = start(test_guests / "echo.img")  # deterministic: guest seconds are exact
+    try:
+        vm.wait_for_text("READY", timeout=5)
+        before = vm.host.now()
+        vm.type_text("ab", key_delay=0.25)
+        assert vm.host.now() - before >= 0.5
+        assert vm.wait_for_text("3062", timeout=5) == "3062"
+        assert b"1E61" in vm.serial and b"3062" in vm.serial
+        with pytest.raises(AutomationError, match="key delay"):
+            vm.type_text("a", key_delay=float("nan"))
+    finally:
+        vm.power_off()

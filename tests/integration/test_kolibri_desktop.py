@@ -128,10 +128,7 @@ class Desktop:
 
     # -- keyboard --------------------------------------------------------------------------
     def type_slowly(self, text: str) -> None:
-        session = Session(self.host)
-        for char in text:
-            session.type_text(char)
-            self.run(KEY_GAP_S)
+        Session(self.host).type_text(text, key_delay=KEY_GAP_S)
 
 
 @pytest.fixture

@@ -59,6 +59,9 @@ def test_usage_errors():
     assert vmgui_run().returncode == 2  # no image at all
     assert vmgui_run("x.img", "--timeout", "-1").returncode == 2
     assert vmgui_run("x.img", "--key", "notakey").returncode == 2
+    for bad in ("-0.1", "nan", "11"):
+        result = vmgui_run("x.img", "--key-delay", bad, "--type", "a")
+        assert result.returncode == 2 and "--key-delay" in result.stderr
 
 
 def test_divide_error_stops_the_vm_with_a_report(test_guests):
@@ -83,6 +86,7 @@ def test_irqs_and_chained_vectors(test_guests, tmp_path):
 
 @pytest.mark.parametrize(("keys", "expected"), [
     (["--type", "aZ\\n"], "1E61 2C5A 1C0D"),
+    (["--key-delay", "0.05", "--type", "aZ\\n"], "1E61 2C5A 1C0D"),
     (["--key", "f1", "--key", "up", "--key", "ctrl+c"], "3B00 4800 2E03"),
 ])
 def test_keyboard_path_end_to_end(test_guests, tmp_path, keys, expected):

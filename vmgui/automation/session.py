@@ -302,8 +302,19 @@ class Session:
             self.host.send(ev.DiscardKeys())
             raise
 
-    def type_text(self, text: str) -> None:
-        self._send_keys(keys.text(text))
+    def type_text(self, text: str, key_delay: float = 0.0) -> None:
+        """Type ``text``; with ``key_delay``, wait that many seconds of guest time after
+        each character (guests such as KolibriOS's SHELL drop keys that come faster
+        than they handle them; the default sends each as soon as the guest read the
+        last)."""
+        delay = check_seconds(key_delay, "key delay")
+        if delay <= 0:
+            self._send_keys(keys.text(text))
+            return
+        keys.text(text)  # raises for a character it cannot type, before any key is sent
+        for char in text:
+            self._send_keys(keys.text(char))
+            self.sleep(delay)
 
     def press(self, combo: str) -> None:
         self._send_keys(keys.combo(combo))

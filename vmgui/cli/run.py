@@ -55,6 +55,10 @@ class Step:
     verb: str
     value: str
     timeout: float
+    key_delay: float = 0.0  # seconds between typed characters (--key-delay)
+
+
+MAX_KEY_DELAY = 10.0  # a pause of more than 10 s between two typed keys is a typo
 
 
 class _StepAction(argparse.Action):
@@ -70,7 +74,16 @@ class _StepAction(argparse.Action):
             if namespace.current_timeout <= 0:
                 parser.error(f"--timeout: {values} must be more than 0 seconds")
             return
-        steps.append(Step(self.dest, values, getattr(namespace, "current_timeout", 30.0)))
+        if self.dest == "key_delay":
+            try:
+                namespace.current_key_delay = seconds(values)
+            except ValueError as exc:
+                parser.error(f"--key-delay: {values!r} is {exc}")
+            if not 0 <= namespace.current_key_delay <= MAX_KEY_DELAY:
+                parser.error(f"--key-delay: {values} must be 0 to {MAX_KEY_DELAY:g} seconds")
+            return
+        steps.append(Step(self.dest, values, getattr(namespace, "current_timeout", 30.0),
+                          getattr(namespace, "current_key_delay", 0.0)))
         namespace.steps = steps
 
 
@@ -120,6 +133,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                        help="wait until TEXT appears on the text screen")
     steps.add_argument("--type", action=_StepAction, metavar="TEXT",
                        help="type TEXT as key presses (\\n is Enter, \\t Tab)")
+    steps.add_argument("--key-delay", action=_StepAction, metavar="S",
+                       help="pause S seconds of guest time after each character of the "
+                            "following --type steps (default 0: as fast as the guest reads "
+                            "them). Some guests drop keys that come quicker than they "
+                            "handle them: KolibriOS's SHELL needs about 0.03")
     steps.add_argument("--key", action=_StepAction, metavar="NAME",
                        help="press a key or combination: enter, esc, f1, up, ctrl+alt+del")
     steps.add_argument("--key-down", action=_StepAction, metavar="NAME",

@@ -200,7 +200,7 @@ class Runner:
         s, value = self.session, step.value
         verbs = {
             "wait_text": lambda: s.wait_for_text(unescape(value), step.timeout),
-            "type": lambda: s.type_text(unescape(value)),
+            "type": lambda: s.type_text(unescape(value), key_delay=step.key_delay),
             "key": lambda: s.press(value),
             "key_down": lambda: s.key_down(value),
             "key_up": lambda: s.key_up(value),
