@@ -84,6 +84,7 @@ def test_screenshot_equals_framebuffer(echo, qtbot):
 
 def test_scale_modes_keep_aspect_ratio(echo, qtbot):
     qtbot.waitUntil(lambda: echo.view.image is not None, timeout=2000)
+    echo.view.room = lambda: QSize(4000, 3000)
     echo.set_scale_mode(ScaleMode.X2)
     assert echo.view.sizeHint() == QSize(1280, 800)
     echo.set_scale_mode(ScaleMode.FIT)
@@ -97,6 +98,29 @@ def test_scale_modes_keep_aspect_ratio(echo, qtbot):
     echo.resize(1500, 900)
     qtbot.waitUntil(lambda: echo.view.height() > 800, timeout=2000)
     assert echo.view.target_rect().size() == QSize(1280, 800)
+
+
+def test_a_frame_too_big_for_the_screen_is_drawn_as_large_as_fits(echo, qtbot):
+    """2x of a VBE desktop would be larger than most screens: the window stays on the
+    screen and the picture keeps its aspect (the window computes the room)."""
+    qtbot.waitUntil(lambda: echo.view.image is not None, timeout=2000)
+    room = echo._room_for_view()
+    screen = echo.screen().availableGeometry()
+    assert 0 < room.width() <= screen.width() and 0 < room.height() <= screen.height()
+    echo.view.room = lambda: QSize(1000, 700)
+    echo.set_scale_mode(ScaleMode.X2)  # 640x400 text: 1280x800 does not fit
+    assert echo.view.sizeHint() == QSize(1000, 625)
+    echo.set_scale_mode(ScaleMode.X1)
+    assert echo.view.sizeHint() == QSize(640, 400)  # fits: as it is
+    echo.set_scale_mode(ScaleMode.X2)
+    qtbot.waitUntil(lambda: echo.view.width() >= 1000, timeout=2000)
+    rect = echo.view.target_rect()
+    assert echo.view.rect().contains(rect)
+    assert abs(rect.width() / rect.height() - 640 / 400) < 0.01
+    echo.view.room = echo._room_for_view
+    echo.set_scale_mode(ScaleMode.X2)  # the offscreen screen is 800 wide: no room for 2x
+    hint = echo.view.sizeHint()
+    assert hint.width() <= echo._room_for_view().width() and hint.width() < 1280
 
 
 def test_status_bar_and_serial_dock(echo, qtbot):

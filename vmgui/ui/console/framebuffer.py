@@ -6,6 +6,10 @@ to the widget keeping the aspect ratio, optionally in whole multiples); the text
 cursor blink phases; the change detection that keeps an unchanged screen from being
 rendered or repainted again; and the per-frame timing figures.
 
+1x and 2x are what the view asks for where the screen has room; a frame that would not fit
+(a 800x600 VBE desktop at 2x is 1600x1200) is drawn as large as fits, keeping its aspect,
+so the console window never grows past the screen (``room``, given by the window).
+
 Display aspect: the native frame is shown with square pixels, except that a frame wider
 than twice its height (640x200) is doubled vertically and one taller than wide (40x25 text,
 320x400) is doubled horizontally, so every mode appears at about 4:3 or 16:10.
@@ -19,6 +23,7 @@ from __future__ import annotations
 import enum
 import logging
 import time
+from collections.abc import Callable
 
 from PySide6.QtCore import QRect, QSize, Qt, Signal
 from PySide6.QtGui import QImage, QKeyEvent, QMouseEvent, QPainter, QPaintEvent
@@ -121,6 +126,9 @@ class FramebufferView(QWidget):
         self.integer_scaling = False
         self.image: QImage | None = None
         self.placeholder = ""  # drawn while there is no frame yet ("Starting...")
+        # the most the view may ask for (the screen less the window around the view);
+        # None: no limit
+        self.room: Callable[[], QSize] | None = None
         self._rgb = b""  # keeps the QImage's pixel buffer alive
         self._signature: tuple | None = None
         self._cache: dict[tuple, tuple[bytes, QImage]] = {}  # blink phases -> frame
@@ -210,7 +218,12 @@ class FramebufferView(QWidget):
         size = self.frame_size()
         if size.isEmpty():
             return QSize(640, 400)
-        return size * 2 if self.scale_mode is ScaleMode.X2 else size
+        wanted = size * 2 if self.scale_mode is ScaleMode.X2 else size
+        room = self.room() if self.room is not None else None
+        if room is None or room.isEmpty() or (wanted.width() <= room.width()
+                                              and wanted.height() <= room.height()):
+            return wanted
+        return fit_rect(size, room, False).size()  # as large as fits
 
     def target_rect(self) -> QRect:
         """Where the frame is drawn in widget coordinates."""
@@ -218,6 +231,8 @@ class FramebufferView(QWidget):
         if self.scale_mode is ScaleMode.FIT:
             return fit_rect(frame, self.size(), self.integer_scaling)
         scaled = frame * 2 if self.scale_mode is ScaleMode.X2 else frame
+        if scaled.width() > self.width() or scaled.height() > self.height():
+            return fit_rect(frame, self.size(), False)  # no room for it: as large as fits
         return QRect((self.width() - scaled.width()) // 2,
                      (self.height() - scaled.height()) // 2, scaled.width(), scaled.height())
 
@@ -227,7 +242,8 @@ class FramebufferView(QWidget):
         painter.fillRect(self.rect(), Qt.GlobalColor.black)
         if self.image is not None:
             target = self.target_rect()
-            smooth = self.scale_mode is ScaleMode.FIT and not self.integer_scaling
+            smooth = (self.scale_mode is ScaleMode.FIT and not self.integer_scaling) or \
+                target.size() not in (self.frame_size(), self.frame_size() * 2)
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
             painter.drawImage(target, self.image)
         elif self.placeholder:

@@ -34,7 +34,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QImage, QKeySequence
 from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QMessageBox, QWidget
 
@@ -44,7 +44,7 @@ from vmgui.devices.display import COLOURS, DisplayKind, DisplayState
 from vmgui.devices.render import render, save_png
 from vmgui.host.base import NoScreenYet
 from vmgui.ui.console.devices import DevicesMenu
-from vmgui.ui.console.framebuffer import FramebufferView, ScaleMode, font_for
+from vmgui.ui.console.framebuffer import MIN_FIT_SIZE, FramebufferView, ScaleMode, font_for
 from vmgui.ui.console.keyboard import GuestKeyboard
 from vmgui.ui.console.keymap import KeyTranslator
 from vmgui.ui.console.logview import LogDialog, RecentLogHandler
@@ -59,6 +59,7 @@ IDLE_INTERVAL_MS = 33  # quiet screen: ~30 Hz polling (blink phases last 133 ms)
 IDLE_ASK_EVERY = 3  # quiet screen: a fresh display state every 3rd tick (~10 Hz)
 ACTIVE_S = 1.0  # after input or a changed frame: 60 Hz, a fresh display state every tick
 LOGGER_NAME = "vmgui"
+WINDOW_TITLE_ALLOWANCE = 32  # a title bar's height, before the window manager framed it
 PROCESS_HOW = re.compile(r"\(([^()]*)\)\s*$")  # "... died (killed by signal 9)"
 
 
@@ -106,6 +107,7 @@ class ConsoleWindow(QMainWindow):
         self.view.clicked.connect(lambda: self.set_keyboard_grab(True))
         self.view.frame_changed.connect(self._update_mode_label)
         self.view.size_hint_changed.connect(self._fit_window_to_view)
+        self.view.room = self._room_for_view
         self.setCentralWidget(self.view)
         self.serial = SerialDock(host.send, self)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.serial)
@@ -458,10 +460,43 @@ class ConsoleWindow(QMainWindow):
     def _on_integer(self, checked: bool) -> None:
         self.view.set_scale_mode(self.view.scale_mode, integer=checked)
 
+    def _room_for_view(self) -> QSize:
+        """The screen's free area less what the window puts around the view (frame,
+        menu bar, status bar, docks): the largest view that keeps the window on screen."""
+        screen = self.screen()
+        if screen is None:
+            return QSize()
+        free = screen.availableGeometry().size()
+        frame = self.frameGeometry().size() - self.geometry().size()
+        if self.isVisible():
+            around = self.size() - self.view.size()
+        else:  # not laid out yet; no frame yet either: allow for a typical title bar
+            bars = [bar for bar in (self.menuBar(), self.statusBar()) if not bar.isHidden()]
+            around = QSize(0, sum(bar.sizeHint().height() for bar in bars))
+            frame = frame.expandedTo(QSize(0, WINDOW_TITLE_ALLOWANCE))
+        return QSize(max(MIN_FIT_SIZE.width(), free.width() - frame.width() - around.width()),
+                     max(MIN_FIT_SIZE.height(),
+                         free.height() - frame.height() - around.height()))
+
     def _fit_window_to_view(self) -> None:
         self.layout().activate()  # apply the view's new minimum size now, not on next event
         if self.view.scale_mode is not ScaleMode.FIT and not self.isFullScreen():
             self.adjustSize()
+            self._keep_on_screen()
+
+    def _keep_on_screen(self) -> None:
+        """A window that grew (a mode change) past the screen's edge moves back in, as
+        far as it fits; one the user put partly off screen on purpose stays if it is
+        not larger than before."""
+        screen = self.screen()
+        if screen is None or not self.isVisible():
+            return
+        free = screen.availableGeometry()
+        frame = self.frameGeometry()
+        x = max(free.left(), min(frame.left(), free.right() + 1 - frame.width()))
+        y = max(free.top(), min(frame.top(), free.bottom() + 1 - frame.height()))
+        if (x, y) != (frame.left(), frame.top()):
+            self.move(x, y)
 
     def toggle_full_screen(self) -> None:
         full = not self.isFullScreen()
