@@ -88,7 +88,8 @@ class AtapiCdrom(AtaDevice):
 
     PACKET_DEVICE = True
     STATE_FIELDS = AtaDevice.STATE_FIELDS + (
-        "sense_key", "asc", "unit_attention", "locked", "limit", "cd_lba", "cd_left")
+        "sense_key", "asc", "unit_attention", "locked", "limit", "cd_lba", "cd_left",
+        "reading")
 
     def __init__(self, name: str, media: Callable[[], Any],
                  activity: Callable[[str, int], None] | None = None,
@@ -121,6 +122,7 @@ class AtapiCdrom(AtaDevice):
 
     def soft_reset(self) -> None:
         self.limit = self.cd_lba = self.cd_left = 0
+        self.reading = False  # the reply is CD sectors (sent whole, as drives do)
         self.pending = b""
         super().soft_reset()
 
@@ -206,7 +208,7 @@ class AtapiCdrom(AtaDevice):
 
     def _reply(self, reply: bytes, allocation: int) -> None:
         """Send ``reply`` cut to the host's ``allocation`` length."""
-        self.pending, self.cd_left = reply[:allocation], 0
+        self.pending, self.cd_left, self.reading = reply[:allocation], 0, False
         self._next_chunk()
 
     def _next_chunk(self) -> None:
@@ -216,7 +218,7 @@ class AtapiCdrom(AtaDevice):
             self._done()
             return
         size = left if left <= self.limit else self.limit & ~1
-        if self.cd_left and size >= CD_SECTOR:
+        if self.reading and size >= CD_SECTOR:
             size -= size % CD_SECTOR  # whole sectors per chunk, as drives send them
         try:
             while len(self.pending) < size:
@@ -289,7 +291,7 @@ class AtapiCdrom(AtaDevice):
             raise CheckCondition(Sense.ILLEGAL_REQUEST, Asc.LBA_OUT_OF_RANGE,
                                  f"{what} beyond end of disc ({total} sectors)")
         self.count_activity(count)
-        self.pending, self.cd_lba, self.cd_left = b"", lba, count
+        self.pending, self.cd_lba, self.cd_left, self.reading = b"", lba, count, True
         self._next_chunk()
 
     def _read_toc(self, cdb: bytes) -> None:
@@ -334,6 +336,7 @@ class AtapiCdrom(AtaDevice):
         super().load_state(state)
         self.sense_key, self.asc = Sense(self.sense_key), Asc(self.asc)
         self.unit_attention, self.locked = bool(self.unit_attention), bool(self.locked)
+        self.reading = bool(self.reading)
         self.pending = bytes(state["pending"])
         self.known = self.media()
 
