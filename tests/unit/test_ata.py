@@ -120,6 +120,7 @@ def test_power_on_leaves_the_ata_signature_and_ready(rig):
 
 def test_absent_slave_reads_zero_status_and_ignores_commands(rig):
     rig.w(DEV, 0xB0)
+    assert [rig.r(p) for p in (COUNT, LBA0, LBA1, LBA2)] == [1, 1, 0xFF, 0xFF]
     rig.w(LBA0, 0x55)
     assert rig.r(STATUS) == 0 and rig.bus.read(CTL) == 0 and rig.r(ERR) == 0
     assert rig.r(LBA0) == 0x55  # the registers echo, as on QEMU's ISA IDE
@@ -127,6 +128,18 @@ def test_absent_slave_reads_zero_status_and_ignores_commands(rig):
     assert rig.edges == 0 and rig.r(STATUS) == 0
     rig.w(DEV, 0xA0)
     assert rig.r(STATUS) == READY and rig.r(LBA0) == 0x55  # writes reach both devices
+
+
+def test_after_soft_reset_an_absent_slave_reads_count_and_lba_low_1(rig):
+    rig.w(DEV, 0xB0)
+    rig.w(COUNT, 0x55)
+    rig.w(LBA0, 0xAA)  # Linux's device check: the values echo
+    assert (rig.r(COUNT), rig.r(LBA0)) == (0x55, 0xAA)
+    rig.bus.write(CTL, 1, 0x04)
+    rig.bus.write(CTL, 1, 0x00)
+    rig.w(DEV, 0xB0)
+    assert [rig.r(p) for p in (COUNT, LBA0, LBA1, LBA2)] == [1, 1, 0xFF, 0xFF]
+    assert rig.r(ERR) == 0 and rig.r(STATUS) == 0  # and the error says: no device 1
 
 
 def test_a_channel_without_devices_reads_zero(rig):

@@ -12,9 +12,10 @@ Status register (not the Alternate Status) or writes a command, driving the IRQ 
 and :mod:`vmgui.devices.atapi` (CD-ROM drives), on :mod:`vmgui.devices.ata_device`.
 
 A selected position without a device reads 0 from Status, Alternate Status and Error (and
-ignores commands), so a host sees "no device 1"; a channel with no device at all reads 0
-from every register.  That is what QEMU's ISA IDE does and what Linux's drivers are tested
-against.
+ignores commands), so a host sees "no device 1"; its other registers echo what was written
+and take the signature 01h/01h/FFh/FFh at a reset (so a driver waiting for count and LBA
+low to read 1 after SRST goes on); a channel with no device at all reads 0 from every
+register.  That is what QEMU's ISA IDE does and what Linux's drivers are tested against.
 
 References: T13 ATA/ATAPI-6 sections 5.2 (device selection, device 1 absent), 7 (the
 registers; HOB cleared by any command block write; INTRQ), 9.2 (software reset: BSY while
@@ -74,6 +75,7 @@ class AtaChannel:
         self.irq = irq
         self.devices = list(devices)
         self._spare = TaskFile()  # the registers an absent device position echoes
+        self._spare.set_signature(None)
         for dev in self.devices:
             if dev is not None:
                 dev.interrupt = self._assert_intrq
@@ -97,6 +99,7 @@ class AtaChannel:
             if dev is not None:
                 dev.power_on()
         self._spare = TaskFile()
+        self._spare.set_signature(None)
         self.selected, self.devctl, self.intrq = 0, 0, False
         self._update_irq()
 
@@ -184,6 +187,7 @@ class AtaChannel:
         for dev in self.devices:
             if dev is not None:
                 dev.diagnose()
+        self._spare.set_signature(None)
         self.selected = 0
         for tf in self._taskfiles():
             tf.device &= ~DeviceBits.DEV & 0xFF
@@ -200,6 +204,7 @@ class AtaChannel:
             for dev in self.devices:
                 if dev is not None:
                     dev.soft_reset()
+            self._spare.set_signature(None)
             self.selected = 0
             for tf in self._taskfiles():
                 tf.device &= ~DeviceBits.DEV & 0xFF

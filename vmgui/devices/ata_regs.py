@@ -274,11 +274,13 @@ class TaskFile:
     def byte_count(self, value: int) -> None:
         self.lba_mid, self.lba_high = value & 0xFF, value >> 8 & 0xFF
 
-    def set_signature(self, packet: bool) -> None:
+    def set_signature(self, packet: bool | None) -> None:
         """The signature a device leaves after a reset or EXECUTE DEVICE DIAGNOSTIC:
-        count 1, LBA low 1, LBA mid/high 0/0 (ATA) or 14h/EBh (ATAPI)."""
+        count 1, LBA low 1, LBA mid/high 0/0 (ATA) or 14h/EBh (ATAPI); ``packet`` None:
+        what an absent device position reads then (FFh/FFh, as QEMU has it)."""
         self.count = self.lba_low = 1
-        self.lba_mid, self.lba_high = (0x14, 0xEB) if packet else (0, 0)
+        signatures = {False: (0, 0), True: (0x14, 0xEB), None: (0xFF, 0xFF)}
+        self.lba_mid, self.lba_high = signatures[packet]
         self.device &= ~DeviceBits.HEAD & 0xFF
 
     def save(self) -> dict[str, Any]:
