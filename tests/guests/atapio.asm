@@ -7,8 +7,8 @@
 ;     "SECTOR0 <8 bytes from offset 3> SIG <word at 510>"
 ;   WRITE SECTORS of LBA 1 ("WRITTEN BY ATA", then zeros), then int 13h AH=02h reads C:'s
 ;     sector 2 (CHS 0/0/2 = LBA 1) back -> "INT13 <its first 14 bytes>"
-;   the secondary master's signature -> "ATAPI SIG <LBA High><LBA Mid>" (EB14: a packet
-;     device; otherwise "NO ATAPI" and the CD part is skipped)
+;   a soft reset of the secondary channel, then its master's signature -> "ATAPI SIG
+;     <LBA High><LBA Mid>" (EB14: a packet device; otherwise "NO ATAPI", CD part skipped)
 ;   PACKET INQUIRY -> "INQUIRY <vendor and product, 24 characters>"
 ;   PACKET READ(10) of LBA 16 -> "PVD <bytes 1-5> <volume identifier, 11 characters>"
 ;   "IRQS <IRQ 14 count> <IRQ 15 count>", then "DONE".
@@ -175,8 +175,13 @@ start:  cli
         loop .i13
         ; ---------------------------------------------------------- ATAPI
         mov dx, 0x376
-        xor al, al
+        mov al, 0x04                    ; SRST: the devices leave their signatures
         out dx, al
+        xor al, al                      ; SRST off, nIEN clear
+        out dx, al
+.rst:   in al, dx
+        test al, 0x80
+        jnz .rst
         mov dx, 0x176
         mov al, 0xa0
         out dx, al
