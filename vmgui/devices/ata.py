@@ -19,8 +19,9 @@ register.  That is what QEMU's ISA IDE does and what Linux's drivers are tested 
 
 References: T13 ATA/ATAPI-6 sections 5.2 (device selection, device 1 absent), 7 (the
 registers; HOB cleared by any command block write; INTRQ), 9.2 (software reset: BSY while
-SRST is set, the signature afterwards, device 0 selected); QEMU ``hw/ide/core.c`` and
-``hw/ide/isa.c``; Bochs ``iodev/harddrv.cc``.
+SRST is set, the signature afterwards, device 0 selected); QEMU ``hw/ide/core.c`` (absent
+devices, the echoing registers); Bochs ``iodev/harddrv.cc`` (the data port reads 0 without
+DRQ; its "bulk I/O quantum" is how a ``rep insw`` could move a whole DRQ block at once).
 
 Thread rule: used from the VM's emulation thread only.
 """

@@ -18,8 +18,8 @@ Geometry: the BIOS's geometry for the image (:mod:`vmgui.storage.image`: the MBR
 does.  Cylinders are capped at 16383 (ATA-6 6.2.1: disks above 8.4 GB).
 
 References: T13 ATA/ATAPI-6 sections 6.2 (IDENTIFY words), 8 (commands), 9.5-9.7
-(protocols); QEMU ``hw/ide/core.c`` and Bochs ``iodev/harddrv.cc`` for details guests
-rely on (count 0 = 256/65536 sectors, SET MULTIPLE 0 disables multiple mode).
+(protocols); QEMU ``hw/ide/core.c`` for details guests rely on (count 0 = 256/65536
+sectors, SET MULTIPLE 0 disables multiple mode, 16 sectors per block after power-on).
 
 Thread rule: used from the VM's emulation thread only.
 """
