@@ -31,6 +31,7 @@ from vmgui.bios.pci import PciBios
 from vmgui.bios.system import MemoryLayout
 from vmgui.core import crash, pmode, removable
 from vmgui.core import events as ev
+from vmgui.core.ata_drives import build_ata
 from vmgui.core.cpuid import CpuIdentity
 from vmgui.core.cpuid import get_model as get_cpu_model
 from vmgui.core.cpustate import probe_layout
@@ -198,6 +199,7 @@ class Machine(InterruptsMixin):
         if self.pci is not None:
             self.pci_bios = PciBios(self.bus, self.memory.load_rom)
             self.bios.timer.add_function(0xB1, self.pci_bios.handle)
+        self.ata = build_ata(self)  # IDE: C:/D: primary, the CD drive secondary master
         self._setup_cmos()
         self.timer = DeadlineTimer(self.engine.request_stop)
         self._hook()
@@ -327,6 +329,7 @@ class Machine(InterruptsMixin):
             dev.reset()
         if self.pci is not None:
             self.pci.reset()
+        self.ata.reset()
         self.memory.set_a20(True)
         self._wait = Wait.NONE
         self._reset_requested = False

@@ -71,6 +71,8 @@ _AT_DEVICES = (
     IsaDevice("uart", 0x3F8, (4,)),  # COM1
     IsaDevice("debugcon", 0xE9),  # Bochs/QEMU debug port
     IsaDevice("vga", 0x3C0),
+    IsaDevice("ata-primary", 0x1F0, (14,)),  # IDE: C: master, D: slave (control at 3F6h)
+    IsaDevice("ata-secondary", 0x170, (15,)),  # the CD drive's master position (376h)
 )
 
 DEFAULT_PROFILE = "pc-at"

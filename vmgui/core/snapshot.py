@@ -41,7 +41,10 @@ REQUIRED_PARTS = ("machine", "cpu", "ram", "vram", "devices", "bios")
 # Machine attributes holding devices, in load order: the PIC goes last so that its saved
 # inputs and requests win over lines the other devices re-drive while loading.
 DEVICE_ATTRS = ("pit", "port61", "cmos", "kbc", "port92", "uart", "debugcon", "vga", "pci",
-                "pic")
+                "ata", "pic")
+# Devices a state saved by an older vmgui may lack: they stay as powered on (the guest
+# saved then had never seen them).
+ADDED_LATER = frozenset({"ata"})
 _B64 = "$b64"
 CLOCK_TOLERANCE_NS = 100_000_000
 
@@ -229,6 +232,8 @@ def _check(machine: Machine, parts: dict[str, Any]) -> tuple[dict, dict, dict]:
         raise RestoreError(f"saved CPU state is {len(parts['cpu'])} bytes, "
                            f"this engine build uses {size}")
     for dev in _devices(machine):
+        if dev.NAME not in dstates and dev.NAME in ADDED_LATER:
+            continue
         if dev.NAME not in dstates:
             raise RestoreError(f"saved state has no {dev.NAME!r} device")
         try:
@@ -276,7 +281,8 @@ def restore(machine: Machine, meta: dict[str, Any], parts: dict[str, Any]) -> No
     machine.engine.stop_ctl.blocks = mstate["blocks"]
     set_guest_time(machine.clock, mstate["guest_ns"])
     for dev in _devices(machine):
-        dev.load_state(dstates[dev.NAME])
+        if dev.NAME in dstates:  # else one of ADDED_LATER, left as powered on
+            dev.load_state(dstates[dev.NAME])
     _sync_irq_lines(machine)
     memory.set_a20(bool(mstate["a20"]))
     bios = machine.bios
