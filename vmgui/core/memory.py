@@ -157,6 +157,8 @@ class GuestMemory(MemoryMixin):
 
     def read(self, addr: int, size: int) -> bytes:
         end = addr + size
+        if 0 <= addr and end <= VGA_BASE:  # conventional RAM: the common case, one slice
+            return bytes(self.ram[addr:end])
         if self.high_bios and addr >= HIGH_BIOS_BASE and end <= HIGH_BIOS_BASE + HIGH_BIOS_SIZE:
             addr += HIGH_BIOS_SOURCE - HIGH_BIOS_BASE  # the BIOS, seen at the top of 4 GiB
             end = addr + size
