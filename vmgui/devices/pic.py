@@ -327,10 +327,10 @@ class Pic8259Pair(Device):
         if irq == CASCADE_INPUT:
             irq = ISA_IRQ2_REDIRECT
         if irq < 8:
-            self.master.set_input(irq, level)
+            self.master.set_input(irq, level)  # the slave's output cannot change
         else:
             self.slave.set_input(irq - 8, level)
-        self._update_cascade()
+            self._update_cascade()
 
     def pending(self) -> bool:
         """True when an unmasked request outranks everything in service (INT is high)."""
