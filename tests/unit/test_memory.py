@@ -157,3 +157,21 @@ def test_window_a_as_io_memory_goes_through_the_device(memory):
     assert engine.run() == 0
     assert seen == [(0x100, 0x44), (0x101, 0x33), (0x102, 0x22), (0x103, 0x11)]
     assert engine.read(Reg.EAX) & 0xFF == 0x04
+
+
+def test_data_writes_go_straight_to_ram_below_640k_and_above_the_hma(memory, monkeypatch):
+    """An interrupt frame or a page-table bit is data: no engine call (which dropped the
+    page's translated code, and with paging on emptied the TLB twice)."""
+    calls = []
+    monkeypatch.setattr(memory.engine, "mem_write", lambda addr, data: calls.append(addr))
+    memory.write_data(0x9FFF0, b"\x11" * 16)
+    memory.write_data(ONE_MB + 0x10000, b"\x22" * 4)
+    memory.write_data(memory.size - 4, b"\x33" * 4)
+    assert calls == []
+    assert memory.read(0x9FFF0, 16) == b"\x11" * 16
+    assert memory.read(ONE_MB + 0x10000, 4) == b"\x22" * 4
+    assert memory.read(memory.size - 4, 4) == b"\x33" * 4
+    memory.write_data(ONE_MB + 0x10, b"\x44")  # the HMA: its A20 alias needs the engine
+    assert calls == [ONE_MB + 0x10]
+    with pytest.raises(IndexError):
+        memory.write_data(memory.size - 2, b"\x55" * 4)

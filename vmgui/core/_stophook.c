@@ -20,11 +20,24 @@
  * translator state is damaged after that: the caller must never run it again; the CPU
  * registers (a separate structure) stay readable for the crash report.
  * A signal outside a guarded run goes to whatever handler was installed before ours.
+ *
+ * Last, the TLB fill hook (vmgui_tlb_fill, see vmgui.core.fasttlb): with the engine's
+ * TLB type set to UC_TLB_VIRTUAL it translates linear addresses while paging is off
+ * (linear = physical, as the CPU's own walk does then) and gives data accesses to pages
+ * that never held code an entry without execute permission.  Unicorn keeps every store
+ * through an executable entry on its slow path (its dirty tracking of code pages is a
+ * stub); a data-only entry goes fast after its first store.  A page is marked as code
+ * at its first instruction fetch, and the whole TLB is flushed then, so no data-only
+ * entry of a code page survives (stores to code pages keep their self-modifying-code
+ * checks).  With paging on it switches the engine back to the CPU's TLB and fails the
+ * fill: the engine stops with UC_ERR_EXCEPTION at the access, which the caller runs
+ * again under the CPU's own page walk.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
@@ -148,6 +161,62 @@ static void vmgui_block_hook(void *uc, uint64_t address, uint32_t size, void *us
     }
 }
 
+typedef int (*reg_read_fn)(void *uc, int regid, void *value);
+typedef int (*uc_ctl_fn)(void *uc, uint32_t control, ...);
+
+/* unicorn.h's uc_tlb_entry and the values used here (UC_MEM_FETCH, UC_PROT_*, the x86
+ * CR0 register id and the uc_ctl control words come from the Python side) */
+typedef struct {
+    uint64_t paddr;
+    int perms;
+} vmgui_tlb_entry;
+
+#define VMGUI_MEM_FETCH 18
+#define VMGUI_PROT_RW 3
+#define VMGUI_PROT_RWX 7
+#define VMGUI_CR0_PG 0x80000000u
+#define VMGUI_PAGES (1u << 20) /* 4 KiB pages of the 4 GiB linear space */
+
+typedef struct {
+    reg_read_fn reg_read;     /* uc_reg_read */
+    uc_ctl_fn ctl;            /* uc_ctl */
+    uint8_t *code_pages;      /* VMGUI_PAGES bits: an instruction was fetched there */
+    uint64_t fills;           /* TLB fills answered */
+    uint64_t code_marks;      /* pages marked as code (each flushed the TLB) */
+    int32_t cr0_reg;          /* UC_X86_REG_CR0 */
+    int32_t handovers;        /* times paging was found on and the CPU's TLB took over */
+    uint32_t ctl_tlb_type;    /* uc_ctl control word: write the TLB type */
+    uint32_t ctl_tlb_flush;   /* uc_ctl control word: flush the TLB */
+    int32_t tlb_cpu;          /* UC_TLB_CPU */
+    int32_t reserved;
+} vmgui_tlb_ctl;
+
+static bool vmgui_tlb_fill(void *uc, uint64_t vaddr, int type, vmgui_tlb_entry *entry,
+                           void *user_data)
+{
+    vmgui_tlb_ctl *t = (vmgui_tlb_ctl *)user_data;
+    uint64_t cr0 = 0;
+    uint32_t page;
+    int code;
+    if (t->reg_read(uc, t->cr0_reg, &cr0) != 0 || (cr0 & VMGUI_CR0_PG) || vaddr >> 32) {
+        t->handovers++;
+        t->ctl(uc, t->ctl_tlb_type, t->tlb_cpu);
+        return false;
+    }
+    t->fills++;
+    page = (uint32_t)(vaddr >> 12);
+    code = (t->code_pages[page >> 3] >> (page & 7)) & 1;
+    if (type == VMGUI_MEM_FETCH && !code) {
+        t->code_pages[page >> 3] |= (uint8_t)(1u << (page & 7));
+        t->code_marks++;
+        t->ctl(uc, t->ctl_tlb_flush); /* drop every data-only entry of this page */
+        code = 1;
+    }
+    entry->paddr = vaddr & ~(uint64_t)0xFFF;
+    entry->perms = code ? VMGUI_PROT_RWX : VMGUI_PROT_RW;
+    return true;
+}
+
 static PyObject *hook_address(PyObject *self, PyObject *args)
 {
     (void)self;
@@ -160,6 +229,20 @@ static PyObject *guarded_start_address(PyObject *self, PyObject *args)
     (void)self;
     (void)args;
     return PyLong_FromVoidPtr((void *)&vmgui_guarded_emu_start);
+}
+
+static PyObject *tlb_fill_address(PyObject *self, PyObject *args)
+{
+    (void)self;
+    (void)args;
+    return PyLong_FromVoidPtr((void *)&vmgui_tlb_fill);
+}
+
+static PyObject *tlb_ctl_size(PyObject *self, PyObject *args)
+{
+    (void)self;
+    (void)args;
+    return PyLong_FromSize_t(sizeof(vmgui_tlb_ctl));
 }
 
 static PyObject *install_guard(PyObject *self, PyObject *args)
@@ -195,6 +278,8 @@ static PyMethodDef methods[] = {
     {"install_guard", install_guard, METH_NOARGS,
      "Install the crash guard's signal handlers (once per process)."},
     {"ctl_size", ctl_size, METH_NOARGS, "sizeof the control struct (for a layout check)."},
+    {"tlb_fill_address", tlb_fill_address, METH_NOARGS, "Address of the TLB fill hook."},
+    {"tlb_ctl_size", tlb_ctl_size, METH_NOARGS, "sizeof the TLB hook's struct."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -45,6 +45,7 @@ _U32 = struct.Struct("<I")
 _I32 = struct.Struct("<i")
 _U64 = struct.Struct("<Q")
 _SEG = struct.Struct("<I4xQII")  # selector, (pad), base, limit, flags
+_TABLE = struct.Struct("<QI")  # a descriptor-table register's cache: base, limit
 PROBE_RAM = 0x10000
 _PROBE_MARKS = {"es": 0x1111, "cs": 0x2222, "ss": 0x3333, "ds": 0x4444, "fs": 0x5555,
                 "gs": 0x6666}
@@ -284,6 +285,9 @@ class CpuContext:
         self.layout = layout
         self._buf = ContextBuffer(engine)
         self._view = self._buf.view
+        # offsets by name, looked up once (delivery reads several per interrupt)
+        self._seg_at = {name: layout.seg(name) for name in SEGMENT_ORDER}
+        self._table_at = {"gdt": layout.gdt, "idt": layout.idt}
 
     def close(self) -> None:
         self._buf.free()
@@ -316,20 +320,31 @@ class CpuContext:
         5 EBP, 6 ESI, 7 EDI)."""
         return self._u64(self.layout.regs + 8 * index) & 0xFFFFFFFF
 
+    def delivery_words(self) -> tuple[int, int, int, int, int, int]:
+        """(CR0, hflags, IDT base, IDT limit, GDT base, GDT limit) in one go."""
+        view, lay = self._view, self.layout
+        idt_base, idt_limit = _TABLE.unpack_from(view, lay.idt + 8)
+        gdt_base, gdt_limit = _TABLE.unpack_from(view, lay.gdt + 8)
+        return (_U64.unpack_from(view, lay.cr)[0] & 0xFFFFFFFF,
+                _U32.unpack_from(view, lay.hflags)[0], idt_base, idt_limit, gdt_base,
+                gdt_limit)
+
+    def selector(self, name: str) -> int:
+        return _U32.unpack_from(self._view, self._seg_at[name])[0]
+
     def seg(self, name: str) -> Segment:
-        return Segment(*_SEG.unpack_from(self._view, self.layout.seg(name)))
+        return Segment(*_SEG.unpack_from(self._view, self._seg_at[name]))
 
     def table(self, name: str) -> tuple[int, int]:
         """(base, limit) of the "gdt" or "idt" register."""
-        at = getattr(self.layout, name)
-        return self._u64(at + 8), _U32.unpack_from(self._view, at + 16)[0]
+        return _TABLE.unpack_from(self._view, self._table_at[name] + 8)
 
     def cr(self, number: int) -> int:
         """CR0, CR2, CR3 or CR4."""
         return self._u64(self.layout.cr + 8 * number) & 0xFFFFFFFF
 
     def seg_base(self, name: str) -> int:
-        return self._u64(self.layout.seg(name) + 8)
+        return _U64.unpack_from(self._view, self._seg_at[name] + 8)[0]
 
     @property
     def error_code(self) -> int:
@@ -344,7 +359,7 @@ class CpuContext:
         return _I32.unpack_from(self._view, self.layout.old_exception)[0]
 
     def _put_seg(self, name: str, seg: Segment) -> None:
-        _SEG.pack_into(self._view, self.layout.seg(name), seg.selector & 0xFFFF,
+        _SEG.pack_into(self._view, self._seg_at[name], seg.selector & 0xFFFF,
                        seg.base & 0xFFFFFFFF, seg.limit & 0xFFFFFFFF, seg.flags & 0xFFFFFFFF)
 
     def clear_exception(self) -> None:
@@ -353,6 +368,31 @@ class CpuContext:
         byte goes back unchanged."""
         self._buf.save()
         _I32.pack_into(self._view, self.layout.old_exception, -1)
+        self._buf.restore()
+
+    def enter(self, cs: Segment, ss: Segment, cpl: int, esp: int, eip: int,
+              eflags: int) -> None:
+        """:meth:`load` for an entry that keeps SS (no stack switch, not from
+        virtual-8086 mode): ``ss`` is the current SS as :meth:`seg` read it, and only CS,
+        ESP, EIP, EFLAGS, hflags and the exception record are written."""
+        lay, view = self.layout, self._view
+        _SEG.pack_into(view, self._seg_at["cs"], cs.selector & 0xFFFF, cs.base & 0xFFFFFFFF,
+                       cs.limit & 0xFFFFFFFF, cs.flags & 0xFFFFFFFF)
+        _U64.pack_into(view, lay.regs + 8 * 4, esp & 0xFFFFFFFF)
+        _U64.pack_into(view, lay.eip, eip & 0xFFFFFFFF)
+        _U64.pack_into(view, lay.eflags, eflags & 0xFFFFFFFF)
+        hflags = _U32.unpack_from(view, lay.hflags)[0] & ~(
+            HF_CPL_MASK | HF_CS32 | HF_SS32 | HF_ADDSEG | HF_INHIBIT_IRQ)
+        hflags |= cpl | HF_PE
+        big = cs.flags & DESC_B
+        if big:
+            hflags |= HF_CS32
+        if ss.flags & DESC_B:
+            hflags |= HF_SS32
+        if eflags & EF_VM or not big or self.seg_base("ds") | self.seg_base("es") | ss.base:
+            hflags |= HF_ADDSEG
+        _U32.pack_into(view, lay.hflags, hflags)
+        _I32.pack_into(view, lay.old_exception, -1)
         self._buf.restore()
 
     def load(self, *, cs: Segment, ss: Segment, cpl: int, esp: int, eip: int, eflags: int,

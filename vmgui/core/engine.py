@@ -24,6 +24,7 @@ from unicorn import x86_const as x86
 from unicorn.unicorn_py3.unicorn import uclib as _binding_lib
 
 from vmgui.bios.api import Reg
+from vmgui.core.fasttlb import FastTlb
 
 log = logging.getLogger(__name__)
 
@@ -349,6 +350,7 @@ class Engine:
         self._hooks: list[HookHandle] = []
         self._mapped: dict[int, object] = {}  # guest address -> buffer or callbacks kept alive
         self.stop_ctl = StopControl()
+        self._stop_asked = False  # stop_now() was called during the current run
         self.stop_ctl.emu_stop = ctypes.cast(_LIB.uc_emu_stop, ctypes.c_void_p).value
         self.stop_ctl.emu_start = ctypes.cast(_LIB.uc_emu_start, ctypes.c_void_p).value
         self._stop_ctl_ref = ctypes.pointer(self.stop_ctl)
@@ -367,6 +369,8 @@ class Engine:
         else:
             log.warning("native stop hook unavailable: using instruction-count slicing "
                         "(slower, still safe)")
+        # data-only TLB entries while paging is off: fast guest stores (vmgui.core.fasttlb)
+        self.fast_tlb = FastTlb.install(_LIB, uc) if self.native_stop else None
         self.enter_real_mode()
         self._initial_cr4 = self.read_raw(x86.UC_X86_REG_CR4)
 
@@ -682,7 +686,10 @@ class Engine:
         self.flush_translations()
 
     def flush_translations(self) -> None:
-        """Drop every TLB entry and every translated block (both are rebuilt on demand)."""
+        """Drop every TLB entry and every translated block (both are rebuilt on demand);
+        the TLB goes back to vmgui's fill hook (its code page marks start afresh)."""
+        if self.fast_tlb is not None:
+            self.fast_tlb.reset()
         for what, ctl in (("TLB flush", _CTL_TLB_FLUSH), ("TB flush", _CTL_TB_FLUSH)):
             err = _LIB.uc_ctl(self._uc, ctl)
             if err:
@@ -705,6 +712,7 @@ class Engine:
             raise EngineError("run", ucc.UC_ERR_HANDLE)
         eip = self.read(Reg.EIP)
         self.stop_ctl.stopped_by = 0
+        self._stop_asked = False
         return self._run(eip, max_instructions)
 
     def _run(self, eip: int, max_instructions: int) -> int:
@@ -714,6 +722,14 @@ class Engine:
         if self._guarded_start is None:
             return _LIB.uc_emu_start(self._uc, eip, 0, 0, count)  # `until`: unused
         err = self._guarded_start(self._stop_ctl_ref, self._uc, eip, 0, 0, count)
+        if err == ucc.UC_ERR_EXCEPTION and self.fast_tlb is not None \
+                and self.fast_tlb.handed_over():
+            # paging came on: the CPU's own TLB took over at an access not yet done;
+            # run on from there unless a hook had asked the engine to stop
+            if self._stop_asked:
+                return ucc.UC_ERR_OK
+            err = self._guarded_start(self._stop_ctl_ref, self._uc, self.read(Reg.EIP), 0,
+                                      0, count)
         if err == ENGINE_CRASHED:
             ctl = self.stop_ctl
             self.crash = EngineCrash(ctl.crash_signal, ctl.crash_address, ctl.crash_pc)
@@ -726,6 +742,7 @@ class Engine:
 
     def stop_now(self) -> None:
         """Emulation thread only (inside a hook): stop after the current instruction."""
+        self._stop_asked = True
         _LIB.uc_emu_stop(self._uc)
 
     @staticmethod

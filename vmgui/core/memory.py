@@ -157,6 +157,8 @@ class GuestMemory(MemoryMixin):
 
     def read(self, addr: int, size: int) -> bytes:
         end = addr + size
+        if 0 <= addr and end <= VGA_BASE:  # conventional RAM: the common case, one slice
+            return bytes(self.ram[addr:end])
         if self.high_bios and addr >= HIGH_BIOS_BASE and end <= HIGH_BIOS_BASE + HIGH_BIOS_SIZE:
             addr += HIGH_BIOS_SOURCE - HIGH_BIOS_BASE  # the BIOS, seen at the top of 4 GiB
             end = addr + size
@@ -210,12 +212,15 @@ class GuestMemory(MemoryMixin):
         self.engine.mem_write(addr, bytes(data))
 
     def write_data(self, addr: int, data: bytes) -> None:
-        """Write bytes that are data, not code (an interrupt frame on the guest's stack):
-        straight into RAM, without dropping translated code on that page.  DOS keeps its
-        stack beside its code, and flushing that code on every timer tick made the idle
-        loop retranslate itself 18 times a second."""
+        """Write bytes that are data, not code (an interrupt frame on the guest's stack,
+        a page-table entry's accessed bit): straight into RAM, without dropping
+        translated code on that page.  DOS keeps its stack beside its code, and flushing
+        that code on every timer tick made the idle loop retranslate itself 18 times a
+        second.  Above the HMA too: there a flush went through the engine, which with
+        paging on switched paging off and on around it, emptying the TLB twice for every
+        interrupt and system call of a paged guest."""
         end = addr + len(data)
-        if 0 <= addr and end <= VGA_BASE:
+        if 0 <= addr and end <= VGA_BASE or ONE_MB + HMA_SIZE <= addr and end <= self.size:
             self.ram[addr:end] = data
         else:
             self.write(addr, data)

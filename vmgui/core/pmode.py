@@ -21,6 +21,7 @@ and leaves them alone in the context).
 
 from __future__ import annotations
 
+import functools
 import logging
 import struct
 from dataclasses import dataclass
@@ -53,6 +54,8 @@ _GATE_TYPES = {0x6: (False, False), 0x7: (False, True), 0xE: (True, False),
                0xF: (True, True)}  # type -> (32-bit, trap gate)
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
+_PAIR = struct.Struct("<II")  # a gate or descriptor: low and high words
+_FRAME32 = struct.Struct("<III")  # EIP, CS, EFLAGS as a 32-bit gate pushes them
 
 
 def vector_name(vector: int) -> str:
@@ -219,6 +222,18 @@ class ProtectedMode:
                      paging: tuple[int, int, int] | None | bool = True) -> None:
         if paging is True:
             paging = self._paging()
+        if not paging and (linear & 0xFFF) + len(data) <= 0x1000:
+            pieces = [(linear & 0xFFFFFFFF, data)]  # one page, no walk: nothing can fault
+        else:
+            pieces = self._pieces(linear, data, user, paging)
+        for phys, piece in pieces:
+            try:
+                self.memory.write_data(phys, piece)
+            except (IndexError, ValueError):
+                log.debug("write of %d bytes at %#x: no memory there", len(piece), phys)
+
+    def _pieces(self, linear: int, data: bytes, user: bool,
+                paging: tuple[int, int, int] | None) -> list[tuple[int, bytes]]:
         # translate every page first: a fault must leave memory unchanged
         pieces, at = [], 0
         while at < len(data):
@@ -226,11 +241,7 @@ class ProtectedMode:
             pieces.append((self.translate(linear + at, True, user, paging),
                            data[at:at + chunk]))
             at += chunk
-        for phys, piece in pieces:
-            try:
-                self.memory.write_data(phys, piece)
-            except (IndexError, ValueError):
-                log.debug("write of %d bytes at %#x: no memory there", len(piece), phys)
+        return pieces
 
     # ------------------------------------------------------------------ CPU view
     def linear_pc(self) -> int:
@@ -242,6 +253,9 @@ class ProtectedMode:
     def deliver(self, event: Event) -> None:
         """Deliver ``event``; a fault on the way is delivered instead (double fault
         rules); raises TripleFault or Unsupported when the CPU cannot go on."""
+        if event.error_code is None and self._deliver_plain(event):
+            self.deliveries += 1
+            return
         first = event
         while True:
             try:
@@ -272,8 +286,7 @@ class ProtectedMode:
         index = selector & 0xFFF8
         if index + 7 > limit:
             raise DeliveryFault(GP, (selector & 0xFFFC) | ext)
-        raw = self.read_linear(base + index, 8, paging=self._pg)
-        return _U32.unpack_from(raw, 0)[0], _U32.unpack_from(raw, 4)[0]
+        return _PAIR.unpack(self._read_table(base + index))
 
     def _gate(self, event: Event, cpl: int) -> tuple[int, int, bool, bool]:
         """(selector, offset, 32-bit, trap gate) of the IDT gate for ``event``."""
@@ -281,8 +294,7 @@ class ProtectedMode:
         base, limit = self.cpu.table("idt")
         if vector * 8 + 7 > limit:
             raise DeliveryFault(GP, vector * 8 + 2 + ext)
-        raw = self.read_linear(base + vector * 8, 8, paging=self._pg)
-        lo, hi = _U32.unpack_from(raw, 0)[0], _U32.unpack_from(raw, 4)[0]
+        lo, hi = _PAIR.unpack(self._read_table(base + vector * 8))
         gtype = (hi >> 8) & 0x1F
         if gtype == 0x5:
             raise Unsupported(f"the guest's IDT has a task gate for {vector_name(vector)}: "
@@ -296,6 +308,13 @@ class ProtectedMode:
         big, trap = _GATE_TYPES[gtype]
         offset = (lo & 0xFFFF) | (hi & 0xFFFF0000) if big else lo & 0xFFFF
         return lo >> 16, offset, big, trap
+
+    def _read_table(self, linear: int) -> bytes:
+        """The 8 bytes of a gate or descriptor at ``linear`` (for this delivery's paging
+        state; read_linear without its layers when paging is off)."""
+        if self._pg is None and (linear & 0xFFF) <= 0xFF8:
+            return self._phys_read(linear & 0xFFFFFFFF, 8)
+        return self.read_linear(linear, 8, paging=self._pg)
 
     def _inner_stack(self, dpl: int, ext: int) -> tuple[Segment, int]:
         """SS and ESP for privilege ``dpl`` from the current TSS."""
@@ -327,6 +346,53 @@ class ProtectedMode:
             raise DeliveryFault(SS_FAULT, (ss & 0xFFFC) | ext)
         seg = Segment(ss, descriptor_base(lo, hi), descriptor_limit(lo, hi), hi & 0x00FFFF00)
         return seg, esp
+
+    def _deliver_plain(self, event: Event) -> bool:
+        """The common case in few steps (an IRQ or `int n` of a flat 32-bit guest):
+        paging off, not virtual-8086, a present 32-bit gate whose DPL allows it, to a
+        present code segment of the GDT at the current privilege (no stack switch), a
+        32-bit expand-up stack with room for the frame, the entry point within the code
+        segment.  Then it does what :meth:`_deliver_one` does and returns True; in any
+        other case (all the faulting ones among them) it changes nothing and returns
+        False."""
+        ctx = self.cpu.save()
+        cr0, hflags, idt_base, idt_limit, gdt_base, gdt_limit = ctx.delivery_words()
+        vector = event.vector
+        if cr0 & CR0_PG or vector * 8 + 7 > idt_limit:
+            return False
+        self._pg = None  # no paging for this delivery's table reads
+        lo, hi = _PAIR.unpack(self._read_table(idt_base + vector * 8))
+        gtype = (hi >> 8) & 0x1F
+        cpl = hflags & HF_CPL_MASK
+        if gtype not in (0xE, 0xF) or not hi & 0x8000 or (
+                event.software and (hi >> 13) & 3 < cpl):
+            return False
+        selector = lo >> 16
+        index = selector & 0xFFF8
+        if selector & 4 or selector & 0xFFFC == 0 or index + 7 > gdt_limit:
+            return False
+        dlo, dhi = _PAIR.unpack(self._read_table(gdt_base + index))
+        dpl = (dhi >> 13) & 3
+        # S=1 code, present, and no privilege change: DPL = CPL, or conforming, DPL <= CPL
+        if (dhi >> 11) & 3 != 3 or not dhi & 0x8000 or dpl > cpl or (
+                dpl < cpl and not dhi & (1 << 10)):
+            return False
+        eflags = self.engine.read(Reg.EFLAGS) & 0xFFFFFFFF
+        ss = ctx.seg("ss")
+        if eflags & EF_VM or not ss.big or (ss.flags >> 8) & 0x1C == 0x14:
+            return False
+        esp = (ctx.reg(4) - 12) & 0xFFFFFFFF
+        limit = descriptor_limit(dlo, dhi)
+        offset = (lo & 0xFFFF) | (hi & 0xFFFF0000)
+        if esp + 11 > ss.limit or offset > limit:
+            return False
+        self.write_linear(ss.base + esp, _FRAME32.pack(ctx.eip, ctx.selector("cs"), eflags),
+                          cpl == 3, paging=None)
+        mask = EF_TF | EF_NT | EF_RF | EF_VM | (EF_IF if gtype == 0xE else 0)
+        cs = Segment((selector & 0xFFFC) | cpl, descriptor_base(dlo, dhi), limit,
+                     dhi & 0x00FFFF00)
+        ctx.enter(cs, ss, cpl, esp, offset, ctx.eflags & ~mask)
+        return True
 
     def _deliver_one(self, event: Event) -> None:
         ctx = self.cpu.save()
@@ -383,8 +449,8 @@ class ProtectedMode:
         """Push ``values`` (first pushed first) on SS:ESP; the new ESP."""
         width = 4 if big else 2
         size = width * len(values)
-        data = b"".join((v & (0xFFFFFFFF if big else 0xFFFF)).to_bytes(width, "little")
-                        for v in reversed(values))
+        mask = 0xFFFFFFFF if big else 0xFFFF
+        data = _frame_struct(len(values), big).pack(*[v & mask for v in reversed(values)])
         if ss.big:
             new = (esp - size) & 0xFFFFFFFF
         else:
@@ -395,6 +461,11 @@ class ProtectedMode:
             raise DeliveryFault(SS_FAULT, ss.selector & 0xFFFC)
         self.write_linear(ss.base + offset, data, user, paging=self._pg)
         return new
+
+
+@functools.lru_cache(maxsize=16)
+def _frame_struct(count: int, big: bool) -> struct.Struct:
+    return struct.Struct(("<%dI" if big else "<%dH") % count)
 
 
 def _double(first: int, second: int) -> bool:

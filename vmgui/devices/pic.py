@@ -94,6 +94,12 @@ CASCADE_INPUT = 2
 ISA_IRQ2_REDIRECT = 9
 """The ISA IRQ2 pin reaches the slave's IR1 (IRQ 9) on a PC/AT."""
 SPURIOUS_INPUT = 7
+# The same bits as plain ints for the per-interrupt paths (an int & IntFlag goes through
+# the enum machinery: ~0.5 us each, several per EOI)
+_ICW1_INIT, _OCW3_MARKER = int(Icw1.INIT), int(Ocw3.MARKER)
+_EOI_NONSPECIFIC = (int(Ocw2Cmd.NONSPECIFIC_EOI), int(Ocw2Cmd.ROTATE_NONSPECIFIC_EOI))
+_EOI_SPECIFIC = (int(Ocw2Cmd.SPECIFIC_EOI), int(Ocw2Cmd.ROTATE_SPECIFIC_EOI))
+_AEOI_ROTATION = (int(Ocw2Cmd.ROTATE_AEOI_CLEAR), int(Ocw2Cmd.ROTATE_AEOI_SET))
 ELCR_MASK_MASTER = 0xF8  # IRQ 0, 1, 2 are always edge
 ELCR_MASK_SLAVE = 0xDE  # IRQ 8, 13 are always edge
 NO_IRQ = -1
@@ -190,9 +196,9 @@ class _Chip:
 
     # -- programming ------------------------------------------------------------------
     def write_command(self, value: int) -> None:
-        if value & Icw1.INIT:
+        if value & _ICW1_INIT:
             self._icw1(value)
-        elif value & Ocw3.MARKER:
+        elif value & _OCW3_MARKER:
             self._ocw3(value)
         else:
             self._ocw2(value)
@@ -209,17 +215,17 @@ class _Chip:
             self.irr = self.line_levels
 
     def _ocw2(self, value: int) -> None:
-        cmd = Ocw2Cmd(value >> 5)
-        if cmd in (Ocw2Cmd.ROTATE_AEOI_CLEAR, Ocw2Cmd.ROTATE_AEOI_SET):
+        cmd = value >> 5  # an Ocw2Cmd
+        if cmd in _AEOI_ROTATION:
             self.rotate_on_aeoi = cmd == Ocw2Cmd.ROTATE_AEOI_SET
-        elif cmd in (Ocw2Cmd.NONSPECIFIC_EOI, Ocw2Cmd.ROTATE_NONSPECIFIC_EOI):
+        elif cmd in _EOI_NONSPECIFIC:
             level = self._priority(self.isr)
             if level != _NUM_PRIORITIES:
                 irq = (level + self.priority_add) & 7
                 self.isr &= ~(1 << irq)
                 if cmd == Ocw2Cmd.ROTATE_NONSPECIFIC_EOI:
                     self.priority_add = (irq + 1) & 7
-        elif cmd in (Ocw2Cmd.SPECIFIC_EOI, Ocw2Cmd.ROTATE_SPECIFIC_EOI):
+        elif cmd in _EOI_SPECIFIC:
             irq = value & 7
             self.isr &= ~(1 << irq)
             if cmd == Ocw2Cmd.ROTATE_SPECIFIC_EOI:
@@ -321,10 +327,10 @@ class Pic8259Pair(Device):
         if irq == CASCADE_INPUT:
             irq = ISA_IRQ2_REDIRECT
         if irq < 8:
-            self.master.set_input(irq, level)
+            self.master.set_input(irq, level)  # the slave's output cannot change
         else:
             self.slave.set_input(irq - 8, level)
-        self._update_cascade()
+            self._update_cascade()
 
     def pending(self) -> bool:
         """True when an unmasked request outranks everything in service (INT is high)."""
