@@ -29,7 +29,9 @@ def test_freedos_prompt_ver_and_dir(shared_guests, tmp_path):
 
 def test_retro2048_arrow_moves_tiles(shared_guests, tmp_path):
     before, after = tmp_path / "before.txt", tmp_path / "after.txt"
-    result = vmgui_run(shared_guests / "retro2048_freedos722.img", "--timeout", "30",
+    # deterministic: in real time a loaded host sometimes had not shown the moves yet
+    result = vmgui_run(shared_guests / "retro2048_freedos722.img", "--deterministic",
+                       "--timeout", "30",
                        "--wait-text", "Score:", "--sleep", "1", "--dump-text", before,
                        "--key", "left", "--key", "up", "--key", "right", "--key", "down",
                        "--sleep", "1", "--dump-text", after)
