@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TEST_GUESTS
-from tests.integration.runner import refused, vmgui_run
+from tests.integration.runner import LIMIT_S, refused, vmgui, vmgui_run
 from vmgui.automation.session import Session
 from vmgui.core import events as ev
 from vmgui.core.machine import MachineConfig
@@ -101,3 +101,10 @@ def test_vmgui_run_says_how_much_memory_an_initrd_needs(tmp_path):
 def test_vmgui_run_names_a_missing_kernel(tmp_path):
     refused(vmgui_run("--kernel", tmp_path / "vmlinuz"),
             "vmlinuz: cannot read the kernel (No such file or directory)")
+
+
+def test_a_library_vm_takes_no_kernel_from_the_command_line(tmp_path):
+    home = tmp_path / "home"
+    assert vmgui(home, "create", "Box", "--new-hdd", "1", timeout=LIMIT_S).returncode == 0
+    refused(vmgui(home, "run", "Box", "--kernel", BZHELLO, timeout=LIMIT_S),
+            "--kernel/--initrd/--append cannot be given to library VM 'Box'")

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests import linux_images
+from tests.integration.runner import vmgui_run
 from vmgui.automation.session import Session
 from vmgui.core import events as ev
 from vmgui.core.machine import MachineConfig
@@ -140,3 +141,19 @@ def test_uname_and_interrupts_typed_on_the_vga_console(shell):
     session.wait_for_text(r"XT-PIC\s+ttyS0(?:.|\n)*vmgui-linux#\s*$", COMMAND_TIMEOUT_S,
                           regex=True)
     assert re.search(r"XT-PIC\s+i8042", session.text())
+
+
+def test_vmgui_run_kernel_shows_the_prompt_on_screen_and_in_the_serial_file(linux, tmp_path):
+    """The command line a user types: --kernel/--initrd/--append, --serial FILE."""
+    kernel, initrd = linux
+    serial = tmp_path / "com1.log"
+    result = vmgui_run("--machine", "pc-pci", "--kernel", kernel, "--initrd", initrd,
+                       "--append", linux_images.SERIAL_APPEND, "--serial", serial,
+                       "--timeout", str(BOOT_TIMEOUT_S), "--wait-text", PROMPT,
+                       "--sleep", "5",  # the shell on COM1 starts beside the one on tty1
+                       timeout=BOOT_TIMEOUT_S + 60)
+    assert result.returncode == 0, result.stderr
+    log = serial.read_bytes()
+    assert linux_images.INIT_MARKER.encode() in log
+    assert linux_images.PROMPT.encode() in log
+    assert b"Kernel command line: " + linux_images.SERIAL_APPEND.encode() in log
