@@ -48,6 +48,7 @@ from vmgui.core.memory import GuestMemory
 from vmgui.core.openbus import OpenBus
 from vmgui.core.profiles import DEFAULT_PROFILE, get_profile
 from vmgui.core.regcache import RegisterCache
+from vmgui.core.sysenter import Sysenter
 from vmgui.core.timing import DeadlineTimer, HostClock, VirtualClock
 from vmgui.devices.bus import IoBus
 from vmgui.devices.cmos import CmosRtc, FloppyType
@@ -160,6 +161,7 @@ class Machine(InterruptsMixin):
         # this engine build is probed (EngineCheckError refuses to start otherwise)
         self.pm = pmode.ProtectedMode(self.engine, self.memory, probe_layout())
         self.open_bus = OpenBus(self.engine)  # unmapped pages read FFh, as on a PC
+        self.sysenter = Sysenter(self.engine, self.pm)  # the engine leaves SYSENTER undone
         if self.config.deterministic:
             if not self.engine.native_stop:
                 raise ValueError("deterministic mode needs the native stop hook "
