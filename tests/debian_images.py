@@ -62,6 +62,7 @@ PACKAGE_OF = {
     str(SYSLINUX_MODULES): "syslinux-common", str(MEMDISK): "syslinux-common",
     str(ISOLINUX_BIN): "isolinux", "xorriso": "xorriso",
     str(MEMTEST_BIN): "memtest86+", str(MEMTEST_ISO): "memtest86+",
+    "apt-get": "apt", "apt-cache": "apt", "dpkg-deb": "dpkg",
 }
 
 # GRUB modules built into core.img, so that no module is loaded from the medium.
@@ -139,6 +140,7 @@ class Recipe:
     files: tuple[Path, ...]
     build: Callable[[Path, Path, Path], None]
     needs_freedos: bool = True
+    stamp: str = ""  # what identifies inputs no local file holds (a package version)
 
 
 # ---------------------------------------------------------------------------- plumbing
@@ -191,6 +193,7 @@ def cache_key(recipe: Recipe, inputs: Iterable[Path]) -> str:
         _digest_into(h, Path(tool(name)))
     for path in inputs:
         _digest_into(h, path)
+    h.update(recipe.stamp.encode())  # "" (most recipes) leaves the key as it was
     return h.hexdigest()[:16]
 
 

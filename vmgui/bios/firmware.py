@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from vmgui.bios import rom
 from vmgui.bios.api import BiosCall, FakeRegisterBackend, Registers
@@ -47,6 +48,13 @@ ICW4_8086 = 0x01
 KBC_DATA, KBC_CMD = 0x60, 0x64
 KBC_WRITE_CMD_BYTE = 0x60
 KBC_CMD_BYTE = 0x65  # IRQ1 on, system flag, aux clock off, scan-code translation
+
+
+class DirectBoot(Protocol):
+    """A kernel the BIOS starts instead of a boot sector (vmgui.bios.linuxboot)."""
+
+    def describe(self) -> str: ...
+    def boot(self, mem, regs: Registers) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -91,6 +99,8 @@ class Bios:
         self.stub_pointers = {v: rom.far_pointer(rom.stub_offset(v)) for v in range(256)}
         self.traps: dict[int, Trap] = {}
         self.post_trap = rom.linear(rom.POST_OFF)
+        # a kernel to boot directly (vmgui.bios.linuxboot.LinuxBoot) instead of a disk
+        self.direct_boot: DirectBoot | None = None
 
     # ------------------------------------------------------------------ ROM
     def build_rom(self) -> None:
@@ -199,7 +209,12 @@ class Bios:
 
     # ------------------------------------------------------------------ boot
     def boot(self, regs: Registers) -> None:
-        """int 19h: load the first bootable sector by boot order and jump to it."""
+        """int 19h: load the first bootable sector by boot order and jump to it (or
+        start the kernel given for direct boot)."""
+        if self.direct_boot is not None:
+            self.print(f"Booting Linux kernel {self.direct_boot.describe()}...\r\n")
+            self.direct_boot.boot(self.mem, regs)
+            return
         for drive in self.boot_order:
             if drive == CD_DRIVE:
                 if self._boot_cd(regs):

@@ -1,4 +1,5 @@
-"""``vmgui run``: boot an image, a set of drives or a library VM and run steps against its screen.
+"""``vmgui run``: boot an image, a set of drives, a Linux kernel or a library VM and run steps
+against its screen.
 
 Owns: the command line of the headless runner, attaching a bare image by its kind (an
 ISO 9660 image is a CD) and size, the ordered steps (--wait-text, --type, --key, --sleep,
@@ -108,6 +109,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cdrom", type=Path, metavar="ISO",
                    help="ISO 9660 image for the CD drive (the machine becomes the pc-pci "
                         "profile, which has one)")
+    p.add_argument("--kernel", type=Path, metavar="BZIMAGE",
+                   help="boot this Linux kernel (bzImage) directly, as QEMU's -kernel does, "
+                        "instead of a disk; no disk is needed (default memory then 128 MB)")
+    p.add_argument("--initrd", type=Path, metavar="FILE",
+                   help="with --kernel: the initial RAM disk (initramfs) to give it")
+    p.add_argument("--append", metavar="CMDLINE", default="",
+                   help="with --kernel: the kernel command line, e.g. \"console=ttyS0\"")
     p.add_argument("--boot", help="boot order of drive letters: a, b floppies, c hard disk, "
                                   "d the CD (without a CD: the second hard disk), e.g. d,c,a "
                                   "(default a,c; a,d,c with a CD)")

@@ -57,6 +57,7 @@ log = logging.getLogger(__name__)
 
 CD_PROFILE = "pc-pci"  # the machine with a CD drive, for bare images with a CD
 CD_BOOT_ORDER = ("a", "d", "c")  # with a CD and no --boot: VirtualBox's floppy, CD, disk
+KERNEL_MEMORY_MB = 128  # --kernel without --memory: QEMU's default (a kernel needs 32+ MB)
 
 
 def _looks_like_floppy(path: Path) -> bool:
@@ -108,6 +109,9 @@ def _library_config(args: argparse.Namespace, entry: VmEntry, tryout_dir: Path |
     if args.floppy or args.hdd or getattr(args, "cdrom", None):
         raise RunError(f"--floppy/--hdd/--cdrom cannot be added to library VM "
                        f"{entry.name!r}; change its drives with 'vmgui modify'", EXIT_USAGE)
+    if _direct_boot(args) != (None, None, ""):
+        raise RunError(f"--kernel/--initrd/--append cannot be given to library VM "
+                       f"{entry.name!r}", EXIT_USAGE)
     if getattr(args, "machine", None) not in (None, entry.config.profile):
         raise RunError(f"--machine cannot change library VM {entry.name!r} (a "
                        f"{entry.config.profile}); use 'vmgui modify --machine'", EXIT_USAGE)
@@ -143,7 +147,8 @@ def build_config(args: argparse.Namespace, tryout_dir: Path | None = None,
     if entry is not None:
         return _library_config(args, entry, tryout_dir)
     cdrom: Path | None = getattr(args, "cdrom", None)
-    for path in (args.image, *args.floppy, *args.hdd, cdrom):
+    kernel, initrd, append = _direct_boot(args)
+    for path in (args.image, *args.floppy, *args.hdd, cdrom, kernel, initrd):
         if path is not None and (why := _unusable(path)):
             raise RunError(f"{shown(str(path))}: the path {why}", EXIT_USAGE)
     if args.image is not None and not args.image.exists():
@@ -158,11 +163,14 @@ def build_config(args: argparse.Namespace, tryout_dir: Path | None = None,
         cdrom = args.image
     elif args.image is not None:
         (floppies if _looks_like_floppy(args.image) else hdds).insert(0, args.image)
-    if not floppies and not hdds and cdrom is None:
-        raise RunError("no disk image given (IMAGE, --floppy, --hdd or --cdrom)", EXIT_USAGE)
+    if kernel is None and (initrd is not None or append):
+        raise RunError("--initrd and --append need --kernel", EXIT_USAGE)
+    if not floppies and not hdds and cdrom is None and kernel is None:
+        raise RunError("no disk image given (IMAGE, --floppy, --hdd or --cdrom) and no "
+                       "--kernel", EXIT_USAGE)
     profile = getattr(args, "machine", None) or (CD_PROFILE if cdrom is not None
                                                  else DEFAULT_PROFILE)
-    memory = _memory_mb(args, 16, profile)
+    memory = _memory_mb(args, KERNEL_MEMORY_MB if kernel is not None else 16, profile)
     order = _boot_order(args, CD_BOOT_ORDER if cdrom is not None else ("a", "c"))
     drives: dict[int, DiskImage | None] = {}
     try:
@@ -178,8 +186,14 @@ def build_config(args: argparse.Namespace, tryout_dir: Path | None = None,
                 image.close()
         raise RunError(str(exc), EXIT_USAGE) from exc
     config = MachineConfig(memory_mb=memory, boot_order=order, read_only=args.read_only,
-                           profile=profile)
+                           profile=profile, kernel=kernel, initrd=initrd, append=append)
     return config, drives
+
+
+def _direct_boot(args: argparse.Namespace) -> tuple[Path | None, Path | None, str]:
+    """--kernel, --initrd and --append (absent from namespaces made elsewhere)."""
+    return (getattr(args, "kernel", None), getattr(args, "initrd", None),
+            getattr(args, "append", "") or "")
 
 
 class Runner:

@@ -45,6 +45,7 @@ _MMIO_READ = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint64,
 _MMIO_WRITE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint,
                                ctypes.c_uint64, ctypes.c_void_p)
 _HOOK_INSN_SKIP = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
+_HOOK_SYSCALL = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
 _HOOK_MEM_INVALID = ctypes.CFUNCTYPE(ctypes.c_bool, ctypes.c_void_p, ctypes.c_int,
                                      ctypes.c_uint64, ctypes.c_int, ctypes.c_int64,
                                      ctypes.c_void_p)
@@ -599,6 +600,17 @@ class Engine:
         """As :meth:`hook_rdtsc` for RDTSCP; skipping it, ``fn`` also sets ECX (TSC_AUX)."""
         return self._add_hook(ucc.UC_HOOK_INSN, _HOOK_INSN_SKIP(lambda uc, ud: fn()), 1, 0,
                                ctypes.c_int(x86.UC_X86_INS_RDTSCP))
+
+    def hook_sysenter(self, fn: Callable[[], None]) -> HookHandle:
+        """``fn()`` when the guest runs SYSENTER.  The engine (unicorn 2.1.4) only calls
+        hooks there and then adds the instruction's length to EIP: ``fn`` does the rest."""
+        return self._add_hook(ucc.UC_HOOK_INSN, _HOOK_SYSCALL(lambda uc, ud: fn()), 1, 0,
+                              ctypes.c_int(x86.UC_X86_INS_SYSENTER))
+
+    def write_msr(self, index: int, value: int) -> None:
+        err = _LIB.uc_reg_write(self._uc, x86.UC_X86_REG_MSR, ctypes.byref(_Msr(index, value)))
+        if err:
+            raise EngineError(f"write MSR {index:#x}", err)
 
     def read_msr(self, index: int) -> int:
         """A model-specific register (e.g. C0000103h, TSC_AUX)."""

@@ -27,8 +27,9 @@ from vmgui.bios import rom
 from vmgui.bios.api import Reg, Registers
 from vmgui.bios.bda import Bda
 from vmgui.bios.firmware import Bios
+from vmgui.bios.linuxboot import linux_boot
 from vmgui.bios.pci import PciBios
-from vmgui.bios.system import MemoryLayout
+from vmgui.bios.system import ONE_MB, MemoryLayout
 from vmgui.core import crash, pmode, removable
 from vmgui.core import events as ev
 from vmgui.core.ata_drives import build_ata
@@ -45,8 +46,10 @@ from vmgui.core.interrupts import (
     Wait,
 )
 from vmgui.core.memory import GuestMemory
+from vmgui.core.openbus import OpenBus
 from vmgui.core.profiles import DEFAULT_PROFILE, get_profile
 from vmgui.core.regcache import RegisterCache
+from vmgui.core.sysenter import Sysenter
 from vmgui.core.timing import DeadlineTimer, HostClock, VirtualClock
 from vmgui.devices.bus import IoBus
 from vmgui.devices.cmos import CmosRtc, FloppyType
@@ -88,6 +91,9 @@ class MachineConfig:
     cpu_limit_percent: int = 0  # 0: unlimited; else the share of one host core the guest gets
     rtc_start: datetime | None = None  # None: host local time (deterministic: DETERMINISTIC_EPOCH)
     profile: str = DEFAULT_PROFILE  # the machine kind (vmgui.core.profiles)
+    kernel: Path | None = None  # a bzImage booted directly instead of a disk (linuxboot)
+    initrd: Path | None = None  # its initial RAM disk
+    append: str = ""  # its command line
 
 
 def _no_charge(ns: int) -> None:
@@ -116,6 +122,8 @@ class Machine(InterruptsMixin):
         self.config = config
         self.profile = get_profile(config.profile)  # ValueError for an unknown kind
         removable.check_drives(self.profile, config.cdrom, drives)  # ValueError: no CD drive
+        self.linux = linux_boot(config.kernel, config.initrd, config.append,  # LinuxBootError
+                                ONE_MB + max(1, config.memory_mb - 1) * ONE_MB)  # RAM's end
         self._vram = vram
         self._emit = on_event or (lambda event: None)
         self._commands: collections.deque[ev.Command] = collections.deque()
@@ -153,6 +161,8 @@ class Machine(InterruptsMixin):
         # protected-mode delivery patches CPU state the engine hides: where it lives in
         # this engine build is probed (EngineCheckError refuses to start otherwise)
         self.pm = pmode.ProtectedMode(self.engine, self.memory, probe_layout())
+        self.open_bus = OpenBus(self.engine)  # unmapped pages read FFh, as on a PC
+        self.sysenter = Sysenter(self.engine, self.pm)  # the engine leaves SYSENTER undone
         if self.config.deterministic:
             if not self.engine.native_stop:
                 raise ValueError("deterministic mode needs the native stop hook "
@@ -195,6 +205,7 @@ class Machine(InterruptsMixin):
                          boot_order=boot_drive_numbers(self.config.boot_order,
                                                        self.config.profile),
                          on_reboot=self.request_reset, on_idle_poll=self._on_idle_poll)
+        self.bios.direct_boot = self.linux
         self.pci = pc_pci_bus(self.bus, self.request_reset) if self.profile.pci else None
         if self.pci is not None:
             self.pci_bios = PciBios(self.bus, self.memory.load_rom)
