@@ -152,3 +152,17 @@ def test_code_on_a_page_stored_to_from_ring_3_is_seen_when_ring_3_rewrites_it(en
     run(3, 0x1100)
     run(0, 0x3000)
     assert engine.read(Reg.EAX) == 2
+
+
+def test_host_writes_to_pages_without_code_leave_them_data(engine):
+    """A BIOS disk read into fresh memory drops no code, and must not mark the pages
+    as code (the engine's lookup for dropping code is an instruction fetch)."""
+    engine.mem_write(0x30000, bytes(0x2000))
+    assert not engine.fast_tlb.is_code_page(0x30000)
+    assert not engine.fast_tlb.is_code_page(0x31000)
+    assert not engine.fast_tlb.may_hold_code(0x30000, 0x32000)
+    run_at(engine, 0x1000, bytes.fromhex("b80100f4"))  # mov ax, 1 ; hlt
+    assert engine.fast_tlb.may_hold_code(0x1000, 0x1001)
+    assert engine.fast_tlb.may_hold_code(0x101000, 0x101001)  # its alias with A20 closed
+    run_at(engine, 0x1000, bytes.fromhex("b80200f4"))  # rewritten by the host: seen
+    assert engine.read(Reg.EAX) & 0xFFFF == 2

@@ -533,6 +533,10 @@ class Engine:
         fault from inside this call, recorded as the guest's own).  So with paging on,
         paging is switched off for the call (each switch empties the TLB, so the
         lookup is the identity), and back on."""
+        if self.fast_tlb is not None and not self.fast_tlb.may_hold_code(begin, end):
+            # nothing to drop; asking the engine would mark the pages as code (it looks
+            # them up as instruction fetches) and keep the guest's stores there slow
+            return
         cr0 = self.read_raw(UC_REG_CR0)
         if cr0 & CR0_PG:
             self.write_raw(UC_REG_CR0, cr0 & ~CR0_PG)

@@ -144,6 +144,19 @@ class FastTlb:
         page = (linear & 0xFFFFFFFF) >> 12
         return bool(self._bitmap[page >> 3] >> (page & 7) & 1)
 
+    def may_hold_code(self, begin: int, end: int) -> bool:
+        """Can translated code cover physical [begin, end)?  Only if one of its pages
+        was marked (every translation fetches through a fill that marks its page), or
+        the CPU's TLB filled since the last reset (then nothing was marked).  The page
+        1 MiB lower is asked too: with A20 closed, 100000h-10FFFFh is low memory again."""
+        if not self.virtual:
+            return True
+        for page in range(begin >> 12, ((end - 1) >> 12) + 1):
+            if self.is_code_page(page << 12) or (
+                    0x100 <= page < 0x110 and self.is_code_page((page - 0x100) << 12)):
+                return True
+        return False
+
     def stats(self) -> tuple[int, int]:
         """(fills answered, pages marked as code) since the engine was created."""
         return self.ctl.fills, self.ctl.code_marks
