@@ -5,24 +5,8 @@
 ; (vmgui used to drop such a deadline as "already past" and arm no timer: the guest then
 ; never saw a second IRQ.)
 ; Build: nasm -f bin -o pmfastirq.img pmfastirq.asm
-        bits 16
-        org 0x7c00
-        cli
-        xor ax, ax
-        mov ds, ax
-        mov ss, ax
-        mov sp, 0x7c00
-        lgdt [gdtr]
-        mov eax, cr0
-        or al, 1
-        mov cr0, eax
-        jmp 0x08:pm
-        bits 32
-pm:     mov ax, 0x10
-        mov ds, ax
-        mov es, ax
-        mov ss, ax
-        mov esp, 0x90000
+%include "common.inc"
+        PM_FLAT_START
         mov eax, irq0                   ; IDT at 10000h: vector 20h only
         mov [0x10000 + 0x20 * 8], ax
         mov word [0x10000 + 0x20 * 8 + 2], 0x08

@@ -3,24 +3,8 @@
 ; at the top left of the text screen ("TICKS 0000001A").  For saved states: a state taken
 ; at any moment holds ring 3, paging and the handler's stack; after a restore the count
 ; must go on from where it was.
-        bits 16
-        org 0x7c00
-        cli
-        xor ax, ax
-        mov ds, ax
-        mov ss, ax
-        mov sp, 0x7c00
-        lgdt [gdtr]
-        mov eax, cr0
-        or al, 1
-        mov cr0, eax
-        jmp 0x08:pm
-        bits 32
-pm:     mov ax, 0x10
-        mov ds, ax
-        mov es, ax
-        mov ss, ax
-        mov esp, 0x90000
+%include "common.inc"
+        PM_FLAT_START
         mov edi, 0x20000                ; page table: identity map 4 MB, all user pages
         mov eax, 0x7
         mov ecx, 1024

@@ -6,24 +6,8 @@
 ;                 data segments nulled; IRETD goes back to V86 mode
 ;   "V86 IRQ OK"  IRQ0 three times while in V86 mode (the same frame, the V86 ES in it),
 ;                 back with IRETD each time; then the V86 code reports by int 40h, AL=1
-        bits 16
-        org 0x7c00
-        cli
-        xor ax, ax
-        mov ds, ax
-        mov ss, ax
-        mov sp, 0x7c00
-        lgdt [gdtr]
-        mov eax, cr0
-        or al, 1
-        mov cr0, eax
-        jmp 0x08:pm
-        bits 32
-pm:     mov ax, 0x10
-        mov ds, ax
-        mov es, ax
-        mov ss, ax
-        mov esp, 0x90000
+%include "common.inc"
+        PM_FLAT_START
         mov dword [tss + 4], 0x80000
         mov dword [tss + 8], 0x10
         mov ax, 0x28
