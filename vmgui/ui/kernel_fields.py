@@ -47,7 +47,7 @@ class KernelFields(QWidget):
         self.initrd = QLineEdit(self)
         self.initrd.setAccessibleName(self.tr("Initrd file"))
         self.initrd.setPlaceholderText(self.tr("optional: an initramfs, e.g. initrd.img"))
-        self.initrd_browse = QPushButton(self.tr("Bro&wse…"), self)
+        self.initrd_browse = QPushButton(self.tr("B&rowse…"), self)
         self.initrd_browse.setAccessibleName(self.tr("Choose an initrd"))
         self.append = QLineEdit(DEFAULT_APPEND, self)
         self.append.setAccessibleName(self.tr("Kernel command line"))
@@ -55,8 +55,8 @@ class KernelFields(QWidget):
         grid.setContentsMargins(0, 0, 0, 0)
         for row, (text, edit, button) in enumerate((
                 (self.tr("&Kernel:"), self.kernel, self.kernel_browse),
-                (self.tr("&Initrd:"), self.initrd, self.initrd_browse),
-                (self.tr("Command &line:"), self.append, None))):
+                (self.tr("Initr&d:"), self.initrd, self.initrd_browse),
+                (self.tr("Co&mmand line:"), self.append, None))):
             label = QLabel(text, self)
             label.setBuddy(edit)
             grid.addWidget(label, row, 0)
