@@ -166,3 +166,33 @@ def test_the_dock_sends_serial_input_commands(qtbot):
     assert commands == [ev.SerialInput(b"\x1b[1;8R")] + [
         ev.SerialInput(bytes([c])) for c in b"root"] + [ev.SerialInput(b"\r")]
     assert dock.text() == "login:"
+
+
+def test_a_squeezed_view_shows_the_rows_up_to_the_cursor(view):
+    view.setMinimumSize(view.minimumSizeHint())
+    view.resize(view.width(), 3 * view.cell.height() + 2 * MARGIN)
+    assert view.rows_shown() == 3
+    view.feed(b"one\r\ntwo\r\nthree\r\n$ ")
+    assert ["".join(c.char for c in line).strip() for line in view.visible_lines()] == \
+        ["two", "three", "$"]
+    assert view.cursor_row_shown() == 2
+    assert cell_pixels(view, 2, 2) == {ANSI_COLOURS[7]}  # the cursor, after "$ "
+    view.scroll_back(1)
+    assert view.visible_lines()[0][0].char == "o" and view.cursor_row_shown() is None
+
+
+def test_the_dock_asks_for_the_whole_grid_when_shown(qtbot):
+    from PySide6.QtWidgets import QLabel, QMainWindow
+
+    window = QMainWindow()
+    qtbot.addWidget(window)
+    window.setCentralWidget(QLabel("screen"))
+    dock = SerialDock(lambda command: None, window)
+    window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+    dock.hide()
+    window.resize(700, 200)
+    window.show()
+    dock.show()
+    qtbot.waitUntil(lambda: dock.view.height() >= min(
+        dock.view.sizeHint().height(), window.screen().availableGeometry().height() // 2),
+        timeout=2000)

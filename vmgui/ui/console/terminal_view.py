@@ -5,7 +5,9 @@ Owns: :class:`TerminalView` -- a fixed grid of character cells in a monospaced f
 (the terminal's columns x rows; the widget does not reflow), the colours (the 16 ANSI
 colours as a VGA shows them, xterm's 256-colour cube and greys, 24-bit colours), the
 cursor (a block; hollow while the widget has no focus), scrolling back through the lines
-that left the top with the mouse wheel or Shift+Page Up/Down, and the keyboard: named
+that left the top with the mouse wheel or Shift+Page Up/Down, and the keyboard.  A widget
+smaller than the grid shows as many whole rows as fit, ending with the cursor's row (the
+line being typed stays in sight; columns beyond the right edge are cut).  Keys: named
 keys through :func:`vmgui.core.terminal_keys.key_bytes`, text and Ctrl/Alt combinations
 through :func:`~vmgui.core.terminal_keys.text_bytes`, Ctrl+Shift+V and Shift+Insert
 paste (line ends as CR).  Tab stays in the widget: it goes to the guest.
@@ -38,6 +40,7 @@ from vmgui.core.terminal_keys import DEL, key_bytes, text_bytes
 log = logging.getLogger(__name__)
 
 MARGIN = 3
+MIN_COLUMNS, MIN_ROWS = 20, 3  # the smallest the widget gets in a squeezed dock
 WHEEL_LINES = 3
 # the 16 ANSI colours as a VGA text mode shows them (its default palette)
 ANSI_COLOURS = [
@@ -101,13 +104,21 @@ class TerminalView(QWidget):
         metrics = QFontMetrics(font)
         self.cell = QSize(max(1, metrics.horizontalAdvance("M")), max(1, metrics.height()))
         self._ascent = metrics.ascent()
-        size = self.sizeHint()
-        self.setMinimumSize(size)
-        self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        self.setMinimumSize(self.minimumSizeHint())
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
         return QSize(self.terminal.columns * self.cell.width() + 2 * MARGIN,
                      self.terminal.rows * self.cell.height() + 2 * MARGIN)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt API
+        return QSize(MIN_COLUMNS * self.cell.width() + 2 * MARGIN,
+                     MIN_ROWS * self.cell.height() + 2 * MARGIN)
+
+    def rows_shown(self) -> int:
+        """How many rows the widget shows: the grid's, or as many as fit."""
+        fit = (self.height() - 2 * MARGIN) // self.cell.height()
+        return max(1, min(self.terminal.rows, fit))
 
     # ------------------------------------------------------------------ output
     def feed(self, data: bytes) -> None:
@@ -116,17 +127,28 @@ class TerminalView(QWidget):
         self.scroll_offset = 0
         self.update()
 
-    def visible_lines(self) -> list[Line]:
+    def _live_end(self) -> int:
+        """One past the last line shown live, counted from the oldest scroll-back line:
+        the screen's last row, or the cursor's when not all rows fit."""
         t = self.terminal
-        if not self.scroll_offset:
-            return t.lines
-        rows = (t.scrollback + t.lines)
-        end = len(rows) - self.scroll_offset
-        return rows[end - t.rows:end]
+        return len(t.scrollback) + max(t.row + 1, self.rows_shown())
+
+    def visible_lines(self) -> list[Line]:
+        """The lines shown now (:meth:`rows_shown` of them)."""
+        t = self.terminal
+        end = self._live_end() - self.scroll_offset
+        return (t.scrollback + t.lines)[end - self.rows_shown():end]
+
+    def cursor_row_shown(self) -> int | None:
+        """The row of the widget the cursor is on; None when scrolled back."""
+        if self.scroll_offset:
+            return None
+        t = self.terminal
+        return len(t.scrollback) + t.row - (self._live_end() - self.rows_shown())
 
     def scroll_back(self, lines: int) -> None:
         """Scroll ``lines`` further back (negative: towards the live screen)."""
-        most = len(self.terminal.scrollback)
+        most = self._live_end() - self.rows_shown()
         self.scroll_offset = min(most, max(0, self.scroll_offset + lines))
         self.update()
 
@@ -136,8 +158,9 @@ class TerminalView(QWidget):
         painter.fillRect(self.rect(), colour(DEFAULT_COLOUR, DEFAULT_BG))
         for row, line in enumerate(self.visible_lines()):
             self._paint_line(painter, row, line)
-        if self.terminal.cursor_visible and not self.scroll_offset:
-            self._paint_cursor(painter)
+        row = self.cursor_row_shown()
+        if self.terminal.cursor_visible and row is not None:
+            self._paint_cursor(painter, row)
         painter.end()
 
     def _cell_rect(self, row: int, col: int, width: int = 1) -> QRect:
@@ -175,9 +198,9 @@ class TerminalView(QWidget):
             rect = self._cell_rect(row, col, len(text))
             painter.drawLine(rect.left(), rect.bottom() - 1, rect.right(), rect.bottom() - 1)
 
-    def _paint_cursor(self, painter: QPainter) -> None:
+    def _paint_cursor(self, painter: QPainter, row: int) -> None:
         t = self.terminal
-        rect = self._cell_rect(t.row, t.col)
+        rect = self._cell_rect(row, t.col)
         cell = t.lines[t.row][t.col]
         if self.hasFocus():
             painter.fillRect(rect, colour(DEFAULT_COLOUR, DEFAULT_FG))
