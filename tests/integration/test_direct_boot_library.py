@@ -124,3 +124,23 @@ def test_a_kernel_deleted_after_create_is_named_at_start(tmp_path):
     kernel.unlink()
     refused(vmgui(home, "run", "Linux", "--wait-text", "done", timeout=LIMIT_S),
             "vmlinuz: cannot read the kernel (No such file or directory)")
+
+
+def test_vmgui_start_boots_the_kernel_in_the_vm_process(tmp_path):
+    """``vmgui start --headless``: the VM process builds its machine from the settings too
+    (bzhello's report is on the screen as well as on COM1)."""
+    from tests.integration.runner import ROOT
+
+    home = tmp_path / "home"
+    env = {"PYTHONPATH": str(ROOT)}  # the VM process imports this tree's vmgui (worktrees)
+    created(home, "--memory", "8", "--kernel", BZHELLO, "--append", "from-start")
+    started = vmgui(home, "start", "Linux", "--headless", timeout=LIMIT_S, **env)
+    assert started.returncode == 0, started.stderr
+    try:
+        waited = vmgui(home, "control", "Linux", "wait-text", "cmdline=from-start",
+                       "--timeout", "20", timeout=LIMIT_S, **env)
+        assert waited.returncode == 0, waited.stderr
+        assert "Booting Linux kernel bzhello.img" in vmgui(
+            home, "control", "Linux", "text", timeout=LIMIT_S, **env).stdout
+    finally:
+        vmgui(home, "control", "Linux", "poweroff", timeout=LIMIT_S, **env)
