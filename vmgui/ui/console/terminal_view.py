@@ -191,9 +191,18 @@ class TerminalView(QWidget):
         painter.setFont(self._bold if attr.bold else self.font())
         painter.setPen(fg)
         y = MARGIN + row * self.cell.height() + self._ascent
-        for i, char in enumerate(text):  # one cell each: no font's kerning moves them
-            if char != " ":
-                painter.drawText(MARGIN + (col + i) * self.cell.width(), y, char)
+        x = MARGIN + col * self.cell.width()
+        metrics = QFontMetrics(painter.font())
+        if text.isascii() and metrics.horizontalAdvance(text) == len(text) * self.cell.width():
+            painter.drawText(x, y, text)  # the font keeps to the grid: the run at once
+        else:
+            for i, char in enumerate(text):  # one cell each: no glyph width moves the others
+                if char != " ":
+                    painter.drawText(x + i * self.cell.width(), y, char)
+        self._underline(painter, row, col, text, attr)
+
+    def _underline(self, painter: QPainter, row: int, col: int, text: str,
+                   attr: Attr) -> None:
         if attr.underline:
             rect = self._cell_rect(row, col, len(text))
             painter.drawLine(rect.left(), rect.bottom() - 1, rect.right(), rect.bottom() - 1)
