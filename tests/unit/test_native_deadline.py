@@ -65,3 +65,80 @@ def test_a_spinning_guest_gets_its_timer_ticks_without_the_timer_thread(tmp_path
         first = vm.machine.memory.read_u32(BDA_TICKS)
         vm.wait_for(lambda: vm.machine.memory.read_u32(BDA_TICKS) >= first + 3)
     assert armed == []
+
+
+def spinning_engine() -> tuple[Engine, bytearray]:
+    eng = Engine()
+    ram = bytearray(0x20000)
+    eng.map_buffer(0, ram, 0, len(ram))
+    eng.mem_write(0x1000, bytes.fromhex("40ebfd"))  # inc ax; jmp short -3 (back to inc)
+    eng.write(Reg.CS, 0)
+    eng.write(Reg.EIP, 0x1000)
+    return eng, ram
+
+
+def test_a_deadline_handler_that_serves_it_keeps_the_engine_running():
+    eng, _ = spinning_engine()
+    calls = []
+
+    def serve() -> bool:
+        calls.append(time.monotonic_ns())
+        if len(calls) < 5:
+            eng.stop_ctl.deadline_ns = time.monotonic_ns() + 1_000_000  # the next one
+            return True
+        return False  # the fifth: stop here
+
+    eng.set_deadline_handler(serve)
+    safety = threading.Timer(10, eng.request_stop)
+    safety.start()
+    try:
+        eng.stop_ctl.deadline_ns = time.monotonic_ns() + 1_000_000
+        eng.run()
+        assert eng.stop_ctl.stopped_by == STOPPED_BY_DEADLINE
+        assert len(calls) == 5  # one run, five deadlines
+        assert all(b - a >= 900_000 for a, b in zip(calls, calls[1:], strict=False))
+    finally:
+        safety.cancel()
+        eng.close()
+
+
+def test_a_failing_deadline_handler_stops_the_engine():
+    eng, _ = spinning_engine()
+
+    def broken() -> bool:
+        raise RuntimeError("bug")
+
+    eng.set_deadline_handler(broken)
+    safety = threading.Timer(10, eng.request_stop)
+    safety.start()
+    try:
+        eng.stop_ctl.deadline_ns = time.monotonic_ns() + 1_000_000
+        eng.run()
+        assert eng.stop_ctl.stopped_by == STOPPED_BY_DEADLINE
+    finally:
+        safety.cancel()
+        eng.close()
+
+
+def test_a_pc_written_by_the_deadline_handler_takes_effect_before_the_block_runs():
+    """What serving an IRQ inside the run relies on: the block the hook fires for is
+    abandoned when the handler moves EIP (uc_reg_write of the PC ends it)."""
+    eng, ram = spinning_engine()
+    eng.mem_write(0x2000, bytes.fromhex("bb3412f4"))  # mov bx, 1234h; hlt
+
+    def redirect() -> bool:
+        eng.write(Reg.EIP, 0x2000)
+        eng.stop_ctl.deadline_ns = 0
+        return True
+
+    eng.set_deadline_handler(redirect)
+    safety = threading.Timer(10, eng.request_stop)
+    safety.start()
+    try:
+        eng.stop_ctl.deadline_ns = time.monotonic_ns() + 1_000_000
+        eng.run()
+        assert eng.read(Reg.EBX) & 0xFFFF == 0x1234
+        assert eng.read(Reg.EIP) == 0x2004  # stopped by the HLT
+    finally:
+        safety.cancel()
+        eng.close()

@@ -10,6 +10,10 @@
  * the CPU could not take because IF was clear) it also reads EFLAGS at every block and
  * stops as soon as IF is set again (STI, POPF, IRET): the IRQ's window, as on a real CPU,
  * instead of at the next timer deadline, where a higher-priority IRQ would win again.
+ * With `on_deadline` set, a deadline first goes to that callback (Python, on this thread):
+ * when it can serve the deadline inside the run (a timer IRQ into a protected-mode guest,
+ * delivered through the IDT right here) it re-arms `deadline_ns` and returns 0, and the
+ * engine runs on; anything else returns nonzero and the engine stops as before.
  *
  * It needs neither unicorn's headers nor linking: the caller passes uc_emu_stop's address
  * inside the control struct.  The module only exports the callback's address.
@@ -50,6 +54,7 @@
 
 typedef int (*emu_stop_fn)(void *uc);
 typedef int (*reg_read_fn)(void *uc, int regid, void *value);
+typedef int (*deadline_fn)(void);
 typedef int (*emu_start_fn)(void *uc, uint64_t begin, uint64_t until, uint64_t timeout,
                             size_t count);
 
@@ -68,6 +73,7 @@ typedef struct {
     reg_read_fn reg_read;    /* uc_reg_read from the loaded libunicorn */
     int32_t eflags_reg;      /* UC_X86_REG_EFLAGS */
     volatile int32_t irq_wait; /* an IRQ is pending while IF = 0: stop once IF is set */
+    deadline_fn on_deadline; /* NULL, or called at the deadline: 0 = served, run on */
 } vmgui_stop_ctl;
 
 #define VMGUI_EFLAGS_IF 0x200u
@@ -175,7 +181,8 @@ static void vmgui_block_hook(void *uc, uint64_t address, uint32_t size, void *us
     } else if (ctl->deadline_ns && (ctl->blocks & (DEADLINE_EVERY - 1)) == 0) {
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);
-        if ((uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec >= ctl->deadline_ns) {
+        if ((uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec >= ctl->deadline_ns
+                && (ctl->on_deadline == NULL || ctl->on_deadline() != 0)) {
             ctl->stopped_by = 3;
             ctl->emu_stop(uc);
         }

@@ -181,7 +181,11 @@ class StopControl(ctypes.Structure):
         ("reg_read", ctypes.c_void_p),
         ("eflags_reg", ctypes.c_int32),
         ("irq_wait", ctypes.c_int32),  # 1: stop at the first block that runs with IF set
+        ("on_deadline", ctypes.c_void_p),  # DEADLINE_HANDLER or NULL
     ]
+
+
+DEADLINE_HANDLER = ctypes.CFUNCTYPE(ctypes.c_int)
 
 
 _GUARDED_START = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(StopControl), ctypes.c_void_p,
@@ -353,6 +357,7 @@ class Engine:
         self._wbatch_ptrs = (ctypes.c_void_p * BATCH_COUNT)(*[wbase + 8 * i
                                                              for i in range(BATCH_COUNT)])
         self._hooks: list[HookHandle] = []
+        self._deadline_cb: object = None  # the ctypes callback stop_ctl.on_deadline points at
         self._mapped: dict[int, object] = {}  # guest address -> buffer or callbacks kept alive
         self.stop_ctl = StopControl()
         self._stop_asked = False  # stop_now() was called during the current run
@@ -398,6 +403,8 @@ class Engine:
         for hook in self._hooks:
             hook.remove()
         self._hooks.clear()
+        self.stop_ctl.on_deadline = None
+        self._deadline_cb = None
         if self._uc:
             _LIB.uc_close(self._uc)
             self._uc = None
@@ -757,6 +764,26 @@ class Engine:
             self.crash = EngineCrash(ctl.crash_signal, ctl.crash_address, ctl.crash_pc)
             log.error("%s", self.crash)
         return err
+
+    def set_deadline_handler(self, handler: Callable[[], bool] | None) -> None:
+        """With the native hook: ``handler()`` runs on the emulation thread, inside the
+        run, when the host clock reaches ``stop_ctl.deadline_ns``.  True: it served the
+        deadline (and armed the next one) and the engine runs on; False (or an
+        exception, logged): the engine stops there, as without a handler."""
+        if handler is None or not self.native_stop:
+            self._deadline_cb = None
+            self.stop_ctl.on_deadline = None
+            return
+
+        def call() -> int:
+            try:
+                return 0 if handler() else 1
+            except Exception:  # noqa: BLE001 - must not unwind into the engine
+                log.exception("deadline handler failed")
+                return 1
+
+        self._deadline_cb = DEADLINE_HANDLER(call)  # kept alive while the engine may call it
+        self.stop_ctl.on_deadline = ctypes.cast(self._deadline_cb, ctypes.c_void_p).value
 
     def request_stop(self) -> None:
         """Any thread: ask the emulation thread to stop at the next block boundary."""

@@ -76,6 +76,7 @@ STATS_INTERVAL_S = 0.5
 RESET_NS = 1_000_000  # deterministic mode: guest time a reset (POST) takes
 PORT_ACCESS_NS = 1_000  # deterministic mode: guest time one port access takes
 UNKNOWN = -1  # Machine._due: a timed device's deadline must be asked for again
+CR0_PE = 1
 IRQ_POLL_NS = 100_000  # without the native hook: how soon a masked-by-IF IRQ is looked at
 _FLOPPY_TYPES = {1: FloppyType.K360, 2: FloppyType.M1_2, 3: FloppyType.K720,
                  4: FloppyType.M1_44, 6: FloppyType.M2_88}  # int 13h drive type -> CMOS
@@ -226,6 +227,8 @@ class Machine(InterruptsMixin):
         self.ata = build_ata(self)  # IDE: C:/D: primary, the CD drive secondary master
         self._setup_cmos()
         self.timer = DeadlineTimer(self.engine.request_stop)
+        if not self.config.deterministic:
+            self.engine.set_deadline_handler(self._serve_deadline_in_run)
         self._hook()
         self._wait = Wait.NONE
         self._reset_requested = False
@@ -557,6 +560,41 @@ class Machine(InterruptsMixin):
         if self._horizon_ns is not None and self._horizon_ns > now:
             deadlines.append(self._horizon_ns)
         return min(deadlines) if deadlines else None
+
+    def _serve_deadline_in_run(self) -> bool:
+        """The engine reached the armed deadline (real time, on the emulation thread,
+        inside the run).  When all there is to do is the timed devices' work and an IRQ
+        into a protected-mode guest, do it here and run on: leaving and re-entering the
+        engine and a turn of the loop cost more than the IRQ itself.  False: stop, and
+        let the loop do everything (commands, keys, waits, real mode, statistics, the
+        execution cap)."""
+        if self._commands or self._typed or self._reset_requested or self._fault is not None \
+                or self._wait is not Wait.NONE or self._horizon_ns is not None \
+                or time.monotonic() - self._stats_at >= STATS_INTERVAL_S \
+                or 0 < self.config.cpu_limit_percent < 100 \
+                or not self.engine.read_raw(UC_REG_CR0) & CR0_PE:
+            return False
+        try:
+            self._advance_devices()
+            if self.pic.pending():
+                if self.engine.read(Reg.EFLAGS) & EFLAGS_IF:
+                    self._deliver_pm(pmode.Event(self.pic.acknowledge()))
+                    if self._fault is not None or self._reset_requested:
+                        return True  # the delivery stopped the engine itself
+                    # the block this hook runs for must not run: a PC write ends it
+                    self.engine.write(Reg.EIP, self.engine.read(Reg.EIP))
+                self.engine.stop_ctl.irq_wait = self.pic.pending()
+            deadline = self._next_deadline()
+            self._armed_ns = None
+            if deadline is None:
+                self.engine.stop_ctl.deadline_ns = 0
+            else:
+                self._arm(deadline)
+        except Exception as exc:  # noqa: BLE001 - reported like a hook's failure
+            log.exception("serving a deadline inside the run")
+            self._fault = f"internal error while serving a timer deadline: {exc!r}"
+            self.engine.stop_now()
+        return True
 
     def _sleep(self, deadline: int | None) -> None:
         if isinstance(self.clock, VirtualClock) and self.state is ev.RunState.RUNNING \
