@@ -145,7 +145,7 @@ def test_pc_at_tryout_write_is_gone_after_power_off(media, tmp_path):
     result = vmgui_run(image, "--tryout", "--machine", "pc-at", "--memory", "128",
                        "--kernel", kernel, "--initrd", initrd, "--append", APPEND,
                        "--serial", serial, "--timeout", str(BOOT_TIMEOUT_S),
-                       "--wait-text", f"{MARK} done", "--sleep", "2",
+                       "--wait-text", f"{MARK} done", "--wait-text", "reboot: ",
                        timeout=BOOT_TIMEOUT_S + 60)
     assert result.returncode == 0, result.stderr
     assert "changes to the disks were discarded" in result.stderr
