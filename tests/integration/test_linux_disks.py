@@ -145,6 +145,8 @@ def test_pc_at_tryout_write_is_gone_after_power_off(media, tmp_path):
     result = vmgui_run(image, "--tryout", "--machine", "pc-at", "--memory", "128",
                        "--kernel", kernel, "--initrd", initrd, "--append", APPEND,
                        "--serial", serial, "--timeout", str(BOOT_TIMEOUT_S),
+                       # the kernel's "reboot: System halted" (or "Power down") on tty0;
+                       # COM1 may not have sent it yet when the run ends
                        "--wait-text", f"{MARK} done", "--wait-text", "reboot: ",
                        timeout=BOOT_TIMEOUT_S + 60)
     assert result.returncode == 0, result.stderr
@@ -155,6 +157,5 @@ def test_pc_at_tryout_write_is_gone_after_power_off(media, tmp_path):
     assert said(lines, "hello:") == linux_disks.HELLO_TEXT.strip()
     assert said(lines, "pattern:").split()[0] == sha256(linux_disks.PATTERN)
     assert said(lines, "reread:") == linux_disks.WRITTEN_TEXT  # the guest saw its write
-    assert POWERED_OFF.search(log), log[-500:]
     assert sha256(image.read_bytes()) == before
     assert linux_disks.debugfs_cat(image, linux_disks.WRITTEN_NAME) is None
