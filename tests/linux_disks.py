@@ -37,7 +37,6 @@ from pathlib import Path
 from tests import linux_images
 from tests.debian_images import (
     HDD_TOTAL,
-    PACKAGE_OF,
     PART_START,
     SECTOR,
     BuildError,
@@ -49,9 +48,6 @@ from tests.debian_images import (
     tool,
 )
 from tests.linux_images import S_IFDIR, S_IFREG
-
-PACKAGE_OF.setdefault("mkfs.ext2", "e2fsprogs")
-PACKAGE_OF.setdefault("debugfs", "e2fsprogs")
 
 ATA_DRIVERS = ("ata_piix", "pata_legacy")  # init loads one of them (see INIT)
 # What the tests need beyond the ATA driver: disks and CDs on SCSI, ext2 (by the ext4
