@@ -63,6 +63,7 @@ PACKAGE_OF = {
     str(ISOLINUX_BIN): "isolinux", "xorriso": "xorriso",
     str(MEMTEST_BIN): "memtest86+", str(MEMTEST_ISO): "memtest86+",
     "apt-get": "apt", "apt-cache": "apt", "dpkg-deb": "dpkg",
+    "mkfs.ext2": "e2fsprogs", "debugfs": "e2fsprogs",  # tests/linux_disks.py
 }
 
 # GRUB modules built into core.img, so that no module is loaded from the medium.

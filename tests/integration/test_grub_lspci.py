@@ -59,6 +59,7 @@ def test_grub_lspci_lists_the_pc_pci_functions(grub_lspci_floppy):
     lines = screen_after_lspci(grub_lspci_floppy, "pc-pci")
     assert "00:00.0 8086:1237 [0600] Host Bridge" in lines
     assert "00:01.0 8086:7000 [0601] ISA Bridge" in lines
+    assert "00:01.1 8086:7010 [0101] IDE Controller [PI 80]" in lines  # legacy mode
     assert "00:02.0 1234:1111 [0300] VGA Controller" in lines
 
 

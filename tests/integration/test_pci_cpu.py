@@ -55,7 +55,7 @@ def fields(text: str, label: str) -> list[int]:
 
 
 # ---------------------------------------------------------------------- PCI
-def test_pc_pci_answers_the_pci_bios_and_enumerates_three_functions(test_guests):
+def test_pc_pci_answers_the_pci_bios_and_enumerates_four_functions(test_guests):
     text = output(test_guests / "pcienum.img", "pc-pci")
     edx, ax, bx, cx = fields(text, "BIOS")
     assert edx == 0x20494350 and ax & 0xFF == 0x01 and bx == 0x0210 and cx & 0xFF == 0
@@ -63,6 +63,7 @@ def test_pc_pci_answers_the_pci_bios_and_enumerates_three_functions(test_guests)
     assert found == [
         ("80000000", "12378086", "06000002"),  # 00:00.0 i440FX host bridge
         ("80000800", "70008086", "06010000"),  # 00:01.0 PIIX3 ISA bridge
+        ("80000900", "70108086", "01018000"),  # 00:01.1 PIIX3 IDE (compatibility mode)
         ("80001000", "11111234", "03000000"),  # 00:02.0 std VGA
     ]
     assert fields(text, "CFC") == [0x12378086]

@@ -3,6 +3,8 @@ their README row says (text screens asserted on text, graphics modes on screensh
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -133,13 +135,19 @@ def test_openbsd_installer_reaches_its_shell(shared_guests, tmp_path):
     """OpenBSD's install floppy: boot loader, then a protected-mode kernel that probes
     PCI, ISA devices and the console, to the installer's question (QEMU: by 20 s).  Its
     Hercules probe writes the CGA mode register, which used to blank the screen."""
-    out = tmp_path / "shell.txt"
+    out, probe = tmp_path / "shell.txt", tmp_path / "probe.txt"
     result = vmgui_run(shared_guests / "openbsd-floppy.img", "--machine", "pc-pci",
                        "--memory", "128", "--timeout", "150",
-                       "--wait-text", "(I)nstall, (U)pgrade or (S)hell?", "--type", "s\\n",
+                       "--wait-text", "(I)nstall, (U)pgrade or (S)hell?", "--dump-text", probe,
+                       "--type", "s\\n",
                        "--type", "ls /\\n", "--wait-text", "install.sub", "--dump-text", out)
     ok(result)
     text = out.read_text(encoding="utf-8")
-    assert "pci0 at mainbus0 bus 0: configuration mode 1" in text
-    assert "vt0 at isa0 port 0x60/16 irq 1: vga 80 col, color" in text
+    probed = probe.read_text(encoding="utf-8")  # before the shell scrolls the probe away
+    assert "pci0 at mainbus0 bus 0: configuration mode 1" in probed
+    # the PIIX3 IDE function: no bus-master DMA (BAR4 zero), so PIO
+    assert re.search(r"pciide0 at pci0 dev 1 function 1 \"Intel 82371SB \(Triton II\) IDE\"",
+                     probed)
+    assert "cd0(pciide0:1:0): using PIO mode 4" in probed
+    assert "vt0 at isa0 port 0x60/16 irq 1: vga 80 col, color" in probed
     assert "install.sub" in text and "# ls /" in text

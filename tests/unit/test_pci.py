@@ -142,7 +142,7 @@ def test_piix3_pirq_route_registers(board):
 
 
 def test_empty_slots_functions_and_buses_read_all_ones(board):
-    for device, function in ((3, 0), (31, 7), (1, 1), (0, 1)):
+    for device, function in ((3, 0), (31, 7), (1, 2), (0, 1)):
         assert board.read(device, function, 0, 4) == 0xFFFFFFFF
         assert board.read(device, function, 0, 2) == 0xFFFF
         assert board.read(device, function, 3, 1) == 0xFF

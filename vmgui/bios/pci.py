@@ -5,7 +5,8 @@ Owns: the PCI BIOS functions B101h (installation check), B102h (find device), B1
 (interrupt routing options); POST on a PCI machine: every function's BARs sized and
 assigned (the display adapter's framebuffer BAR at :data:`LFB_BASE`, where the VBE BIOS
 reports its linear framebuffer), PIRQ links routed at the PIIX3, interrupt line registers
-set from them, I/O and memory decoding enabled -- what SeaBIOS's pciinit does, in spirit
+set from them, I/O and memory decoding enabled, the PIIX3 IDE function's two channels
+switched on (IDETIM decode enable) -- what SeaBIOS's pciinit does, in spirit
 -- and the $PIR table that tells an OS where the interrupt router is.  Everything goes
 through configuration mechanism #1 ports, as BIOS code on a real board does, so this
 module knows nothing of the device model.
@@ -58,6 +59,9 @@ CLASS_VGA = 0x0300  # base class and sub-class of a VGA-compatible display adapt
 PIIX3_ROUTER = (0x8086, 0x7000)
 PIRQ_ROUTE = 0x60  # PIRQRC[A:D] at 60h-63h of the router
 PIRQ_IRQS = (10, 10, 11, 11)  # links A-D, as SeaBIOS routes them
+PIIX3_IDE = (0x8086, 0x7010)
+IDETIM_PORTS = (0x40, 0x42)  # IDETIM of the primary and secondary channel
+IDETIM_DECODE_ENABLE = 0x8000
 PIR_SIGNATURE = b"$PIR"
 PIR_VERSION = 0x0100
 PIR_HEADER_SIZE = 32
@@ -263,6 +267,9 @@ class PciBios:
             if router is not None and 1 <= pin <= 4:
                 cfg.write(bdf, INTERRUPT_LINE, 1, PIRQ_IRQS[pirq_link(bdf >> 3 & 31, pin)])
             cfg.write(bdf, COMMAND, 2, cfg.read(bdf, COMMAND, 2) | COMMAND_IO | COMMAND_MEMORY)
+            if cfg.read(bdf, VENDOR_ID, 4) == PIIX3_IDE[1] << 16 | PIIX3_IDE[0]:
+                for reg in IDETIM_PORTS:  # both IDE channels on, as SeaBIOS's piix_ide_setup
+                    cfg.write(bdf, reg, 2, IDETIM_DECODE_ENABLE)
         self.pir_table = b"" if router is None else pir_table(router, functions)
         if self.pir_table and self._load_rom is not None:
             self._load_rom(rom.linear(rom.PCI_IRQ_TABLE_OFF), self.pir_table)

@@ -5,25 +5,33 @@ masks: read-only identity fields, writable command/latency/interrupt line, BARs 
 write mask is their size mask, so that the sizing protocol works: write all ones, read
 back the mask), :class:`PciBus` (the functions of bus 0 by device/function number, the
 CF8h address register and the CFCh-CFFh data window on an :class:`IoBus`, and the PIIX3
-reset control register at CF9h) and the three functions of the "pc-pci" machine
+reset control register at CF9h) and the four functions of the "pc-pci" machine
 (:func:`pc_pci_bus`): the i440FX host bridge at 00:00.0, the PIIX3 PCI-to-ISA bridge at
-00:01.0 and a Bochs/QEMU "std VGA" display adapter at 00:02.0.
+00:01.0, the PIIX3's IDE function at 00:01.1 (the machine's ATA controller seen from PCI)
+and a Bochs/QEMU "std VGA" display adapter at 00:02.0.
 
 Facts followed: PCI Local Bus Specification 2.1 (configuration header type 0, mechanism
 #1: CONFIG_ADDRESS bit 31 enable, bits 23:16 bus, 15:11 device, 10:8 function, 7:2
 register; a read that no function claims ends in a master abort and returns all ones);
 Intel 82441FX/82371SB (PIIX3) datasheets: CONFADD decodes only double-word accesses, a
 byte or word access to CF8h-CFBh is an ordinary I/O cycle, RCR at CF9h resets the system
-when bit 2 is written as 1; PIRQRC[A:D] at 60h-63h (bit 7 disables the route, bits 3:0
-the ISA IRQ).  Linux's arch/x86/pci/direct.c probes exactly this: a byte written to CFBh
-must not disturb the address register, and ``outl(0x80000000, 0xCF8)`` reads back as
-written.  The VGA function's identity (1234:1111, class 0300h, a prefetchable 32-bit
-memory BAR0 for the framebuffer) is that of the Bochs/QEMU standard VGA.
+when bit 2 is written as 1; PIRQRC[A:D] at 60h-63h (bit 7 disables the route, bits 3:0 the
+ISA IRQ); the IDE function 8086:7010, class 0101h with programming interface 80h (both
+channels in compatibility mode, so the legacy ports and IRQ 14/15 of
+:mod:`vmgui.devices.ata` and no BARs 0-3; bit 7: bus-master capable), IDETIM at 40h-43h
+(bit 15 of each word: the channel's decode enable) and SIDETIM at 44h, all zero at
+power-on (POST enables the channels, as SeaBIOS does). Linux's arch/x86/pci/direct.c
+probes exactly this: a byte written to CFBh must not disturb the address register, and
+``outl(0x80000000, 0xCF8)`` reads back as written. The VGA function's identity (1234:1111,
+class 0300h, a prefetchable 32-bit memory BAR0 for the framebuffer) is that of the
+Bochs/QEMU standard VGA.
 
-Not modelled: other buses, the chipset's own registers beyond the header (PAM shadowing,
-DRAM rows, SMRAM read as zero and ignore writes), moving the framebuffer when a guest
-reprograms the VGA BAR, and decode enables (the legacy VGA ports answer regardless of the
-command register).
+Not modelled: the IDE function's bus-master DMA (BMIBA, BAR4, reads 0 and takes no
+address, so Linux's ata_piix logs "BMDMA: BAR4 is zero, falling back to PIO" and uses PIO)
+and its decode enables (the ATA ports answer whatever IDETIM says); other buses, the
+chipset's own registers beyond the header (PAM shadowing, DRAM rows, SMRAM read as zero
+and ignore writes), moving the framebuffer when a guest reprograms the VGA BAR, and decode
+enables (the legacy VGA ports answer regardless of the command register).
 
 Thread rule: used from the VM's emulation thread only, like the IoBus it sits on.
 """
@@ -339,6 +347,13 @@ STD_VGA_DEVICE = 0x1111
 CLASS_HOST_BRIDGE = 0x060000
 CLASS_ISA_BRIDGE = 0x060100
 CLASS_VGA = 0x030000
+PIIX3_IDE_DEVICE = 0x7010
+CLASS_IDE_COMPATIBILITY = 0x010180  # mass storage, IDE, both channels legacy, bus master
+IDETIM = 0x40  # IDETIM primary at 40h-41h, secondary at 42h-43h
+IDETIM_WRITABLE = 0xF3FF  # bits 11:10 are reserved
+IDETIM_DECODE_ENABLE = 0x8000
+SIDETIM = 0x44
+IDE_FUNCTION = 1  # the IDE controller is function 1 of the PIIX3
 PIRQ_ROUTE = 0x60  # PIIX3 PIRQRC[A:D] at 60h-63h
 PIRQ_DISABLED = 0x80
 PIRQ_WRITABLE = 0x8F  # bit 7 routing disabled, bits 3:0 the IRQ (6:4 reserved)
@@ -365,6 +380,19 @@ def piix3_isa_bridge() -> PciFunction:
     return fn
 
 
+def piix3_ide() -> PciFunction:
+    """82371SB function 1 in compatibility mode: no BARs (the legacy ports and IRQ 14/15
+    are fixed), no interrupt pin, PCISTS 0280h; the timing registers IDETIM (both
+    channels) and SIDETIM are read/write and zero, decoding off, until POST."""
+    fn = PciFunction("PIIX3 IDE", vendor=INTEL, device=PIIX3_IDE_DEVICE,
+                     class_code=CLASS_IDE_COMPATIBILITY,
+                     status=STATUS_DEVSEL_MEDIUM | STATUS_FAST_BACK_TO_BACK)
+    for channel in range(2):
+        fn.define(IDETIM + 2 * channel, 2, 0, IDETIM_WRITABLE)
+    fn.define(SIDETIM, 1, 0, 0xFF)
+    return fn
+
+
 def std_vga(framebuffer_size: int = LFB_SIZE) -> PciFunction:
     """Bochs/QEMU standard VGA: BAR0 the prefetchable linear framebuffer, no interrupt
     pin, decoding off until POST enables it."""
@@ -376,9 +404,10 @@ def std_vga(framebuffer_size: int = LFB_SIZE) -> PciFunction:
 
 def pc_pci_bus(io: IoBus, on_reset: Callable[[], None] | None = None) -> PciBus:
     """The PCI side of the "pc-pci" machine: 00:00.0 host bridge, 00:01.0 ISA bridge,
-    00:02.0 VGA."""
+    00:01.1 IDE, 00:02.0 VGA."""
     bus = PciBus(io, on_reset)
     bus.add(HOST_BRIDGE_SLOT, 0, i440fx_host_bridge())
     bus.add(ISA_BRIDGE_SLOT, 0, piix3_isa_bridge())
+    bus.add(ISA_BRIDGE_SLOT, IDE_FUNCTION, piix3_ide())
     bus.add(VGA_SLOT, 0, std_vga())
     return bus
