@@ -15,8 +15,9 @@ from __future__ import annotations
 import pytest
 
 from vmgui.bios.pci import PciBios, PciConfig
+from vmgui.devices.base import StateVersionError
 from vmgui.devices.bus import IoBus
-from vmgui.devices.pci import CfgReg, pc_pci_bus, piix3_ide
+from vmgui.devices.pci import CfgReg, devfn, pc_pci_bus, piix3_ide
 
 IDE = (1, 1 << 3 | 1)  # device 1, devfn of function 1
 
@@ -80,3 +81,22 @@ def test_post_enables_both_channels_and_io_decoding():
     assert cfg.read(IDE[1], CfgReg.INTERRUPT_LINE, 1) == 0  # no pin: not routed
     for index in range(6):
         assert cfg.read(IDE[1], CfgReg.BAR0 + 4 * index, 4) == 0
+
+
+def test_a_state_saved_before_the_ide_function_existed_still_loads():
+    """pc-pci states saved by the vmgui before 00:01.1 lack it: they resume, with the
+    function as at power-on; any other missing or extra function is still refused."""
+    io = IoBus()
+    board = pc_pci_bus(io)
+    ide = board.functions[devfn(1, 1)]
+    ide.config[0x40] = 0x55
+    state = board.save_state()
+    old = {**state, "functions": {k: v for k, v in state["functions"].items()
+                                  if k != "00:01.1"}}
+    board.load_state(old)
+    assert ide.config[0x40] == 0  # as powered on
+    assert ide.read(0, 4) == 0x70108086
+    missing_vga = {**state, "functions": {k: v for k, v in state["functions"].items()
+                                          if k != "00:02.0"}}
+    with pytest.raises(StateVersionError, match="PCI functions"):
+        board.load_state(missing_vga)

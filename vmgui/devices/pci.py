@@ -232,6 +232,8 @@ class PciBus(Device):
     def __init__(self, io: IoBus, on_reset: Callable[[], None] | None = None,
                  base: int = 0xCF8) -> None:
         self.functions: dict[int, PciFunction] = {}
+        # functions a state saved by an older vmgui may lack: loaded as powered on
+        self.added_later: frozenset[int] = frozenset()
         self._on_reset = on_reset
         self.address = 0
         self.rcr = 0
@@ -321,7 +323,9 @@ class PciBus(Device):
         super().check_state_version(state)
         saved = state.get("functions")
         have = sorted(bdf_name(0, key) for key in self.functions)
-        if not isinstance(saved, dict) or sorted(saved) != have:
+        optional = {bdf_name(0, key) for key in self.added_later}
+        if not isinstance(saved, dict) or not (
+                set(have) - optional <= set(saved) <= set(have)):
             found = sorted(saved) if isinstance(saved, dict) else saved
             raise StateVersionError(f"{self.NAME}: saved state has PCI functions {found!r}, "
                                     f"this machine has {have}")
@@ -335,7 +339,11 @@ class PciBus(Device):
         self.address = int(state["address"]) & ADDRESS_MASK
         self.rcr = int(state["rcr"]) & RCR_SYSTEM_RESET
         for key, fn in self.functions.items():
-            fn.config[:] = state["functions"][bdf_name(0, key)]
+            config = state["functions"].get(bdf_name(0, key))
+            if config is None:  # one of added_later: the guest never saw it
+                fn.reset()
+            else:
+                fn.config[:] = config
 
 
 # ---------------------------------------------------------------------- the pc-pci board
@@ -410,4 +418,7 @@ def pc_pci_bus(io: IoBus, on_reset: Callable[[], None] | None = None) -> PciBus:
     bus.add(ISA_BRIDGE_SLOT, 0, piix3_isa_bridge())
     bus.add(ISA_BRIDGE_SLOT, IDE_FUNCTION, piix3_ide())
     bus.add(VGA_SLOT, 0, std_vga())
+    # states saved before vmgui had the IDE function still resume (the ATA ports
+    # themselves are in the machine's state either way)
+    bus.added_later = frozenset({devfn(ISA_BRIDGE_SLOT, IDE_FUNCTION)})
     return bus
