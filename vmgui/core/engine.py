@@ -549,6 +549,15 @@ class Engine:
         if err:
             raise EngineError(f"invalidate code {begin:#x}-{end:#x}", err)
 
+    def invalidate_code_linear(self, begin: int, end: int) -> None:
+        """Forget translated code for the physical page that linear ``begin`` maps to
+        now (paging on; [begin, end) within one page).  The engine finds the page as an
+        instruction fetch would: the caller makes sure that fetch cannot fault (page
+        present and reachable at the current privilege level, no NX)."""
+        err = _LIB.uc_ctl(self._uc, _CTL_REMOVE_CACHE, _c_u64(begin), _c_u64(end))
+        if err:
+            raise EngineError(f"invalidate code at linear {begin:#x}-{end:#x}", err)
+
     def mem_read(self, address: int, size: int) -> bytes:
         buf = ctypes.create_string_buffer(size)
         err = _LIB.uc_mem_read(self._uc, address, buf, size)

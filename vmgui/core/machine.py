@@ -49,6 +49,7 @@ from vmgui.core.memory import GuestMemory
 from vmgui.core.openbus import OpenBus
 from vmgui.core.profiles import DEFAULT_PROFILE, get_profile
 from vmgui.core.regcache import RegisterCache
+from vmgui.core.stringio import StringIo
 from vmgui.core.sysenter import Sysenter
 from vmgui.core.timing import DeadlineTimer, HostClock, VirtualClock
 from vmgui.devices.bus import IoBus
@@ -213,6 +214,10 @@ class Machine(InterruptsMixin):
         self.ata = build_ata(self)  # IDE: C:/D: primary, the CD drive secondary master
         self._setup_cmos()
         self.timer = DeadlineTimer(self.engine.request_stop)
+        self.string_io = StringIo(self.pm, self.memory, self.bus,  # rep ins/outs in bulk
+                                  charge=lambda n: self._charge(n * PORT_ACCESS_NS),
+                                  stop_if_irq=self._stop_if_irq, failed=self._hook_failed)
+        self._port_in, self._port_out = self.string_io.wrap(self._port_in, self._port_out)
         self._hook()
         self._wait = Wait.NONE
         self._reset_requested = False
