@@ -184,7 +184,11 @@ class StringIo:
         pc = (ctx.seg_base("cs") + ctx.eip) & 0xFFFFFFFF
         if pc in self._not_rep:
             return None
-        insn = self._instruction(pc, bool(hflags & HF_CS32), user, paging)
+        try:
+            code_phys = self.pm.translate(pc, False, user, paging)
+            insn = self._instruction(pc, code_phys, bool(hflags & HF_CS32), user, paging)
+        except (DeliveryFault, IndexError, ValueError):
+            return None
         if insn is None or insn.inbound != inbound or insn.width != size:
             return None
         if inbound and paging and paging[2] & CR4_PAE:
@@ -204,25 +208,24 @@ class StringIo:
             return None
         try:
             phys = self.pm.translate(linear, inbound, user, paging)
-            code_page = self.pm.translate(pc, False, user, paging) >> 12 if inbound else -1
         except DeliveryFault:
             return None
-        if not self._plain_ram(phys, count * size) or phys >> 12 == code_page:
+        if not self._plain_ram(phys, count * size) or (inbound and phys >> 12 == code_phys >> 12):
             return None
         return _Plan(port, offset, count, linear, phys, paging is not None, index_reg, index,
                      index_full, ecx, mask)
 
-    def _instruction(self, pc: int, code32: bool, user: bool,
+    def _instruction(self, pc: int, code_phys: int, code32: bool, user: bool,
                      paging: tuple[int, int, int] | None) -> Instruction | None:
+        """The string instruction at linear ``pc`` (physical ``code_phys``), or None
+        (then ``pc`` is remembered as not one).  Raises DeliveryFault when its bytes
+        run into a page that is not there."""
         length = min(MAX_PREFIXES + 1, PAGE - (pc & (PAGE - 1)))
-        try:
-            code = self.pm.read_linear(pc, length, user, paging)
-            insn = decode(code, code32)
-            if insn is None and length <= MAX_PREFIXES:  # the instruction may go on
-                insn = decode(code + self.pm.read_linear(pc + length, MAX_PREFIXES + 1
-                                                         - length, user, paging), code32)
-        except DeliveryFault:
-            return None
+        code = self.memory.read(code_phys, length)
+        insn = decode(code, code32)
+        if insn is None and length <= MAX_PREFIXES:  # the instruction may go on
+            insn = decode(code + self.pm.read_linear(pc + length, MAX_PREFIXES + 1 - length,
+                                                     user, paging), code32)
         if insn is None:
             if len(self._not_rep) >= NOT_REP_CACHE:
                 self._not_rep.clear()
