@@ -633,10 +633,15 @@ class Engine:
             raise EngineError(f"read MSR {index:#x}", err)
         return msr.value
 
-    def hook_mem_invalid(self, fn: Callable[[int, int, int, int], bool]) -> HookHandle:
-        """``fn(access_type, address, size, value) -> handled`` on unmapped/protected access."""
+    def hook_mem_invalid(self, fn: Callable[[int, int, int, int], bool], begin: int = 1,
+                         end: int = 0) -> HookHandle:
+        """``fn(access_type, address, size, value) -> handled`` on unmapped/protected access
+        to physical [begin, end] (the default: everywhere).  A memory hook over RAM
+        keeps every guest store there on the engine's slow path (unicorn 2.1.4 never
+        marks a TLB entry dirty on a page a memory hook covers): bound it to where
+        nothing is mapped."""
         cb = _HOOK_MEM_INVALID(lambda uc, acc, addr, size, value, ud: fn(acc, addr, size, value))
-        return self._add_hook(ucc.UC_HOOK_MEM_INVALID, cb, 1, 0)
+        return self._add_hook(ucc.UC_HOOK_MEM_INVALID, cb, begin, end)
 
     # ------------------------------------------------------------------ CPU context
     def _context_layout(self) -> tuple[int, int]:

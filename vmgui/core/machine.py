@@ -162,7 +162,8 @@ class Machine(InterruptsMixin):
         # protected-mode delivery patches CPU state the engine hides: where it lives in
         # this engine build is probed (EngineCheckError refuses to start otherwise)
         self.pm = pmode.ProtectedMode(self.engine, self.memory, probe_layout())
-        self.open_bus = OpenBus(self.engine)  # unmapped pages read FFh, as on a PC
+        self.open_bus = OpenBus(self.engine,  # unmapped pages read FFh, as on a PC
+                                self.memory.unmapped_ranges())
         self.sysenter = Sysenter(self.engine, self.pm)  # the engine leaves SYSENTER undone
         if self.config.deterministic:
             if not self.engine.native_stop:
