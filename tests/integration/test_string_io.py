@@ -107,3 +107,27 @@ def test_bulk_and_per_element_paths_agree_with_each_other_and_the_disk(test_gues
     # (page end, the #PF, the second block), P3 2, R7 1, P4 1; R3 (DF=1) element by element (its
     # last element has nothing left to move with it)
     assert (stats.runs, stats.elements, stats.declined) == (19, 3072, 255)
+
+
+def test_a_device_error_during_a_bulk_move_stops_the_vm_with_a_report(test_guests, disk,
+                                                                       monkeypatch):
+    """A bug in a device's block move must not unwind into the engine: the VM stops
+    with a named internal error (the same report as any failing hook)."""
+    from vmgui.devices.ata_device import AtaDevice
+
+    def broken(self, width: int, count: int) -> bytes:
+        raise RuntimeError("disk image vanished")
+
+    monkeypatch.setattr(AtaDevice, "pio_read", broken)
+    events: list[ev.Event] = []
+    machine = Machine(MachineConfig(floppies=(test_guests / "stringio.img",),
+                                    hard_disks=(disk,), deterministic=True),
+                      on_event=events.append)
+    machine.power_on()
+    machine.advance(GUEST_SECONDS)
+    crashes = [e for e in events if isinstance(e, ev.GuestCrashed)]
+    machine.close()
+    gc.collect()
+    assert len(crashes) == 1
+    assert "internal error while serving the guest" in crashes[0].reason
+    assert "disk image vanished" in crashes[0].reason
