@@ -27,9 +27,10 @@ def layout():
     return cpustate.probe_layout()
 
 
-@pytest.fixture
-def flat(layout):
-    """An engine in flat 32-bit protected mode, paging off, RAM 0..4 MiB, an OpenBus."""
+@pytest.fixture(params=["everywhere", "above RAM"])
+def flat(layout, request):
+    """An engine in flat 32-bit protected mode, paging off, RAM 0..4 MiB, an OpenBus
+    watching all of memory or only above RAM (as a machine has it)."""
     engine = Engine(use_native_stop=True, code_cache_mb=4)
     ram = bytearray(RAM)
     engine.map_buffer(0, ram, 0, RAM)
@@ -38,7 +39,8 @@ def flat(layout):
     code = cpustate.Segment(0x08, 0, 0xFFFFFFFF, 0x00CF9A00)
     data = cpustate.Segment(0x10, 0, 0xFFFFFFFF, 0x00CF9200)
     cpu.save().load(cs=code, ss=data, cpl=0, esp=0x9000, eip=CODE, eflags=0x2)
-    bus = openbus.OpenBus(engine)
+    ranges = None if request.param == "everywhere" else [(RAM, 0xFFFFFFFFFFFFFFFF)]
+    bus = openbus.OpenBus(engine, ranges)
     yield engine, ram, bus
     engine.close()
 
@@ -99,3 +101,37 @@ def test_a_guest_straying_over_too_many_pages_is_stopped(flat, monkeypatch):
     reads = b"".join(b"\xa1" + struct.pack("<I", PHYS_NOWHERE + n * 0x1000) for n in range(3))
     assert run(engine, reads + b"\xf4") == ucc.UC_ERR_READ_UNMAPPED
     assert bus.pages[:2] == [PHYS_NOWHERE, PHYS_NOWHERE + 0x1000]
+
+
+@pytest.mark.parametrize("profile", ["pc-at", "pc-pci"])
+def test_a_machine_watches_only_where_nothing_is_mapped(profile, monkeypatch):
+    """The open bus's engine hook must not cover RAM, the framebuffer or the high BIOS:
+    a memory hook over a page keeps every guest store there on the engine's slow path
+    (measured: 35 ns a store instead of 1.5 ns with paging off)."""
+    from vmgui.core.machine import Machine, MachineConfig
+    from vmgui.core.memory import HIGH_BIOS_BASE, HIGH_BIOS_SIZE, LFB_BASE, LFB_SIZE
+
+    watched: list[tuple[int, int]] = []
+    original = Engine.hook_mem_invalid
+
+    def record(engine, fn, begin=1, end=0):
+        watched.append((begin, end))
+        return original(engine, fn, begin, end)
+
+    monkeypatch.setattr(Engine, "hook_mem_invalid", record)
+    machine = Machine(MachineConfig(memory_mb=32, profile=profile))
+    try:
+        mapped = [(0, machine.memory.size - 1)]
+        if machine.memory.lfb is not None:
+            mapped.append((LFB_BASE, LFB_BASE + LFB_SIZE - 1))
+        if machine.memory.high_bios:
+            mapped.append((HIGH_BIOS_BASE, HIGH_BIOS_BASE + HIGH_BIOS_SIZE - 1))
+        assert watched and all(begin <= end for begin, end in watched)  # no "everywhere"
+        for begin, end in watched:
+            for low, high in mapped:
+                assert end < low or begin > high, (hex(begin), hex(end), hex(low))
+        # everything else is watched: just above RAM, past 4 GiB
+        for address in (machine.memory.size, 0xDFFFFFFF, 0x100000000):
+            assert any(begin <= address <= end for begin, end in watched)
+    finally:
+        machine.close()

@@ -562,6 +562,15 @@ class Engine:
         if err:
             raise EngineError(f"invalidate code {begin:#x}-{end:#x}", err)
 
+    def invalidate_code_linear(self, begin: int, end: int) -> None:
+        """Forget translated code for the physical page that linear ``begin`` maps to
+        now (paging on; [begin, end) within one page).  The engine finds the page as an
+        instruction fetch would: the caller makes sure that fetch cannot fault (page
+        present and reachable at the current privilege level, no NX)."""
+        err = _LIB.uc_ctl(self._uc, _CTL_REMOVE_CACHE, _c_u64(begin), _c_u64(end))
+        if err:
+            raise EngineError(f"invalidate code at linear {begin:#x}-{end:#x}", err)
+
     def mem_read(self, address: int, size: int) -> bytes:
         buf = ctypes.create_string_buffer(size)
         err = _LIB.uc_mem_read(self._uc, address, buf, size)
@@ -637,10 +646,15 @@ class Engine:
             raise EngineError(f"read MSR {index:#x}", err)
         return msr.value
 
-    def hook_mem_invalid(self, fn: Callable[[int, int, int, int], bool]) -> HookHandle:
-        """``fn(access_type, address, size, value) -> handled`` on unmapped/protected access."""
+    def hook_mem_invalid(self, fn: Callable[[int, int, int, int], bool], begin: int = 1,
+                         end: int = 0) -> HookHandle:
+        """``fn(access_type, address, size, value) -> handled`` on unmapped/protected access
+        to physical [begin, end] (the default: everywhere).  A memory hook over RAM
+        keeps every guest store there on the engine's slow path (unicorn 2.1.4 never
+        marks a TLB entry dirty on a page a memory hook covers): bound it to where
+        nothing is mapped."""
         cb = _HOOK_MEM_INVALID(lambda uc, acc, addr, size, value, ud: fn(acc, addr, size, value))
-        return self._add_hook(ucc.UC_HOOK_MEM_INVALID, cb, 1, 0)
+        return self._add_hook(ucc.UC_HOOK_MEM_INVALID, cb, begin, end)
 
     # ------------------------------------------------------------------ CPU context
     def _context_layout(self) -> tuple[int, int]:

@@ -49,6 +49,7 @@ from vmgui.core.memory import GuestMemory
 from vmgui.core.openbus import OpenBus
 from vmgui.core.profiles import DEFAULT_PROFILE, get_profile
 from vmgui.core.regcache import RegisterCache
+from vmgui.core.stringio import StringIo
 from vmgui.core.sysenter import Sysenter
 from vmgui.core.timing import DeadlineTimer, HostClock, VirtualClock
 from vmgui.devices.base import Device
@@ -165,7 +166,8 @@ class Machine(InterruptsMixin):
         # protected-mode delivery patches CPU state the engine hides: where it lives in
         # this engine build is probed (EngineCheckError refuses to start otherwise)
         self.pm = pmode.ProtectedMode(self.engine, self.memory, probe_layout())
-        self.open_bus = OpenBus(self.engine)  # unmapped pages read FFh, as on a PC
+        self.open_bus = OpenBus(self.engine,  # unmapped pages read FFh, as on a PC
+                                self.memory.unmapped_ranges())
         self.sysenter = Sysenter(self.engine, self.pm)  # the engine leaves SYSENTER undone
         if self.config.deterministic:
             if not self.engine.native_stop:
@@ -229,6 +231,10 @@ class Machine(InterruptsMixin):
         self.timer = DeadlineTimer(self.engine.request_stop)
         if not self.config.deterministic:
             self.engine.set_deadline_handler(self._serve_deadline_in_run)
+        self.string_io = StringIo(self.pm, self.memory, self.bus,  # rep ins/outs in bulk
+                                  charge=lambda n: self._charge(n * PORT_ACCESS_NS),
+                                  stop_if_irq=self._stop_if_irq, failed=self._hook_failed)
+        self._port_in, self._port_out = self.string_io.wrap(self._port_in, self._port_out)
         self._hook()
         self._wait = Wait.NONE
         self._reset_requested = False

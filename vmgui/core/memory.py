@@ -94,6 +94,22 @@ class GuestMemory(MemoryMixin):
         self.engine.map_buffer(LFB_BASE, lfb, 0, LFB_SIZE)
         self.lfb = lfb
 
+    def unmapped_ranges(self) -> list[tuple[int, int]]:
+        """(first, last) physical addresses where nothing is mapped: above RAM, minus
+        the framebuffer and the high BIOS (the machine's open bus watches these)."""
+        mapped = []
+        if self.lfb is not None:
+            mapped.append((LFB_BASE, LFB_BASE + LFB_SIZE))
+        if self.high_bios:
+            mapped.append((HIGH_BIOS_BASE, HIGH_BIOS_BASE + HIGH_BIOS_SIZE))
+        ranges, at = [], self.size
+        for begin, end in sorted(mapped):
+            if begin > at:
+                ranges.append((at, begin - 1))
+            at = max(at, end)
+        ranges.append((at, 0xFFFFFFFFFFFFFFFF))  # PAE reaches beyond 4 GiB
+        return ranges
+
     def map_window_a(self, window: Window) -> None:
         """Make A0000h-AFFFFh answer as ``window`` says (a VGA callback: the guest may be
         mid-instruction; the engine takes the new mapping from its next access on)."""

@@ -12,6 +12,11 @@ with FFh bytes and ignores writes (about 1 us an access: strays are rare), and t
 access is retried.  Fetching code from nowhere still stops the machine, as does a guest
 that strays over more than :data:`MAX_PAGES` pages (garbage, not a probe).  The mappings
 stay until the machine is closed: the bus looks the same after a reset.
+
+The engine hook watches only the physical ranges where nothing is mapped (above RAM,
+around the framebuffer and the high BIOS): unicorn 2.1.4 keeps every store to a page any
+memory hook covers on its slow path (~35 ns instead of ~2), so a hook over all of memory
+undid vmgui.core.fasttlb's fast stores for every guest.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ _HANDLED = (ucc.UC_MEM_READ_UNMAPPED, ucc.UC_MEM_WRITE_UNMAPPED)
 class OpenBusEngine(Protocol):
     """What :class:`OpenBus` needs of vmgui.core.engine.Engine."""
 
-    def hook_mem_invalid(self, fn) -> object: ...
+    def hook_mem_invalid(self, fn, begin: int = 1, end: int = 0) -> object: ...
     def map_mmio(self, address: int, size: int, read, write) -> None: ...
 
 
@@ -45,12 +50,18 @@ def _ignore(offset: int, size: int, value: int) -> None:
 
 
 class OpenBus:
-    """Makes ``engine``'s unmapped physical pages read FFh and ignore writes."""
+    """Makes ``engine``'s unmapped physical pages read FFh and ignore writes.
 
-    def __init__(self, engine: OpenBusEngine) -> None:
+    ``ranges``: the (first, last) physical addresses where nothing is mapped, the only
+    places watched (None: everywhere, which slows every store; see the module doc)."""
+
+    def __init__(self, engine: OpenBusEngine,
+                 ranges: list[tuple[int, int]] | None = None) -> None:
         self.engine = engine
         self.pages: list[int] = []  # page addresses mapped as open bus, in order
-        self.handle = engine.hook_mem_invalid(self._on_invalid)
+        self.handles = ([engine.hook_mem_invalid(self._on_invalid)] if ranges is None else
+                        [engine.hook_mem_invalid(self._on_invalid, first, last)
+                         for first, last in ranges])
 
     def _on_invalid(self, access: int, address: int, size: int, value: int) -> bool:
         """Engine hook: True when the access may be retried (its page now answers)."""

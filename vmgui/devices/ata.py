@@ -85,7 +85,7 @@ class AtaChannel:
         self.intrq = False
         self.registrations: list[Registration] = [
             bus.register(base, COMMAND_BLOCK_PORTS, f"ata-{name}", self._read, self._write,
-                         widths=DATA_WIDTHS),
+                         widths=DATA_WIDTHS, string=self),
             bus.register(base + CONTROL_BLOCK_OFFSET, 1, f"ata-{name}-control",
                          self._read_control, self._write_control),
         ]
@@ -139,6 +139,27 @@ class AtaChannel:
     def _read_control(self, offset: int, size: int) -> int:
         dev = self.devices[self.selected]
         return dev.status if dev is not None else 0  # Alternate Status: INTRQ untouched
+
+    # ------------------------------------------------------------------ string I/O
+    # (vmgui.devices.bus.StringIoPort: a rep insw/insd/outsw/outsd on the data port
+    # moves the rest of the DRQ block in one go)
+    def string_in_ready(self, offset: int, width: int) -> int:
+        dev = self.devices[self.selected]
+        return dev.pio_in_ready(width) if offset == CmdReg.DATA and dev is not None else 0
+
+    def string_in(self, offset: int, width: int, count: int) -> bytes:
+        dev = self.devices[self.selected]
+        assert dev is not None and offset == CmdReg.DATA
+        return dev.pio_read(width, count)
+
+    def string_out_room(self, offset: int, width: int) -> int:
+        dev = self.devices[self.selected]
+        return dev.pio_out_room(width) if offset == CmdReg.DATA and dev is not None else 0
+
+    def string_out(self, offset: int, width: int, data: bytes) -> None:
+        dev = self.devices[self.selected]
+        assert dev is not None and offset == CmdReg.DATA
+        dev.pio_write(data)
 
     # ------------------------------------------------------------------ writes
     def _write(self, offset: int, size: int, value: int) -> None:

@@ -237,6 +237,39 @@ class AtaDevice:
         if end >= len(self.buf):
             self.block_done()
 
+    def pio_in_ready(self, width: int) -> int:
+        """How many ``width``-byte reads (2 or 4) the current DRQ block still holds in
+        whole: the most :meth:`pio_read` may take (0 without DRQ for the host)."""
+        if width not in (2, 4) or self.phase in (Phase.IDLE, Phase.WRITE, Phase.PACKET):
+            return 0
+        return (len(self.buf) - self.pos) // width
+
+    def pio_read(self, width: int, count: int) -> bytes:
+        """``count`` reads of the data port at once (at most :meth:`pio_in_ready`):
+        the bytes they return, with the same effect (the block may end here)."""
+        pos = self.pos
+        end = pos + width * count
+        data = bytes(self.buf[pos:end])
+        self.pos = end
+        if end >= len(self.buf):
+            self.block_done()
+        return data
+
+    def pio_out_room(self, width: int) -> int:
+        """How many ``width``-byte writes (2 or 4) the current DRQ block takes in whole."""
+        if width not in (2, 4) or self.phase not in (Phase.WRITE, Phase.PACKET):
+            return 0
+        return (len(self.buf) - self.pos) // width
+
+    def pio_write(self, data: bytes) -> None:
+        """Writes of the data port at once (at most :meth:`pio_out_room` elements)."""
+        pos = self.pos
+        end = pos + len(data)
+        self.buf[pos:end] = data  # type: ignore[index]
+        self.pos = end
+        if end >= len(self.buf):
+            self.block_done()
+
     def block_done(self) -> None:
         """The host has moved the whole DRQ block: go on according to :attr:`phase`."""
         if self.phase == Phase.DATA_IN:

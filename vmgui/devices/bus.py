@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,33 @@ WriteFn = Callable[[int, int, int], None]
 
 _SIZE_MASK = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFFFFFF}
 BYTE_ONLY = frozenset({1})
+
+
+class StringIoPort(Protocol):
+    """A device port that can move several elements of a ``rep ins``/``rep outs`` in
+    one call (an ATA data port and its DRQ block): the core's string-I/O path
+    (:mod:`vmgui.core.stringio`) asks how many elements are ready, then moves them.
+    Moving ``n`` elements here must have exactly the effects of ``n`` single reads or
+    writes of the port (block completion, status, interrupt), and ``n`` is never more
+    than the device said it had ready.  ``offset`` is relative to the registered base,
+    ``width`` is 1, 2 or 4 bytes."""
+
+    def string_in_ready(self, offset: int, width: int) -> int:
+        """How many ``width``-byte reads in a row come from data ready now, with no
+        effect between them (0: none, or the port cannot move them in bulk)."""
+        ...
+
+    def string_in(self, offset: int, width: int, count: int) -> bytes:
+        """What ``count`` reads would return, concatenated (little-endian elements)."""
+        ...
+
+    def string_out_room(self, offset: int, width: int) -> int:
+        """How many ``width``-byte writes in a row the device takes now (as above)."""
+        ...
+
+    def string_out(self, offset: int, width: int, data: bytes) -> None:
+        """``len(data) // width`` writes of the elements in ``data``."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -38,6 +66,7 @@ class PortRange:
     read: ReadFn | None
     write: WriteFn | None
     widths: frozenset[int] = BYTE_ONLY
+    string: StringIoPort | None = None
 
 
 class Registration:
@@ -74,14 +103,16 @@ class IoBus:
         read: ReadFn | None = None,
         write: WriteFn | None = None,
         widths: frozenset[int] = BYTE_ONLY,
+        string: StringIoPort | None = None,
     ) -> Registration:
         """Claim ports ``base .. base+count-1``.  ``widths``: the access sizes (1, 2, 4)
-        the device decodes; 1 is always among them, wider accesses arrive as bytes."""
+        the device decodes; 1 is always among them, wider accesses arrive as bytes.
+        ``string``: the range's block-transfer side (see :class:`StringIoPort`)."""
         if not (0 <= base and base + count <= 0x10000 and count > 0):
             raise ValueError(f"{name}: port range {base:#x}+{count} outside 0-FFFFh")
         if not widths <= {1, 2, 4}:
             raise ValueError(f"{name}: access widths {sorted(widths)} not among 1, 2, 4")
-        rng = PortRange(base, count, name, read, write, frozenset(widths) | BYTE_ONLY)
+        rng = PortRange(base, count, name, read, write, frozenset(widths) | BYTE_ONLY, string)
         for port in range(base, base + count):
             if port in self._ports:
                 other = self._ports[port].name
@@ -105,6 +136,15 @@ class IoBus:
     def owner(self, port: int) -> str | None:
         rng = self._ports.get(port)
         return rng.name if rng else None
+
+    def string_port(self, port: int, size: int) -> tuple[StringIoPort, int] | None:
+        """(block-transfer side, offset) of the device that decodes ``size``-byte
+        accesses at ``port`` itself and can move them in bulk; None otherwise."""
+        rng = self._ports.get(port)
+        if rng is None or rng.string is None or size not in rng.widths \
+                or port + size > rng.base + rng.count:
+            return None
+        return rng.string, port - rng.base
 
     def read(self, port: int, size: int = 1) -> int:
         port &= 0xFFFF
