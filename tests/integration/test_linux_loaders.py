@@ -21,10 +21,11 @@ from pathlib import Path
 
 import pytest
 
-from tests import linux_images, linux_loader_images
+from tests import debian_images, linux_images, linux_loader_images
 from tests.integration.test_linux_boot import serial_command, wait_for_serial_or_panic
 from vmgui.automation.session import Session
 from vmgui.core.machine import MachineConfig
+from vmgui.host.lockstep import LockstepHost
 from vmgui.host.thread import ThreadHost
 
 pytestmark = pytest.mark.slow
@@ -119,3 +120,28 @@ def test_the_shell_prompt_on_the_vga_console_and_uname_on_com1(booted):
     answer = serial_command(booted.session, booted.host, "uname -r")
     assert RELEASE.search(answer), answer
 
+
+
+def test_a_grub_disk_cut_short_inside_the_kernel_gets_grubs_own_read_error(tmp_path):
+    """The disk image ends 4 MiB into the ext2 partition, inside /boot/vmlinuz: the BIOS
+    refuses the read past the disk's end and GRUB says so, as in QEMU (same two lines,
+    then "Press any key to continue..."); the machine runs on (deterministic mode)."""
+    try:
+        image = linux_loader_images.grub_hdd()
+    except linux_images.MissingInput as exc:
+        pytest.skip(str(exc))
+    short = tmp_path / "short.img"
+    with open(image, "rb") as whole:
+        short.write_bytes(whole.read(debian_images.PART_START * debian_images.SECTOR + (4 << 20)))
+    host = LockstepHost(machine_config(GRUB, short, "pc-pci"))
+    host.start()
+    try:
+        session = Session(host)
+        session.wait_for_text("Press any key to continue...", 30)
+        screen = session.text()
+        assert GRUB.on_screen in screen
+        assert "error: attempt to read or write outside of disk `hd0'." in screen, screen
+        assert "error: you need to load the kernel first." in screen, screen
+        assert host.crash is None
+    finally:
+        host.power_off()
