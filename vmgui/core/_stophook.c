@@ -10,7 +10,8 @@
  * the CPU could not take because IF was clear) it also reads EFLAGS at every block and
  * stops as soon as IF is set again (STI, POPF, IRET): the IRQ's window, as on a real CPU,
  * instead of at the next timer deadline, where a higher-priority IRQ would win again.
- * With `on_deadline` set, a deadline first goes to that callback (Python, on this thread):
+ * With `on_deadline` set, a deadline or an IRQ window first goes to that callback (Python,
+ * on this thread; `serving` says which):
  * when it can serve the deadline inside the run (a timer IRQ into a protected-mode guest,
  * delivered through the IDT right here) it re-arms `deadline_ns` and returns 0, and the
  * engine runs on; anything else returns nonzero and the engine stops as before.
@@ -74,6 +75,8 @@ typedef struct {
     int32_t eflags_reg;      /* UC_X86_REG_EFLAGS */
     volatile int32_t irq_wait; /* an IRQ is pending while IF = 0: stop once IF is set */
     deadline_fn on_deadline; /* NULL, or called at the deadline: 0 = served, run on */
+    int32_t serving;         /* what on_deadline is called for: 3 deadline, 4 IRQ window */
+    int32_t reserved2;
 } vmgui_stop_ctl;
 
 #define VMGUI_EFLAGS_IF 0x200u
@@ -162,6 +165,15 @@ static int irq_window(void *uc, vmgui_stop_ctl *ctl)
     return (eflags & VMGUI_EFLAGS_IF) != 0;
 }
 
+/* Ask on_deadline (if any) to serve `reason` without stopping; true when it did. */
+static int served_in_run(vmgui_stop_ctl *ctl, int32_t reason)
+{
+    if (ctl->on_deadline == NULL)
+        return 0;
+    ctl->serving = reason;
+    return ctl->on_deadline() == 0;
+}
+
 static void vmgui_block_hook(void *uc, uint64_t address, uint32_t size, void *user_data)
 {
     vmgui_stop_ctl *ctl = (vmgui_stop_ctl *)user_data;
@@ -176,13 +188,15 @@ static void vmgui_block_hook(void *uc, uint64_t address, uint32_t size, void *us
         ctl->emu_stop(uc);
     } else if (ctl->irq_wait && irq_window(uc, ctl)) {
         ctl->irq_wait = 0;
-        ctl->stopped_by = 4;
-        ctl->emu_stop(uc);
+        if (!served_in_run(ctl, 4)) {
+            ctl->stopped_by = 4;
+            ctl->emu_stop(uc);
+        }
     } else if (ctl->deadline_ns && (ctl->blocks & (DEADLINE_EVERY - 1)) == 0) {
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);
         if ((uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec >= ctl->deadline_ns
-                && (ctl->on_deadline == NULL || ctl->on_deadline() != 0)) {
+                && !served_in_run(ctl, 3)) {
             ctl->stopped_by = 3;
             ctl->emu_stop(uc);
         }

@@ -182,6 +182,8 @@ class StopControl(ctypes.Structure):
         ("eflags_reg", ctypes.c_int32),
         ("irq_wait", ctypes.c_int32),  # 1: stop at the first block that runs with IF set
         ("on_deadline", ctypes.c_void_p),  # DEADLINE_HANDLER or NULL
+        ("serving", ctypes.c_int32),  # what on_deadline is called for (a stopped_by value)
+        ("reserved2", ctypes.c_int32),
     ]
 
 

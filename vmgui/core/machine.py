@@ -36,7 +36,7 @@ from vmgui.core.ata_drives import build_ata
 from vmgui.core.cpuid import CpuIdentity
 from vmgui.core.cpuid import get_model as get_cpu_model
 from vmgui.core.cpustate import probe_layout
-from vmgui.core.engine import ENGINE_CRASHED, UC_REG_CR0, Engine
+from vmgui.core.engine import ENGINE_CRASHED, STOPPED_AT_IRQ_WINDOW, UC_REG_CR0, Engine
 from vmgui.core.interrupts import (
     CR0_PG,
     CR0_PG_PE,
@@ -568,12 +568,12 @@ class Machine(InterruptsMixin):
         return min(deadlines) if deadlines else None
 
     def _serve_deadline_in_run(self) -> bool:
-        """The engine reached the armed deadline (real time, on the emulation thread,
-        inside the run).  When all there is to do is the timed devices' work and an IRQ
-        into a protected-mode guest, do it here and run on: leaving and re-entering the
-        engine and a turn of the loop cost more than the IRQ itself.  False: stop, and
-        let the loop do everything (commands, keys, waits, real mode, statistics, the
-        execution cap)."""
+        """The engine reached the armed deadline or an IRQ's window (IF came back with
+        irq_wait set): real time, on the emulation thread, inside the run.  When all
+        there is to do is the timed devices' work and an IRQ into a protected-mode
+        guest, do it here and run on: leaving and re-entering the engine and a turn of
+        the loop cost more than the IRQ itself.  False: stop, and let the loop do
+        everything (commands, keys, waits, real mode, statistics, the execution cap)."""
         if self._commands or self._typed or self._reset_requested or self._fault is not None \
                 or self._wait is not Wait.NONE or self._horizon_ns is not None \
                 or time.monotonic() - self._stats_at >= STATS_INTERVAL_S \
@@ -584,6 +584,8 @@ class Machine(InterruptsMixin):
             self._advance_devices()
             if self.pic.pending():
                 if self.engine.read(Reg.EFLAGS) & EFLAGS_IF:
+                    if self.engine.stop_ctl.serving == STOPPED_AT_IRQ_WINDOW:
+                        self._step_over_hlt()  # sti; hlt: as in _dispatch_interrupts
                     self._deliver_pm(pmode.Event(self.pic.acknowledge()))
                     if self._fault is not None or self._reset_requested:
                         return True  # the delivery stopped the engine itself
