@@ -380,3 +380,46 @@ def test_random_bytes_always_get_a_reply(stopped_server, line):
 @given(request=_requests)
 def test_random_requests_always_get_a_reply(stopped_server, request):
     _answered(stopped_server, json.dumps(request).encode())
+
+
+class SlowSaveHost(MachineHost):
+    """save_state powers the machine off and takes a moment to come back, as a busy
+    machine does: the VM process's main thread sees the power-off before the reply is
+    sent (seen in CI: `vmgui control NAME savestate` said "not running")."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ready.set()
+        self.saved = threading.Event()
+
+    @property
+    def alive(self) -> bool:
+        return True
+
+    def save_state(self, path: str, power_off: bool = False) -> str | None:
+        self.saved.set()
+        threading.Event().wait(0.3)
+        return None
+
+    def power_off(self) -> None:
+        pass
+
+
+def test_closing_waits_for_a_reply_still_being_made(tmp_path):
+    host = SlowSaveHost()
+    folder = tmp_path / "vm"
+    folder.mkdir()
+    server = ControlServer(host, folder / "control.sock")
+    server.start()
+    client = Client(server.path)
+    try:
+        client.send(json.dumps({"cmd": "savestate", "path": str(folder / "s.state"),
+                                "poweroff": True}).encode() + b"\n")
+        assert host.saved.wait(CLIENT_TIMEOUT_S)
+        server.close()  # what the VM process does once the machine thread has ended
+        client.sock.setblocking(False)  # the reply must be there already
+        reply = client.reply()
+        assert reply == {"ok": True, "path": str(folder / "s.state")}
+    finally:
+        client.close()
+        server.close()

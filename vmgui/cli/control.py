@@ -422,16 +422,22 @@ def control_command(args: argparse.Namespace) -> int:
         print(f"vmgui control: {exc}", file=sys.stderr)
         return EXIT_USAGE
     path = socket_path(entry.folder)
+    connected = False
     try:
         with Connection(path) as conn:
+            connected = True
             reply = conn.request(req, None)
             if reply.get("ok") and (args.verb == "poweroff" or req.get("poweroff")):
                 if not conn.wait_closed(POWEROFF_TIMEOUT_S):
                     print(f"vmgui control: {entry.name} did not end within "
                           f"{POWEROFF_TIMEOUT_S:g} s", file=sys.stderr)
     except NotRunning:
-        print(f"vmgui control: {entry.name} is not running (no control socket)",
-              file=sys.stderr)
+        if connected:
+            print(f"vmgui control: {entry.name}: the VM process ended before it answered "
+                  f"'{args.verb}'", file=sys.stderr)
+        else:
+            print(f"vmgui control: {entry.name} is not running (no control socket)",
+                  file=sys.stderr)
         return EXIT_USAGE
     except PermissionError as exc:
         print(f"vmgui control: {path}: {exc.strerror}", file=sys.stderr)

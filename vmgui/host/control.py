@@ -77,6 +77,7 @@ OUTPUT_KEPT = 65536  # bytes of COM1 / debug-port output a VM process keeps
 log = logging.getLogger(__name__)
 
 MAX_CONNECTIONS = 16  # served at once
+REPLY_DRAIN_S = 5.0  # close(): how long replies still being made may hold the exit
 IDLE_TIMEOUT_S = 120.0  # for a whole request line to arrive, or a reply to be taken
 SAVE_TIMEOUT_S = 60.0
 
@@ -320,6 +321,10 @@ class ControlServer:
         self._started = time.monotonic()
         self._open = 0  # connections being served
         self._open_lock = threading.Lock()
+        # requests being handled and answered: close() waits for their replies (the
+        # process exits right after it, and a savestate that powers off ends it at once)
+        self._replying = 0
+        self._replied = threading.Condition()
         self._thread = threading.Thread(target=self._accept, name="vmgui-control",
                                         daemon=True)
 
@@ -361,11 +366,17 @@ class ControlServer:
                 os.unlink(self.path)
         self._inode = None
 
-    def close(self) -> None:
+    def close(self, drain_s: float = REPLY_DRAIN_S) -> None:
+        """Stop listening; wait up to ``drain_s`` for the replies being made to go out
+        (the VM process exits next: a client must not get EOF instead of its answer)."""
         if self._closed:
             return
         self._closed = True
         self.remove_socket()
+        with self._replied:
+            if not self._replied.wait_for(lambda: self._replying == 0, drain_s):
+                log.warning("control socket %s: closing with %d replies unsent",
+                            self.path, self._replying)
         if self._sock is not None:
             with contextlib.suppress(OSError):
                 self._sock.shutdown(socket.SHUT_RDWR)
@@ -429,8 +440,15 @@ class ControlServer:
                     return
                 if not line.strip():
                     continue
-                reply, after = self._handle_line(line)
-                self._send(conn, reply)
+                with self._replied:
+                    self._replying += 1
+                try:
+                    reply, after = self._handle_line(line)
+                    self._send(conn, reply)
+                finally:
+                    with self._replied:
+                        self._replying -= 1
+                        self._replied.notify_all()
                 if after is not None:
                     keep_open = True  # the process's exit closes it: EOF means "gone"
                     after()
