@@ -50,7 +50,7 @@ def probe_leaves(engine_model: str | None) -> dict[int, Leaf]:
     (None: unicorn's default), read on a scratch engine."""
     from vmgui.core.engine import Engine  # the engine itself only for the probe
 
-    engine = Engine(use_native_stop=False, code_cache_mb=1, cpu_model=engine_model)
+    engine = Engine(code_cache_mb=1, cpu_model=engine_model)
     try:
         ram = bytearray(0x2000)
         ram[PROBE_AT:PROBE_AT + len(CPUID_HLT)] = CPUID_HLT
