@@ -67,7 +67,7 @@ OPTIONS = {"wait_text": {"timeout", "regex"}, "wait_screen": {"timeout", "region
            "wait_still": {"timeout"}, "wait_serial": {"timeout"}, "screenshot": {"crop", "scale"}}
 VM_KEYS = {"image", "copy", "memory", "boot", "deterministic", "kernel", "initrd", "append",
            "machine"}
-KERNEL_MEMORY_MB = 128  # a kernel without memory = ...: as ``vmgui run --kernel``
+KERNEL_MEMORY_MB = 128  # [vm] memory when a kernel is given without one (as vmgui run --kernel)
 LARGEST_SCREEN = (640, 480)  # no video mode vmgui shows is larger
 MAX_SCENARIO_BYTES = 1 << 20  # a scenario is a few hundred bytes of TOML
 MAX_SCALE = 16  # a screenshot's scale factor: 640x480 becomes at most 10240x7680
