@@ -47,6 +47,7 @@ pytestmark = pytest.mark.slow
 MEMORY_MB = 128
 DESKTOP_LIMIT_S = 30.0  # guest seconds (reached at 6.8)
 POLL_S = 0.1
+SETTLE_S = 0.5  # guest seconds for KolibriOS to finish painting the desktop
 IDLE_S = 0.3  # between packets: longer than KolibriOS's acceleration window (0.1 s)
 MAX_STEP = 255  # the largest delta one MouseInput carries
 KEY_GAP_S = 0.1
@@ -146,6 +147,7 @@ def desktop(shared_guests, reference, tmp_path) -> Iterator[Desktop]:
         vm = Desktop(host, tmp_path)
         vm.wait_until(lambda screen: kolibri.is_desktop(screen, reference), DESKTOP_LIMIT_S,
                       "KolibriOS desktop")
+        vm.run(SETTLE_S)  # the desktop is recognised while its icons are still being drawn
         yield vm
     finally:
         host.power_off()

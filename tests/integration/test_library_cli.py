@@ -93,7 +93,7 @@ def test_run_library_vm_next_to_a_corrupt_one(home, tmp_path, test_guests):
     listing = ok(vmgui(home, "list")).splitlines()
     by_name = {line.split()[0]: line for line in listing}
     assert "inaccessible" in by_name["corrupt"] and "not valid TOML" in by_name["corrupt"]
-    assert "schema version 7 is newer than this vmgui understands (2); upgrade vmgui" \
+    assert "schema version 7 is newer than this vmgui understands (3); upgrade vmgui" \
         in by_name["future"]
     assert "inaccessible" not in by_name["echo"] and "4 MB" in by_name["echo"]
 

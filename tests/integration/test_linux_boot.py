@@ -42,17 +42,6 @@ def linux():
         pytest.skip(str(exc))
 
 
-IRQ1_STARVED = ("while Linux boots, IRQ 0 starves IRQ 1: the run loop delivers a pending IRQ "
-                "only when the engine stops (device deadlines, port accesses with IF=1), "
-                "and at each timer deadline IRQ 0 is pending too and wins; the keyboard's "
-                "replies to atkbd's GETID/SETLEDS (FA AB 41) wait in the 8042 until "
-                "ps2_command times out, so 'probe of serio0 returned 19' and no keyboard "
-                "driver is bound (the first key typed at the shell makes serio rescan: that "
-                "key is lost).  Delivering a pending IRQ as soon as the guest sets IF "
-                "(a re-check 100 us later when a port access leaves one pending with IF=0) "
-                "registers the keyboard at 3.4 s, as QEMU does at 1.2 s")
-
-
 def wait_for_serial_or_panic(session: Session, host: ThreadHost, text: str,
                              timeout: float) -> None:
     """Wait for ``text`` on COM1; a kernel panic fails at once, quoting it."""
@@ -124,7 +113,6 @@ def test_uname_and_interrupts_on_the_serial_console(shell):
     assert "i8042" in counts, counts  # the keyboard controller's IRQ 1 and 12
 
 
-@pytest.mark.xfail(reason=IRQ1_STARVED, strict=False)  # timing: a probe may get through
 def test_uname_and_interrupts_typed_on_the_vga_console(shell):
     session, host = shell
     assert KEYBOARD_READY.encode() in host.serial, "Linux found no keyboard at boot"

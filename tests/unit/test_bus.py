@@ -138,3 +138,21 @@ def test_irq_line_reports_each_level_to_sink():
     line.lower()
     assert seen == [True, False, True, False]
     assert line.level is False
+
+
+def test_ports_of_lists_the_ports_a_device_handles():
+    class Device:
+        def read(self, offset, size):
+            return 0
+
+        def write(self, offset, size, value):
+            pass
+
+    bus = IoBus()
+    mine, other = Device(), Device()
+    bus.register(0x40, 4, "mine", read=mine.read, write=mine.write)
+    bus.register(0x61, 1, "mine too", write=mine.write)
+    bus.register(0x70, 2, "other", read=other.read)
+    assert bus.ports_of(mine) == [0x40, 0x41, 0x42, 0x43, 0x61]
+    assert bus.ports_of(other) == [0x70, 0x71]
+    assert bus.ports_of(object()) == []

@@ -10,7 +10,13 @@ import pytest
 from tests import isos
 from vmgui.config.archive import export_vm, import_vm
 from vmgui.config.library import Library
-from vmgui.config.schema import Attachment, ConfigError, VmConfig, migrate
+from vmgui.config.schema import (
+    CURRENT_SCHEMA_VERSION,
+    Attachment,
+    ConfigError,
+    VmConfig,
+    migrate,
+)
 from vmgui.storage.cdimage import CdImage
 
 
@@ -20,7 +26,7 @@ def cd_vm(**kw) -> VmConfig:
 
 def test_round_trip_keeps_the_cd_and_it_is_always_read_only():
     d = cd_vm(boot_order=["d", "c"]).to_toml_dict()
-    assert d["cdrom"] == {"path": "install.iso"} and d["schema_version"] == 2
+    assert d["cdrom"] == {"path": "install.iso"} and d["schema_version"] >= 2
     d["cdrom"]["read_only"] = False  # a hand-edited file cannot make a CD writable
     back = VmConfig.from_toml_dict(d)
     assert back.cdrom == Attachment("install.iso", read_only=True)
@@ -29,7 +35,7 @@ def test_round_trip_keeps_the_cd_and_it_is_always_read_only():
 
 def test_version_1_files_migrate_unchanged():
     old = {"schema_version": 1, "name": "old", "boot_order": ["d", "a"]}
-    assert migrate(old) == {**old, "schema_version": 2}
+    assert migrate(old) == {**old, "schema_version": CURRENT_SCHEMA_VERSION}
     assert VmConfig.from_toml_dict(old).cdrom is None
 
 

@@ -36,7 +36,7 @@ def test_defaults_are_valid_and_independent():
                                                                        "pc-at")
     a.boot_order.append("d")
     assert b.boot_order == ["a", "c"]
-    assert a.schema_version == CURRENT_SCHEMA_VERSION == 2
+    assert a.schema_version == CURRENT_SCHEMA_VERSION == 3
 
 
 def test_memory_limit_matches_the_core():
@@ -140,7 +140,7 @@ def test_newer_schema_is_refused():
     with pytest.raises(ConfigError) as info:
         VmConfig.from_toml_dict({"schema_version": 7, "name": "future"})
     assert str(info.value) == ("vm.toml: schema version 7 is newer than this vmgui "
-                               "understands (2); upgrade vmgui")
+                               "understands (3); upgrade vmgui")
 
 
 @pytest.mark.parametrize("d, fragment", [

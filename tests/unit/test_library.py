@@ -98,7 +98,7 @@ def test_broken_vms_are_inaccessible_and_do_not_affect_others(lib):
     for name, fragment in [("corrupt", "not valid TOML"), ("empty-folder", "missing"),
                            ("binary", "UTF-8"), ("invalid", "memory 9999 MB"),
                            ("future", "schema version 7 is newer than this vmgui "
-                                      "understands (2); upgrade vmgui"),
+                                      "understands (3); upgrade vmgui"),
                            ("dir-config", "cannot read")]:
         entry = entries[name]
         assert entry.config is None and not entry.accessible
@@ -130,7 +130,7 @@ def test_version_0_file_is_migrated_on_reading(lib):
     entry = lib.get("old")
     assert entry.accessible and entry.config.memory_mb == 2
     lib.save(entry.config, entry.folder)
-    assert "schema_version = 2" in entry.config_path.read_text()
+    assert "schema_version = 3" in entry.config_path.read_text()
     assert "memory_kb" not in entry.config_path.read_text()
 
 

@@ -9,7 +9,8 @@ expected errors into a message.  Whether a VM runs (:func:`run_state`: its contr
 or its run lock, :mod:`vmgui.config.runlock`) and holding it powered off meanwhile
 (:func:`powered_off`).  Image paths given on the command line are stored as absolute
 paths; disks made with ``--new-hdd`` live in the VM folder and are stored relative to it.
-``--cdrom`` takes only a whole ISO 9660 image (checked when given).  ``modify`` on a
+``--cdrom`` takes only a whole ISO 9660 image, ``--kernel`` only a bzImage with a Linux
+boot header (checked when given).  ``modify`` on a
 running VM changes the settings its next start uses.
 """
 
@@ -76,6 +77,14 @@ def _add_vm_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--boot", metavar="LETTERS",
                    help="boot order, e.g. a,c (default a,c): a, b floppies, c hard disk, d the "
                         "CD (on a machine without one: the second hard disk)")
+    p.add_argument("--kernel", metavar="BZIMAGE",
+                   help="boot this Linux kernel (bzImage) directly, as QEMU's -kernel does, "
+                        "instead of a disk's boot sector; the disks stay attached (Linux "
+                        "needs 32 MB or more: give --memory 128)")
+    p.add_argument("--initrd", metavar="FILE",
+                   help="with --kernel: the initial RAM disk (initramfs); '' removes it")
+    p.add_argument("--append", metavar="CMDLINE",
+                   help="with --kernel: the kernel command line, e.g. \"console=ttyS0\"")
     p.add_argument("--notes", metavar="TEXT", help="free-form notes shown in the manager")
     tryout = p.add_mutually_exclusive_group()
     tryout.add_argument("--tryout", dest="tryout", action="store_const", const=True,
@@ -106,6 +115,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-floppy", action="store_true", help="eject both floppy images")
     p.add_argument("--no-hdd", action="store_true", help="detach all hard disks (files stay)")
     p.add_argument("--no-cdrom", action="store_true", help="eject the CD (the file stays)")
+    p.add_argument("--no-kernel", action="store_true",
+                   help="boot from the disks again: forget the kernel, initrd and command "
+                        "line (the files stay)")
     p.add_argument("--rename", metavar="NEW", help="rename the VM (and its folder)")
     p.set_defaults(handler=modify_command)
     p = sub.add_parser("delete", help="delete a VM from the library",
@@ -181,6 +193,8 @@ def describe_entry(entry: VmEntry) -> str:
         drives.append(("CD", cfg.cdrom))
     parts = [f"{cfg.memory_mb} MB", f"boot {','.join(cfg.boot_order)}"]
     parts += [f"{letter}: {_drive_text(att, entry.folder)}" for letter, att in drives]
+    if cfg.direct_boot.enabled:
+        parts.append(f"kernel: {cfg.direct_boot.kernel}")
     if cfg.tryout:
         parts.append("try-out mode")
     return "  ".join(parts)
@@ -336,9 +350,47 @@ def _apply_cdrom(cfg: VmConfig, args: argparse.Namespace) -> None:
         cfg.boot_order.insert(at, "d")
 
 
+def _existing_kernel(option: str, text: str, kernel: bool) -> str:
+    """The absolute path of the kernel (``kernel``) or initrd file ``text``, checked now:
+    a regular file; a kernel with a Linux boot header (bzImage, protocol 2.02+)."""
+    from vmgui.bios.linuxboot import HEADER_END, LinuxBootError, parse_header
+
+    path = Path(text).expanduser()
+    what = "kernel" if kernel else "initrd"
+    if path.is_dir():
+        raise CliError(f"{option} {text}: is a folder, not a file")
+    try:
+        check_regular(path, what)
+        if kernel:
+            with open(path, "rb") as fh:
+                parse_header(fh.read(HEADER_END), path.name)
+    except ImageMissingError:
+        raise CliError(f"{option} {text}: no such file") from None
+    except (DiskImageError, LinuxBootError) as exc:
+        raise CliError(f"{option}: {exc}") from None
+    except OSError as exc:
+        raise CliError(f"{option} {text}: cannot read the {what} "
+                       f"({exc.strerror or exc})") from None
+    return os.path.abspath(path)
+
+
+def _apply_direct_boot(cfg: VmConfig, args: argparse.Namespace) -> None:
+    """--kernel, --initrd, --append and --no-kernel (first: it clears all three)."""
+    boot = cfg.direct_boot
+    if getattr(args, "no_kernel", False):
+        boot.kernel = boot.initrd = boot.append = ""
+    if getattr(args, "kernel", None) is not None:
+        boot.kernel = _existing_kernel("--kernel", args.kernel, kernel=True)
+    if getattr(args, "initrd", None) is not None:
+        boot.initrd = args.initrd and _existing_kernel("--initrd", args.initrd, kernel=False)
+    if getattr(args, "append", None) is not None:
+        boot.append = args.append
+
+
 def _apply_options(cfg: VmConfig, args: argparse.Namespace) -> list[int]:
     """Apply the given options to ``cfg``; returns the sizes of new disks to make."""
     _apply_cdrom(cfg, args)
+    _apply_direct_boot(cfg, args)
     if args.memory is not None:
         cfg.memory_mb = args.memory
     if args.boot is not None:
@@ -412,7 +464,7 @@ def _modify(args: argparse.Namespace, library: Library) -> None:
     changing = getattr(args, "tryout", None) is not None or any(
         getattr(args, k) not in (None, False) for k in (
             "memory", "machine", "floppy", "hdd", "new_hdd", "boot", "notes", "no_floppy",
-            "no_hdd", "cdrom", "no_cdrom"))
+            "no_hdd", "cdrom", "no_cdrom", "kernel", "initrd", "append", "no_kernel"))
     if entry.config is None and changing:
         raise CliError(f"VM {entry.name!r} is inaccessible: {entry.error}")
     if entry.config is not None:

@@ -111,7 +111,8 @@ def _library_config(args: argparse.Namespace, entry: VmEntry, tryout_dir: Path |
                        f"{entry.name!r}; change its drives with 'vmgui modify'", EXIT_USAGE)
     if _direct_boot(args) != (None, None, ""):
         raise RunError(f"--kernel/--initrd/--append cannot be given to library VM "
-                       f"{entry.name!r}", EXIT_USAGE)
+                       f"{entry.name!r}; set them with 'vmgui modify {entry.name} --kernel "
+                       "FILE ...'", EXIT_USAGE)
     if getattr(args, "machine", None) not in (None, entry.config.profile):
         raise RunError(f"--machine cannot change library VM {entry.name!r} (a "
                        f"{entry.config.profile}); use 'vmgui modify --machine'", EXIT_USAGE)

@@ -195,7 +195,8 @@ def media_problems(config: VmConfig, folder: Path) -> list[str]:
     """Why the VM in ``folder`` cannot use its attached images now: one that exists but
     is not a regular file (a FIFO blocks whoever opens it, a device never ends) or whose
     path cannot be used, and a snapshot layer whose header (or one down its chain) is
-    damaged (:func:`vmgui.storage.media.layer_damage`).  Missing images are not problems
+    damaged (:func:`vmgui.storage.media.layer_damage`); the same for the kernel and initrd
+    of a direct boot (:class:`~vmgui.config.schema.DirectBoot`).  Missing images are not problems
     here (the drive reports them when the VM starts).  Opens only regular files' headers."""
     problems = []
     for _number, att, _kind in config.drive_slots():
@@ -210,6 +211,16 @@ def media_problems(config: VmConfig, folder: Path) -> list[str]:
             damage = media_mod.layer_damage(path)  # a bad magic, a garbage .cow
             if damage is not None:
                 problems.append(damage)
+    kernel, initrd, _append = config.direct_boot.resolve(Path(folder))
+    for path, what in ((kernel, "kernel"), (initrd, "initrd")):
+        if path is None:
+            continue
+        try:
+            check_regular(path, what)  # a FIFO as the kernel would block the start
+        except ImageMissingError:
+            continue
+        except DiskImageError as exc:
+            problems.append(str(exc))
     return problems
 
 

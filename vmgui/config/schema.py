@@ -13,11 +13,15 @@ Schema history (``schema_version`` in ``vm.toml``; a missing key means version 0
   ``schema_version`` key.  Migrated by :func:`_migrate_0_to_1`: ``memory_mb`` =
   ``memory_kb`` / 1024 rounded up, so a guest never gets less RAM than it had.
 - 1: RAM in ``memory_mb``; drives ``floppy_a``, ``floppy_b``, ``hard_disks``.
-- 2: the current layout (see :meth:`VmConfig.to_toml_dict`): adds the optional ``cdrom``
-  attachment (an ISO 9660 image, always read-only; only machine profiles with a CD drive
-  take one).  :func:`_migrate_1_to_2` changes nothing: a version-1 file has no CD.  The
-  version is raised so that an older vmgui refuses a file with a CD instead of silently
-  dropping it.
+- 2: adds the optional ``cdrom`` attachment (an ISO 9660 image, always read-only; only
+  machine profiles with a CD drive take one).  :func:`_migrate_1_to_2` changes nothing: a
+  version-1 file has no CD.  The version is raised so that an older vmgui refuses a file
+  with a CD instead of silently dropping it.
+- 3: the current layout (see :meth:`VmConfig.to_toml_dict`): adds the optional
+  ``[direct_boot]`` table (a Linux kernel, its initrd and command line, booted directly:
+  :class:`DirectBoot`).  :func:`_migrate_2_to_3` changes nothing: a version-2 file boots
+  from its disks.  Raised for the same reason as version 2: an older vmgui would
+  otherwise boot the VM from a disk and ignore its kernel.
 
 Boot letters (``boot_order``): ``a``/``b`` the floppies, ``c`` the first hard disk, ``d``
 the CD drive on machines that have one (profile ``pc-pci``); on the ``pc-at``, which has
@@ -45,7 +49,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CURRENT_SCHEMA_VERSION = 2
+CURRENT_SCHEMA_VERSION = 3
 # The most RAM any machine profile takes (pc-pci: 2048); each profile has its own maximum
 # (MachineProfile.max_memory_mb, checked by validate), MIN_MEMORY_MB is the profiles' minimum.
 MAX_MEMORY_MB = max(p.max_memory_mb for p in all_profiles())
@@ -60,6 +64,10 @@ CD_DRIVE_NUMBER = 0xE0  # vmgui.bios.cdrom.CD_DRIVE (not imported: no BIOS in th
 MIN_TCP_PORT, MAX_TCP_PORT = 1024, 65535
 ILLEGAL_NAME_CHARS = '/\\:*?"<>|'
 #: Names Windows reserves for devices; a folder with such a name cannot be created there.
+#: The longest kernel command line a VM may store: the room vmgui's loader has for it
+#: (vmgui.bios.linuxboot.CMDLINE_ROOM less the NUL; not imported: no BIOS in the config
+#: layer).  The kernel's own limit (its cmdline_size, 2047 for i386) is checked at boot.
+MAX_CMDLINE_BYTES = 0x2000 - 1
 RESERVED_NAMES = frozenset(
     ["CON", "PRN", "AUX", "NUL"] + [f"COM{i}" for i in range(1, 10)]
     + [f"LPT{i}" for i in range(1, 10)])
@@ -87,6 +95,61 @@ class SerialConfig:
         if self.mode == "tcp" and not MIN_TCP_PORT <= self.port <= MAX_TCP_PORT:
             return [f"serial TCP port {self.port} is outside {MIN_TCP_PORT}-{MAX_TCP_PORT}"]
         return []
+
+
+@dataclass
+class DirectBoot:
+    """A Linux kernel (bzImage) the VM boots directly, as QEMU's ``-kernel`` does, instead
+    of a disk's boot sector (:mod:`vmgui.bios.linuxboot`); its initial RAM disk and command
+    line.  ``kernel`` empty: the VM boots from its disks.  Paths are stored as
+    attachments' are (relative ones relative to the VM folder); the disks stay attached
+    either way (Linux sees them as ATA drives, the BIOS as its drives)."""
+
+    kernel: str = ""
+    initrd: str = ""
+    append: str = ""
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.kernel.strip())
+
+    def is_empty(self) -> bool:
+        return not (self.kernel or self.initrd or self.append)
+
+    def validate(self) -> list[str]:
+        problems = []
+        for label, value in (("kernel", self.kernel), ("initrd", self.initrd)):
+            if not value:
+                continue
+            if not value.strip():
+                problems.append(f"the {label} path is blank")
+            elif (why := path_problem(value)) is not None:
+                problems.append(f"{label} path {shown(value)} {why}")
+            elif leaves_folder(value):
+                problems.append(f"{label} path {shown(value)} leads out of the VM folder "
+                                "with ..; give a file outside it by its absolute path")
+        if not self.enabled and self.initrd:
+            problems.append("an initrd is set but no kernel to boot with it")
+        if not self.enabled and self.append:
+            problems.append("a kernel command line is set but no kernel to boot with it")
+        bad = sorted({c for c in self.append if ord(c) < 32 or ord(c) == 127})
+        if bad:
+            codes = ", ".join(f"U+{ord(c):04X}" for c in bad[:3])
+            problems.append(f"the kernel command line contains control characters ({codes})")
+        size = len(self.append.encode("utf-8", "surrogateescape"))
+        if size > MAX_CMDLINE_BYTES:
+            problems.append(f"the kernel command line is {size} bytes long (at most "
+                            f"{MAX_CMDLINE_BYTES})")
+        return problems
+
+    def resolve(self, folder: Path) -> tuple[Path | None, Path | None, str]:
+        """(kernel, initrd, command line) for the machine; (None, None, "") when the VM
+        boots from its disks."""
+        if not self.enabled:
+            return None, None, ""
+        kernel = Attachment(self.kernel).resolve(folder)
+        initrd = Attachment(self.initrd).resolve(folder) if self.initrd else None
+        return kernel, initrd, self.append
 
 
 @dataclass
@@ -123,6 +186,7 @@ class VmConfig:
     floppy_b: Attachment | None = None
     hard_disks: list[Attachment] = field(default_factory=list)
     cdrom: Attachment | None = None  # an ISO 9660 image (always read-only)
+    direct_boot: DirectBoot = field(default_factory=DirectBoot)  # a Linux kernel to boot
     display_scale: str = "2x"
     serial: SerialConfig = field(default_factory=SerialConfig)
     tryout: bool = False
@@ -149,6 +213,7 @@ class VmConfig:
             problems.append(f"display scale {self.display_scale!r} is not one of "
                             f"{', '.join(DISPLAY_SCALES)}")
         problems += self.serial.validate()
+        problems += self.direct_boot.validate()
         if not 0 <= self.cpu_limit_percent <= 100:
             problems.append(f"CPU limit {self.cpu_limit_percent}% is outside 0-100 "
                             "(0 = unlimited)")
@@ -204,6 +269,10 @@ class VmConfig:
             d["cdrom"] = {"path": self.cdrom.path}
         d["serial"] = {"mode": self.serial.mode, "path": self.serial.path,
                        "port": self.serial.port}
+        boot = self.direct_boot
+        if not boot.is_empty():
+            d["direct_boot"] = {"kernel": boot.kernel, "initrd": boot.initrd,
+                                "append": boot.append}
         return d
 
     @classmethod
@@ -233,6 +302,7 @@ class VmConfig:
             cdrom=reader.get_cd("cdrom"),
             display_scale=reader.get("display_scale", str, "2x"),
             serial=reader.get_serial("serial"),
+            direct_boot=reader.get_direct_boot("direct_boot"),
             tryout=reader.get("tryout", bool, False),
             cpu_limit_percent=reader.get("cpu_limit_percent", int, 0),
             schema_version=CURRENT_SCHEMA_VERSION,
@@ -261,6 +331,7 @@ class VmConfig:
             if floppies[-1] is None:
                 floppies = floppies[:1]
         attached = self._attachments()
+        kernel, initrd, append = self.direct_boot.resolve(folder)
         return MachineConfig(
             memory_mb=self.memory_mb,
             floppies=floppies,
@@ -270,6 +341,9 @@ class VmConfig:
             read_only=bool(attached) and all(att.read_only for att in attached),
             cpu_limit_percent=self.cpu_limit_percent,
             profile=self.profile,
+            kernel=kernel,
+            initrd=initrd,
+            append=append,
         )
 
     def open_drives(self, folder: Path, read_only: bool = False,
@@ -320,7 +394,8 @@ class VmConfig:
         return [a for a in (self.floppy_a, self.floppy_b, *self.hard_disks) if a is not None]
 
 
-_KNOWN_KEYS = frozenset(VmConfig("x").to_toml_dict()) | {"floppy_a", "floppy_b", "cdrom"}
+_KNOWN_KEYS = frozenset(VmConfig("x").to_toml_dict()) | {"floppy_a", "floppy_b", "cdrom",
+                                                           "direct_boot"}
 
 
 def _profile_has_cd(name: str) -> bool:
@@ -393,9 +468,16 @@ def _migrate_1_to_2(d: dict[str, Any], source: str) -> dict[str, Any]:
     return d
 
 
+def _migrate_2_to_3(d: dict[str, Any], source: str) -> dict[str, Any]:
+    """Version 3 adds the optional ``direct_boot``; a version-2 table boots from its disks."""
+    d = dict(d)
+    d["schema_version"] = 3
+    return d
+
+
 #: version n -> the function that turns a version-n table into a version n+1 table
 MIGRATIONS: dict[int, Callable[[dict[str, Any], str], dict[str, Any]]] = {
-    0: _migrate_0_to_1, 1: _migrate_1_to_2}
+    0: _migrate_0_to_1, 1: _migrate_1_to_2, 2: _migrate_2_to_3}
 
 
 def migrate(d: dict[str, Any], source: str = "vm.toml") -> dict[str, Any]:
@@ -475,3 +557,10 @@ class _Reader:
         sub = self._table(key, self.d[key])
         return SerialConfig(sub.get("mode", str, "off"), sub.get("path", str, ""),
                             sub.get("port", int, 0))
+
+    def get_direct_boot(self, key: str) -> DirectBoot:
+        if key not in self.d:
+            return DirectBoot()
+        sub = self._table(key, self.d[key])
+        return DirectBoot(sub.get("kernel", str, ""), sub.get("initrd", str, ""),
+                          sub.get("append", str, ""))

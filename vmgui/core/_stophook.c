@@ -6,7 +6,10 @@
  * at every translation-block boundary, counts blocks, and calls uc_emu_stop itself when
  * the flag is set, when the block budget `limit` (0 = none) is reached, or when the host's
  * monotonic clock reaches `deadline_ns` (real-time mode's device deadlines: no timer
- * thread, no lock and no GIL on the way).
+ * thread, no lock and no GIL on the way).  While `irq_wait` is set (the PIC holds an IRQ
+ * the CPU could not take because IF was clear) it also reads EFLAGS at every block and
+ * stops as soon as IF is set again (STI, POPF, IRET): the IRQ's window, as on a real CPU,
+ * instead of at the next timer deadline, where a higher-priority IRQ would win again.
  *
  * It needs neither unicorn's headers nor linking: the caller passes uc_emu_stop's address
  * inside the control struct.  The module only exports the callback's address.
@@ -46,12 +49,13 @@
 #endif
 
 typedef int (*emu_stop_fn)(void *uc);
+typedef int (*reg_read_fn)(void *uc, int regid, void *value);
 typedef int (*emu_start_fn)(void *uc, uint64_t begin, uint64_t until, uint64_t timeout,
                             size_t count);
 
 typedef struct {
     volatile int32_t stop;   /* set to 1 by any thread to request a stop */
-    int32_t stopped_by;      /* 1 = flag, 2 = block budget, 3 = deadline (written here) */
+    int32_t stopped_by;      /* 1 = flag, 2 = block budget, 3 = deadline, 4 = IRQ window */
     uint64_t blocks;         /* blocks executed since the counter was last reset */
     uint64_t limit;          /* stop when blocks reaches this; 0 = no budget */
     emu_stop_fn emu_stop;    /* uc_emu_stop from the loaded libunicorn */
@@ -61,7 +65,12 @@ typedef struct {
     uint64_t crash_address;  /* the faulting data address (si_addr) */
     uint64_t crash_pc;       /* the host instruction that faulted, 0 if unknown */
     uint64_t deadline_ns;    /* stop once CLOCK_MONOTONIC reaches this; 0 = none */
+    reg_read_fn reg_read;    /* uc_reg_read from the loaded libunicorn */
+    int32_t eflags_reg;      /* UC_X86_REG_EFLAGS */
+    volatile int32_t irq_wait; /* an IRQ is pending while IF = 0: stop once IF is set */
 } vmgui_stop_ctl;
+
+#define VMGUI_EFLAGS_IF 0x200u
 
 /* The deadline is looked at every DEADLINE_EVERY blocks (a power of two): a clock read
  * costs ~20 ns, a block 5-100 ns, so a stop comes at most a few microseconds late and
@@ -139,6 +148,14 @@ static int vmgui_guarded_emu_start(vmgui_stop_ctl *ctl, void *uc, uint64_t begin
     return result;
 }
 
+static int irq_window(void *uc, vmgui_stop_ctl *ctl)
+{
+    uint64_t eflags = 0;
+    if (ctl->reg_read(uc, ctl->eflags_reg, &eflags) != 0)
+        return 1; /* cannot tell: stop and let the caller look */
+    return (eflags & VMGUI_EFLAGS_IF) != 0;
+}
+
 static void vmgui_block_hook(void *uc, uint64_t address, uint32_t size, void *user_data)
 {
     vmgui_stop_ctl *ctl = (vmgui_stop_ctl *)user_data;
@@ -151,6 +168,10 @@ static void vmgui_block_hook(void *uc, uint64_t address, uint32_t size, void *us
     } else if (ctl->limit && ctl->blocks >= ctl->limit) {
         ctl->stopped_by = 2;
         ctl->emu_stop(uc);
+    } else if (ctl->irq_wait && irq_window(uc, ctl)) {
+        ctl->irq_wait = 0;
+        ctl->stopped_by = 4;
+        ctl->emu_stop(uc);
     } else if (ctl->deadline_ns && (ctl->blocks & (DEADLINE_EVERY - 1)) == 0) {
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);
@@ -161,7 +182,6 @@ static void vmgui_block_hook(void *uc, uint64_t address, uint32_t size, void *us
     }
 }
 
-typedef int (*reg_read_fn)(void *uc, int regid, void *value);
 typedef int (*uc_ctl_fn)(void *uc, uint32_t control, ...);
 
 /* unicorn.h's uc_tlb_entry and the values used here (UC_MEM_FETCH, UC_PROT_*, the x86

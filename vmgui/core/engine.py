@@ -178,12 +178,16 @@ class StopControl(ctypes.Structure):
         ("crash_address", ctypes.c_uint64),
         ("crash_pc", ctypes.c_uint64),
         ("deadline_ns", ctypes.c_uint64),  # host monotonic ns at which to stop; 0 = none
+        ("reg_read", ctypes.c_void_p),
+        ("eflags_reg", ctypes.c_int32),
+        ("irq_wait", ctypes.c_int32),  # 1: stop at the first block that runs with IF set
     ]
 
 
 _GUARDED_START = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(StopControl), ctypes.c_void_p,
                                   ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64,
                                   ctypes.c_size_t)
+STOPPED_AT_IRQ_WINDOW = 4  # StopControl.stopped_by: IF came on while irq_wait was set
 ENGINE_CRASHED = -1  # Engine.run's result when the crash guard caught a host signal
 
 
@@ -354,6 +358,8 @@ class Engine:
         self._stop_asked = False  # stop_now() was called during the current run
         self.stop_ctl.emu_stop = ctypes.cast(_LIB.uc_emu_stop, ctypes.c_void_p).value
         self.stop_ctl.emu_start = ctypes.cast(_LIB.uc_emu_start, ctypes.c_void_p).value
+        self.stop_ctl.reg_read = ctypes.cast(_LIB.uc_reg_read, ctypes.c_void_p).value
+        self.stop_ctl.eflags_reg = _UC_REG[Reg.EFLAGS]
         self._stop_ctl_ref = ctypes.pointer(self.stop_ctl)
         self.crash: EngineCrash | None = None  # set when the crash guard caught a fault
         native = _native_hooks()

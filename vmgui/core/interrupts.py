@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Protocol
 from vmgui.bios.api import BiosCall, Flag, Reg, Registers
 from vmgui.core import events as ev
 from vmgui.core import pmode
-from vmgui.core.engine import UC_REG_CR0
+from vmgui.core.engine import STOPPED_AT_IRQ_WINDOW, UC_REG_CR0
 from vmgui.core.regcache import RegisterCache
 
 if TYPE_CHECKING:
@@ -66,6 +66,7 @@ class MachineParts(Protocol):
     def _crash(self, reason: str) -> None: ...
     def _sleep(self, deadline: int | None) -> None: ...
     def _next_deadline(self) -> int | None: ...
+    def _touched_devices(self) -> None: ...
     def request_reset(self) -> None: ...
 
 
@@ -91,6 +92,7 @@ class InterruptsMixin:
 
     def _on_interrupt(self, vector: int) -> None:
         self._charge(BIOS_CALL_NS)
+        self._touched_devices()  # the BIOS may program or read the timed devices
         regs = RegisterCache(self.engine)
         try:
             self._interrupt(vector, regs)
@@ -157,6 +159,7 @@ class InterruptsMixin:
         if trap is None:
             return
         self._charge(BIOS_CALL_NS)
+        self._touched_devices()
         regs = RegisterCache(self.engine)
         setter = self._stacked_flag_setter(regs) if trap.stacked_flags else regs.set_flag
         call = BiosCall(Registers(regs), self.memory, trap.vector, setter)
@@ -260,6 +263,8 @@ class InterruptsMixin:
         if_set = bool(self.engine.read(Reg.EFLAGS) & EFLAGS_IF)
         if self._wait is Wait.NONE:
             if pending and if_set:
+                if self.engine.stop_ctl.stopped_by == STOPPED_AT_IRQ_WINDOW:
+                    self._step_over_hlt()
                 self._deliver_now(self.pic.acknowledge())
             return True
         if pending and (if_set or self._wait is not Wait.HALT):
@@ -274,6 +279,23 @@ class InterruptsMixin:
             return True
         self._sleep(deadline)
         return False
+
+    def _step_over_hlt(self) -> None:
+        """The engine stopped where IF came on (after STI, POPF, IRET) with an IRQ
+        pending.  ``sti; hlt`` is how idle loops wait: the CPU executes the HLT and the
+        IRQ wakes it at once, returning past it.  Delivered before the HLT, the IRQ would
+        return onto it and the guest would sleep until the next one."""
+        eip = self.engine.read(Reg.EIP)
+        try:
+            if self._protected_mode():
+                opcode = self.pm.read_linear(self.pm.linear_pc(), 1)
+            else:
+                linear = (self.engine.read(Reg.CS) << 4) + eip
+                opcode = self.memory.read(linear, 1) if linear < self.memory.size else b""
+        except (pmode.DeliveryFault, IndexError, ValueError):
+            return
+        if opcode == b"\xf4":
+            self.engine.write(Reg.EIP, eip + 1)
 
     def _halted(self) -> bool:
         """Did the engine stop after a HLT?  (It returns with EIP past it, no reason.)"""

@@ -52,6 +52,7 @@ from vmgui.core.profiles import DEFAULT_PROFILE, get_profile
 from vmgui.core.regcache import RegisterCache
 from vmgui.core.sysenter import Sysenter
 from vmgui.core.timing import DeadlineTimer, HostClock, VirtualClock
+from vmgui.devices.base import Device
 from vmgui.devices.bus import IoBus
 from vmgui.devices.cmos import CmosRtc, FloppyType
 from vmgui.devices.debugcon import DebugConsole
@@ -75,6 +76,8 @@ DETERMINISTIC_EPOCH = datetime(2000, 1, 1, 12, 0, 0)
 STATS_INTERVAL_S = 0.5
 RESET_NS = 1_000_000  # deterministic mode: guest time a reset (POST) takes
 PORT_ACCESS_NS = 1_000  # deterministic mode: guest time one port access takes
+UNKNOWN = -1  # Machine._due: a timed device's deadline must be asked for again
+IRQ_POLL_NS = 100_000  # without the native hook: how soon a masked-by-IF IRQ is looked at
 _FLOPPY_TYPES = {1: FloppyType.K360, 2: FloppyType.M1_2, 3: FloppyType.K720,
                  4: FloppyType.M1_44, 6: FloppyType.M2_88}  # int 13h drive type -> CMOS
 
@@ -199,7 +202,17 @@ class Machine(InterruptsMixin):
         self.vga = Vga(self.bus, self.clock, self.video.window, self.video.planes,
                        self.video.lfb)
         self.vga.attach_window(self.memory.map_window_a)
-        self.timed = [self.pit, self.cmos, self.kbc, self.uart]
+        # the devices that act on their own over time (the UART sends at once: not one)
+        self.timed = [dev for dev in (self.pit, self.cmos, self.kbc, self.uart)
+                      if type(dev).advance is not Device.advance]
+        # each one's next deadline as last computed, or UNKNOWN: the run loop advances
+        # a device only when that is due or unknown (an access or input may have changed
+        # it), and asks again only then: an IRQ costs one device, not all of them
+        self._due: list[int | None] = [UNKNOWN] * len(self.timed)
+        # an access to a timed device may move its deadline earlier (a PIT programmed
+        # one-shot while the engine runs with nothing armed): re-arm then
+        self._retime_ports = {port: index for index, dev in enumerate(self.timed)
+                              for port in self.bus.ports_of(dev)}
         ebda_segment = 0xA000 - 0x40  # 1 KiB EBDA just below 640 KiB
         self.layout = MemoryLayout(conventional_kb=639, ebda_segment=ebda_segment,
                                    extended_bytes=self.memory.extended_bytes,
@@ -291,6 +304,9 @@ class Machine(InterruptsMixin):
             self._fault = f"device error on IN {port:#06x}: {exc!r}"
             self.engine.stop_now()
             return 0xFF
+        index = self._retime_ports.get(port)
+        if index is not None:
+            self._retime(index)
         self._stop_if_irq()
         return value
 
@@ -303,13 +319,33 @@ class Machine(InterruptsMixin):
             self._fault = f"device error on OUT {port:#06x}: {exc!r}"
             self.engine.stop_now()
             return
+        index = self._retime_ports.get(port)
+        if index is not None:
+            self._retime(index)
         self._stop_if_irq()
 
+    def _retime(self, index: int) -> None:
+        """Inside a run, after an access to timed device ``index``: arm its deadline if
+        it now comes before the armed one; the loop advances it at the next stop."""
+        self._due[index] = UNKNOWN
+        deadline = self.timed[index].next_deadline_ns()
+        if deadline is not None and (self._armed_ns is None or deadline < self._armed_ns):
+            self._arm(deadline)
+
+    def _touched_devices(self) -> None:
+        """Device state changed outside the guest's port accesses (host input, the
+        BIOS, a reset, a loaded state): advance and ask every timed device again."""
+        self._due[:] = [UNKNOWN] * len(self._due)
+
     def _stop_if_irq(self) -> None:
-        """A port access may have raised an IRQ or unmasked one: let the run loop see it
-        at the next block boundary instead of at the next timer deadline."""
-        if self.pic.pending() and self.engine.read(Reg.EFLAGS) & EFLAGS_IF:
-            self.engine.request_stop()
+        """A port access may have raised an IRQ or unmasked one (an EOI lets the next
+        through): let the run loop see it at the next block boundary where the CPU takes
+        it (IF set), instead of at the next timer deadline."""
+        if self.pic.pending():
+            if self.engine.read(Reg.EFLAGS) & EFLAGS_IF:
+                self.engine.request_stop()
+            else:
+                self.engine.stop_ctl.irq_wait = 1
 
     def _set_a20(self, enabled: bool) -> None:
         """Either gate (8042 output port or port 92h) opens A20, as on AT chipsets."""
@@ -357,6 +393,7 @@ class Machine(InterruptsMixin):
         regs = RegisterCache(self.engine)
         self.bios.boot(Registers(regs))
         regs.flush()
+        self._touched_devices()
 
     def run(self) -> None:
         """The emulation loop; returns at power-off (or after a crash, at power-off)."""
@@ -414,7 +451,10 @@ class Machine(InterruptsMixin):
         self._feed_typed_keys()
         if not self._dispatch_interrupts(now):
             return True
-        self.engine.stop_ctl.stop = 0
+        ctl = self.engine.stop_ctl
+        ctl.stop = 0
+        # an IRQ the CPU did not take (IF clear) gets its window when IF is set again
+        ctl.irq_wait = self.pic.pending()
         self._arm(self._next_deadline())
         started = time.perf_counter()
         err = self.engine.run()
@@ -426,10 +466,15 @@ class Machine(InterruptsMixin):
 
     def _advance_devices(self) -> int:
         """Bring the timed devices up to guest time now (their deadlines up to it are
-        served: IRQs raised, bytes delivered); returns that time."""
+        served: IRQs raised, bytes delivered); returns that time.  A device whose known
+        deadline lies ahead has nothing to do (UNKNOWN is below any time)."""
         now = self._served_ns = self.clock.now_ns()
-        for dev in self.timed:
-            dev.advance(now)
+        due = self._due
+        for index, dev in enumerate(self.timed):
+            deadline = due[index]
+            if deadline is not None and deadline <= now:
+                dev.advance(now)
+                due[index] = UNKNOWN
         return now
 
     def _maybe_stats(self) -> None:
@@ -500,13 +545,19 @@ class Machine(InterruptsMixin):
         PIT ticks faster than the loop turns (10 kHz; 100 Hz on a loaded host) got no
         IRQ ever again."""
         now = self._served_ns
-        deadlines = [d for d in (dev.next_deadline_ns() for dev in self.timed)
-                     if d is not None and d > now]
+        due = self._due
+        for index, deadline in enumerate(due):
+            if deadline == UNKNOWN:
+                due[index] = self.timed[index].next_deadline_ns()
+        deadlines = [d for d in due if d is not None and d > now]
         bios_wait = self.bios.system.next_deadline_ns()
         if bios_wait is not None and bios_wait > now:
             deadlines.append(bios_wait)
         if self._typed:
             deadlines.append(now + 2_000_000)
+        if not self.engine.native_stop and self.pic.pending():
+            # no IRQ window stop without the native hook: look again soon
+            deadlines.append(now + IRQ_POLL_NS)
         if self._horizon_ns is not None and self._horizon_ns > now:
             deadlines.append(self._horizon_ns)
         return min(deadlines) if deadlines else None
@@ -566,6 +617,7 @@ class Machine(InterruptsMixin):
     def _drain_commands(self) -> bool:
         while self._commands:
             cmd = self._commands.popleft()
+            self._touched_devices()  # input reaches the devices; a state may be loaded
             if isinstance(cmd, ev.PowerOff):
                 return False
             if isinstance(cmd, ev.KeyScancodes):
@@ -635,6 +687,7 @@ class Machine(InterruptsMixin):
         from vmgui.core import snapshot
         from vmgui.core.statefile import StateFileError
 
+        self._touched_devices()
         try:
             snapshot.load(self, path)
         except (StateFileError, snapshot.RestoreError, OSError) as exc:
@@ -662,3 +715,4 @@ class Machine(InterruptsMixin):
             if ((tail - head) % 32) // 2 >= KEY_BUFFER_HIGH_WATER:
                 return
         self.kbc.key_input(self._typed.popleft())
+        self._touched_devices()

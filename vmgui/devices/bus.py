@@ -95,6 +95,13 @@ class IoBus:
             if self._ports.get(port) is rng:
                 del self._ports[port]
 
+    def ports_of(self, device: object) -> list[int]:
+        """The ports whose read or write handler is a method of ``device``."""
+        def ours(handler: object) -> bool:
+            return getattr(handler, "__self__", None) is device
+        return sorted(port for port, rng in self._ports.items()
+                      if ours(rng.read) or ours(rng.write))
+
     def owner(self, port: int) -> str | None:
         rng = self._ports.get(port)
         return rng.name if rng else None

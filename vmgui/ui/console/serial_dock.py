@@ -1,8 +1,11 @@
-"""The console's serial terminal: a dock showing what the guest writes to COM1.
+"""The console's serial terminal: a dock with a VT100 terminal on COM1.
 
-Owns: :class:`SerialDock`, a read-only log of COM1 output (decoded as code page 437, CR LF
-folded to line breaks) and a line edit whose text, ended by CR, goes to the guest as
-:class:`vmgui.core.events.SerialInput`.
+Owns: :class:`SerialDock`, which holds a :class:`vmgui.core.terminal.Terminal` (80x24,
+what a Linux getty on a serial line assumes) fed with the guest's COM1 output and shown
+by a :class:`vmgui.ui.console.terminal_view.TerminalView`; what the user types there (and
+the terminal's answers to the guest's queries) goes to the guest as
+:class:`vmgui.core.events.SerialInput`.  Shown docked, it asks its main window for the
+height of the whole grid (the window grows as far as the screen allows).
 
 Thread rule: GUI thread only; output arrives through :meth:`SerialDock.append_output`,
 called by the console for each polled :class:`SerialOutput` event.
@@ -13,57 +16,52 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from PySide6.QtGui import QFontDatabase, QTextCursor
-from PySide6.QtWidgets import QDockWidget, QLineEdit, QPlainTextEdit, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QWidget
 
 from vmgui.core import events as ev
+from vmgui.core.terminal import DEFAULT_COLUMNS, DEFAULT_ROWS, Terminal
+from vmgui.ui.console.terminal_view import TerminalView
 
 log = logging.getLogger(__name__)
 
-MAX_LINES = 5000
-LINE_END = b"\r"
-
-
-def decode_serial(data: bytes) -> str:
-    """COM1 bytes -> text for the terminal (CP437; CR LF and lone CR dropped to LF)."""
-    text = data.decode("cp437", errors="replace")
-    return text.replace("\r\n", "\n").replace("\r", "")
-
 
 class SerialDock(QDockWidget):
-    def __init__(self, send: Callable[[ev.Command], None], parent: QWidget | None = None):
+    def __init__(self, send: Callable[[ev.Command], None], parent: QWidget | None = None,
+                 columns: int = DEFAULT_COLUMNS, rows: int = DEFAULT_ROWS):
         super().__init__(self.tr("Serial console (COM1)"), parent)
         self.setObjectName("serialDock")
         self._send = send
-        body = QWidget(self)
-        layout = QVBoxLayout(body)
-        layout.setContentsMargins(2, 2, 2, 2)
-        fixed = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
-        self.output = QPlainTextEdit(body)
-        self.output.setReadOnly(True)
-        self.output.setMaximumBlockCount(MAX_LINES)
-        self.output.setFont(fixed)
-        self.input = QLineEdit(body)
-        self.input.setFont(fixed)
-        self.input.setPlaceholderText(self.tr("Type a line for the guest and press Enter"))
-        self.input.returnPressed.connect(self._send_line)
-        layout.addWidget(self.output)
-        layout.addWidget(self.input)
-        self.setWidget(body)
+        self.terminal = Terminal(columns, rows, reply=self._to_guest)
+        self.view = TerminalView(self.terminal, self._to_guest, self)
+        self.setWidget(self.view)
+        self.setFocusProxy(self.view)
+        self.visibilityChanged.connect(self._on_visible)
 
     def append_output(self, data: bytes) -> None:
-        cursor = self.output.textCursor()
-        cursor.movePosition(QTextCursor.MoveOperation.End)
-        cursor.insertText(decode_serial(data))
-        self.output.setTextCursor(cursor)
-        self.output.ensureCursorVisible()
+        self.view.feed(data)
 
     def text(self) -> str:
-        return self.output.toPlainText()
+        """Everything still held: the scroll-back and the screen, as text."""
+        return self.terminal.all_text()
 
-    def _send_line(self) -> None:
-        line = self.input.text()
-        self.input.clear()
-        data = line.encode("cp437", errors="replace") + LINE_END
-        log.debug("serial input %r", data)
+    def _on_visible(self, visible: bool) -> None:
+        """Docked and shown: make room for the whole grid (the window grows as far as
+        the screen allows; what does not fit, the view scrolls to the cursor)."""
+        window = self.parentWidget()
+        if not visible or self.isFloating() or not isinstance(window, QMainWindow):
+            return
+        wanted = self.view.sizeHint().height()
+        missing = wanted - self.view.height()
+        if missing <= 0:
+            return
+        screen = window.screen()
+        if screen is not None and not window.isMaximized() and not window.isFullScreen():
+            free = screen.availableGeometry().height() - window.frameGeometry().height()
+            grow = max(0, min(missing, free))
+            window.resize(window.width(), window.height() + grow)
+        title = self.height() - self.view.height()
+        window.resizeDocks([self], [wanted + max(0, title)], Qt.Orientation.Vertical)
+
+    def _to_guest(self, data: bytes) -> None:
         self._send(ev.SerialInput(data))

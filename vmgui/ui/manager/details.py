@@ -77,6 +77,7 @@ class DetailsPane(QScrollArea):
         self.fields: dict[str, QLabel] = {}
         for key, label in (("state", self.tr("State:")), ("profile", self.tr("Machine:")),
                            ("memory", self.tr("Memory:")), ("boot", self.tr("Boot order:")),
+                           ("kernel", self.tr("Linux kernel:")),
                            ("floppy_a", self.tr("Floppy A:")), ("floppy_b", self.tr("Floppy B:")),
                            ("hard_disks", self.tr("Hard disks:")),
                            ("cdrom", self.tr("CD/DVD drive:")),
@@ -144,6 +145,7 @@ class DetailsPane(QScrollArea):
                  for i, att in enumerate(config.hard_disks)]
         f["hard_disks"].setText("\n".join(disks) or "—")
         self._fill_cdrom(config, folder)
+        self._fill_kernel(config)
         f["display"].setText(config.display_scale)
         serial = config.serial
         f["serial"].setText({"off": self.tr("Off"),
@@ -167,6 +169,18 @@ class DetailsPane(QScrollArea):
             text += self.tr(" — this machine has no CD drive")
         self.fields["cdrom"].setText(text)
         self.form.setRowVisible(self.fields["cdrom"], has_cd or config.cdrom is not None)
+
+    def _fill_kernel(self, config: VmConfig) -> None:
+        """The direct boot's line (only for a VM that boots a kernel): the kernel, its
+        initrd and command line; the boot order's disks are then not booted."""
+        boot = config.direct_boot
+        lines = [boot.kernel]
+        if boot.initrd:
+            lines.append(self.tr("initrd {0}").format(boot.initrd))
+        if boot.append:
+            lines.append(self.tr("command line “{0}”").format(boot.append))
+        self.fields["kernel"].setText("\n".join(lines))
+        self.form.setRowVisible(self.fields["kernel"], boot.enabled)
 
     def set_screen(self, screen: QImage | None) -> None:
         """Show a running VM's screen, or the icon with "Powered off"."""

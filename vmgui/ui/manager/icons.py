@@ -42,6 +42,7 @@ FALLBACKS: dict[str, QStyle.StandardPixmap] = {
     "storage": SP.SP_DriveFDIcon,
     "display": SP.SP_DesktopIcon,
     "serial": SP.SP_DriveNetIcon,
+    "kernel": SP.SP_FileIcon,
 }
 
 

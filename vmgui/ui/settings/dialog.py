@@ -5,7 +5,8 @@ are shown on their page (the page's entry in the list gets a warning icon) and d
 Save.  Save writes ``vm.toml`` with ``Library.save`` and then renames the VM with
 ``Library.rename`` if the name changed; :attr:`SettingsDialog.saved` carries the (new)
 name.  While the VM runs, what it cannot change live is disabled, with a tooltip saying
-why (name, try-out mode, system, storage, serial; notes and display stay editable).
+why (name, try-out mode, system, storage, kernel, serial; notes and display stay
+editable).
 
 Thread rule: GUI thread only.
 """
@@ -32,6 +33,7 @@ from PySide6.QtWidgets import (
 from vmgui.config.library import Library, LibraryError, VmEntry
 from vmgui.config.schema import ConfigError, VmConfig
 from vmgui.ui.manager.icons import app_icon, icon
+from vmgui.ui.settings.kernel import KernelPage
 from vmgui.ui.settings.pages import (
     ERROR_STYLE,
     DisplayPage,
@@ -62,12 +64,14 @@ class SettingsDialog(QDialog):
         self.general = GeneralPage(library, entry.name, self)
         self.system = SystemPage(self)
         self.storage = StoragePage(entry.folder, self)
+        self.kernel = KernelPage(entry.folder, self)
         self.display = DisplayPage(self)
         self.serial = SerialPage(self)
         self.pages: list[tuple[str, str, Page]] = [
             (self.tr("General"), "general", self.general),
             (self.tr("System"), "system", self.system),
             (self.tr("Storage"), "storage", self.storage),
+            (self.tr("Kernel"), "kernel", self.kernel),
             (self.tr("Display"), "display", self.display),
             (self.tr("Serial port"), "serial", self.serial)]
         self._build()

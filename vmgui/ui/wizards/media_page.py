@@ -1,5 +1,5 @@
-"""The New-VM wizard's boot-media page: no disk, an ISO to install from, an existing image,
-a new blank floppy or hard disk.
+"""The New-VM wizard's boot-media page: no disk, an ISO to install from, a Linux kernel and
+initrd booted directly, an existing image, a new blank floppy or hard disk.
 
 Owns: :class:`MediaPage` (a chosen file is checked by :mod:`vmgui.ui.media_files`).
 "Install from an ISO" puts the image in
@@ -7,11 +7,17 @@ the CD/DVD drive with, by default, a new blank hard disk, and boots the CD first
 machines with a CD drive take an ISO: choosing one moves a machine the user did not pick
 (the default) to the first machine with a CD drive and says so; a machine picked on the
 Machine page is left alone and the page says it has no CD drive (with a button to switch).
+"Linux kernel + initrd" stores the files (where they are) and the command line in the VM's
+direct-boot settings (:class:`vmgui.ui.kernel_fields.KernelFields`); a Linux kernel needs
+more memory than a DOS machine, so a Memory page value below :data:`LINUX_MEMORY_MB` is
+raised to it, and the page says so.
 
 Fields (``wizard.field(name)``): ``media_none`` / ``media_iso`` / ``media_existing`` /
-``media_floppy`` / ``media_disk`` (the choice), ``iso_path``, ``iso_disk`` (a new hard
-disk beside the ISO), ``iso_disk_mb``, ``image_path``, ``image_kind`` (0 floppy, 1 hard
-disk), ``floppy_size`` (a label of ``NEW_FLOPPY_LABELS``), ``disk_mb``, ``tryout``.
+``media_floppy`` / ``media_disk`` / ``media_kernel`` (the choice), ``iso_path``,
+``iso_disk`` (a new hard disk beside the ISO), ``iso_disk_mb``, ``image_path``,
+``image_kind`` (0 floppy, 1 hard disk), ``floppy_size`` (a label of
+``NEW_FLOPPY_LABELS``), ``disk_mb``, ``tryout``, ``kernel_path``, ``initrd_path``,
+``kernel_append``.
 
 Thread rule: GUI thread only.
 """
@@ -41,12 +47,14 @@ from PySide6.QtWidgets import (
 from vmgui.storage import media
 from vmgui.storage.cdimage import is_iso9660
 from vmgui.storage.image import MAX_FLOPPY_BYTES
+from vmgui.ui.kernel_fields import KernelFields
 from vmgui.ui.machines import cd_profiles, has_cd_drive, no_cd_drive_text, profile_label
 from vmgui.ui.media_files import IMAGE_FILTER, ISO_FILTER, cd_problem, image_problem
 
 DEFAULT_DISK_MB = 32
 DEFAULT_ISO_DISK_MB = 2048  # an installer's disk (sparse: costs what the guest writes)
 ERROR_STYLE = "color: #c01c28;"
+LINUX_MEMORY_MB = 128  # what a Linux kernel and a busybox initramfs get (QEMU's default)
 
 
 class MediaPage(QWizardPage):
@@ -56,6 +64,7 @@ class MediaPage(QWizardPage):
         self.setSubTitle(self.tr("What the virtual machine starts from. You can change "
                                  "the media later in the settings."))
         self.switched_from: str | None = None  # the machine an ISO moved away from
+        self.raised_memory_from: int | None = None  # the memory a kernel raised
         self._build_choices()
         self._build_layout()
         self.floppy.setChecked(True)
@@ -65,7 +74,11 @@ class MediaPage(QWizardPage):
                              ("iso_path", self.iso_path), ("iso_disk", self.iso_disk),
                              ("iso_disk_mb", self.iso_disk_mb),
                              ("image_path", self.path), ("image_kind", self.kind),
-                             ("disk_mb", self.disk_mb), ("tryout", self.tryout)):
+                             ("disk_mb", self.disk_mb), ("tryout", self.tryout),
+                             ("media_kernel", self.linux),
+                             ("kernel_path", self.kernel_fields.kernel),
+                             ("initrd_path", self.kernel_fields.initrd),
+                             ("kernel_append", self.kernel_fields.append)):
             self.registerField(name, widget)
         self.registerField("floppy_size", self.floppy_size, "currentText",
                            self.floppy_size.currentTextChanged)
@@ -74,6 +87,7 @@ class MediaPage(QWizardPage):
         self.iso_path.textChanged.connect(lambda _text: self._update())
         self.iso_disk.toggled.connect(lambda _on: self._update())
         self.kind.currentIndexChanged.connect(lambda _index: self._update())
+        self.kernel_fields.changed.connect(self._update)
         self.use_cd_machine.clicked.connect(self._use_cd_machine)
         self._update()
 
@@ -84,8 +98,10 @@ class MediaPage(QWizardPage):
         self.existing = QRadioButton(self.tr("Use an &existing disk image:"), self)
         self.floppy = QRadioButton(self.tr("Create a new blank &floppy:"), self)
         self.disk = QRadioButton(self.tr("Create a new &hard disk:"), self)
-        for button in (self.none, self.iso, self.existing, self.floppy, self.disk):
+        self.linux = QRadioButton(self.tr("Boot a &Linux kernel + initrd directly:"), self)
+        for button in (self.none, self.iso, self.linux, self.existing, self.floppy, self.disk):
             self.group.addButton(button)
+        self.kernel_fields = KernelFields(self)
         self.iso_path = QLineEdit(self)
         self.iso_path.setAccessibleName(self.tr("ISO image file"))
         self.iso_path.setPlaceholderText(self.tr("an .iso file"))
@@ -141,19 +157,20 @@ class MediaPage(QWizardPage):
             (self.none, 0, 0, 4), (self.iso, 1, 0, 4),
             (self.iso_path, 2, 1, 2), (self.iso_browse, 2, 3, 1),
             (self.iso_disk, 3, 1, 2), (self.iso_disk_mb, 3, 3, 1),
-            (self.existing, 4, 0, 4), (self.path, 5, 1, 1), (self.kind, 5, 2, 1),
-            (self.browse, 5, 3, 1), (self.floppy, 6, 0, 2), (self.floppy_size, 6, 2, 1),
-            (self.disk, 7, 0, 2), (self.disk_mb, 7, 2, 1)]
+            (self.linux, 4, 0, 4), (self.kernel_fields, 5, 1, 3),
+            (self.existing, 6, 0, 4), (self.path, 7, 1, 1), (self.kind, 7, 2, 1),
+            (self.browse, 7, 3, 1), (self.floppy, 8, 0, 2), (self.floppy_size, 8, 2, 1),
+            (self.disk, 9, 0, 2), (self.disk_mb, 9, 2, 1)]
         for widget, row, column, span in place:
             grid.addWidget(widget, row, column, 1, span)
-        grid.addWidget(self.problem, 8, 0, 1, 4)
+        grid.addWidget(self.problem, 10, 0, 1, 4)
         note_row = QHBoxLayout()
         note_row.addWidget(self.machine_note, 1)
         note_row.addWidget(self.use_cd_machine, 0, Qt.AlignmentFlag.AlignLeft)
-        grid.addLayout(note_row, 9, 0, 1, 4)
-        grid.setRowStretch(10, 1)
-        grid.addWidget(self.tryout, 11, 0, 1, 4)
-        grid.addWidget(self.tryout_note, 12, 1, 1, 3)
+        grid.addLayout(note_row, 11, 0, 1, 4)
+        grid.setRowStretch(12, 1)
+        grid.addWidget(self.tryout, 13, 0, 1, 4)
+        grid.addWidget(self.tryout_note, 14, 1, 1, 3)
 
     # ------------------------------------------------------------------ choosing files
     def choose_iso(self) -> None:
@@ -213,6 +230,18 @@ class MediaPage(QWizardPage):
                                                or page.profile_name() != self._cd_machine_name()):
             self.switched_from = None  # nothing to explain any more
 
+    def _check_memory(self) -> None:
+        """A Linux kernel needs more RAM than the DOS default: raise a smaller value on
+        the Memory page to LINUX_MEMORY_MB (not lowered back: the user may go Back)."""
+        wizard = self.wizard()
+        if wizard is None or not self.linux.isChecked():
+            self.raised_memory_from = None
+            return
+        spin = wizard.memory_page.spin
+        if spin.value() < LINUX_MEMORY_MB <= spin.maximum():
+            self.raised_memory_from = spin.value()
+            spin.setValue(LINUX_MEMORY_MB)
+
     def _show_machine_note(self) -> None:
         page = self._profile_page()
         name = page.profile_name() if page is not None else None
@@ -225,6 +254,10 @@ class MediaPage(QWizardPage):
             self.machine_note.setText(self.tr("The machine is now “{0}”: an ISO needs a CD "
                                               "drive, and “{1}” has none.").format(
                 profile_label(name), profile_label(self.switched_from)))
+        elif self.raised_memory_from is not None:
+            self.machine_note.setText(self.tr("Memory is now {0} MB: a Linux kernel needs "
+                                              "more than {1} MB.").format(
+                LINUX_MEMORY_MB, self.raised_memory_from))
         else:
             self.machine_note.setText("")
         self.machine_note.setVisible(bool(self.machine_note.text()))
@@ -245,6 +278,8 @@ class MediaPage(QWizardPage):
     def problems(self) -> list[str]:
         if self.iso.isChecked():
             return self._iso_problems()
+        if self.linux.isChecked():
+            return self.kernel_fields.problems()
         if not self.existing.isChecked():
             return []
         text = self.path.text().strip()
@@ -274,11 +309,13 @@ class MediaPage(QWizardPage):
 
     def _shown_problems(self) -> list[str]:
         """The problems worth showing now: not "choose a file" before anything is typed."""
-        typed = (self.iso_path if self.iso.isChecked() else self.path).text().strip()
+        typed = (self.iso_path if self.iso.isChecked() else self.kernel_fields.kernel
+                 if self.linux.isChecked() else self.path).text().strip()
         if typed:
             return self.problems()
-        return [p for p in self.problems() if p not in (self.tr("Choose an ISO image."),
-                                                        self.tr("Choose an image file."))]
+        return [p for p in self.problems() if p not in (
+            self.tr("Choose an ISO image."), self.tr("Choose an image file."),
+            self.kernel_fields.tr("Choose a Linux kernel file."))]
 
     def _update(self) -> None:
         existing, iso = self.existing.isChecked(), self.iso.isChecked()
@@ -289,7 +326,9 @@ class MediaPage(QWizardPage):
         self.iso_disk_mb.setEnabled(iso and self.iso_disk.isChecked())
         self.floppy_size.setEnabled(self.floppy.isChecked())
         self.disk_mb.setEnabled(self.disk.isChecked())
+        self.kernel_fields.setEnabled(self.linux.isChecked())
         self._check_machine()
+        self._check_memory()
         self._show_machine_note()
         self.problem.setText("\n".join(self._shown_problems()))
         self.completeChanged.emit()

@@ -9,7 +9,8 @@ the wizard stays open with the reason.
 
 The machine page lists every profile of :mod:`vmgui.core.profiles` by its label, with
 what it has (:func:`vmgui.ui.machines.profile_description`).  Installing from an ISO puts
-it in the CD/DVD drive and boots the CD first (boot order ``d``, ``c``).
+it in the CD/DVD drive and boots the CD first (boot order ``d``, ``c``); a Linux kernel
+and initrd go to the VM's direct-boot settings by their absolute paths.
 
 Fields (``wizard.field(name)``; tests set them with ``setField``): ``name``, one per
 machine (``profile_pc_at``, ``profile_pc_pci``: :func:`profile_field`), ``memory`` (MB),
@@ -42,7 +43,14 @@ from PySide6.QtWidgets import (
 )
 
 from vmgui.config.library import Library, LibraryError, VmEntry
-from vmgui.config.schema import MIN_MEMORY_MB, Attachment, ConfigError, VmConfig, name_problems
+from vmgui.config.schema import (
+    MIN_MEMORY_MB,
+    Attachment,
+    ConfigError,
+    DirectBoot,
+    VmConfig,
+    name_problems,
+)
 from vmgui.core.profiles import DEFAULT_PROFILE, all_profiles, get_profile
 from vmgui.storage import media
 from vmgui.storage.image import DiskImageError
@@ -57,6 +65,10 @@ DEFAULT_MEMORY_MB = 16
 NEW_FLOPPY_FILE = "floppy.img"
 NEW_DISK_FILE = "disk.img"
 ISO_BOOT_ORDER = ["d", "c"]  # the CD first; once it is ejected, the installed disk
+
+
+def _absolute(text: str) -> str:
+    return str(Path(text).expanduser().resolve())
 
 
 def profile_field(name: str) -> str:
@@ -259,6 +271,12 @@ class NewVmWizard(QWizard):
                 text += self.tr(", and a new {0} MB hard disk ({1}) as C:").format(
                     self.field("iso_disk_mb"), NEW_DISK_FILE)
             return text
+        if self.field("media_kernel"):
+            boot = self.media_page.kernel_fields.direct_boot()
+            text = self.tr("Linux kernel {0}").format(boot.kernel)
+            if boot.initrd:
+                text += self.tr(" with initrd {0}").format(boot.initrd)
+            return text + self.tr(", command line “{0}”").format(boot.append)
         if self.field("media_existing"):
             kind = self.tr("floppy A:") if self.field("image_kind") == 0 \
                 else self.tr("hard disk C:")
@@ -290,6 +308,11 @@ class NewVmWizard(QWizard):
             if self.field("iso_disk"):
                 config.hard_disks = [Attachment(NEW_DISK_FILE)]
             config.boot_order = list(ISO_BOOT_ORDER)
+        elif self.field("media_kernel"):
+            boot = self.media_page.kernel_fields.direct_boot()
+            config.direct_boot = DirectBoot(
+                _absolute(boot.kernel), _absolute(boot.initrd) if boot.initrd else "",
+                boot.append)
         elif self.field("media_floppy"):
             config.floppy_a = Attachment(NEW_FLOPPY_FILE)
         elif self.field("media_disk"):
@@ -307,6 +330,8 @@ class NewVmWizard(QWizard):
                 raise DiskImageError(problem)
         if config.cdrom is not None and (problem := cd_problem(Path(config.cdrom.path))):
             raise DiskImageError(problem)
+        if config.direct_boot.enabled and (problems := self.media_page.kernel_fields.problems()):
+            raise DiskImageError(problems[0])
         entry = self.library.create(config)
         try:
             if self.field("media_floppy"):
