@@ -255,3 +255,26 @@ def test_host_time_default():
     bus = IoBus()
     rtc = CmosRtc(bus, ManualClock(), IrqLine())
     assert abs((rtc.now() - dt.datetime.now()).total_seconds()) < 5
+
+
+def test_periodic_and_alarm_interrupts_go_on_after_save_and_load(s):
+    """A 2 Hz periodic interrupt and an alarm 2 s ahead, saved between two periodic
+    interrupts: the loaded RTC raises them at the same guest times."""
+    s.write(0x0A, 0x2F)  # 2 Hz
+    s.write(0x01, 0x32)  # alarm at hh:mm:32 (the clock starts at :30)
+    s.write(0x03, 0xC0)  # "don't care" minutes
+    s.write(0x05, 0xC0)  # and hours
+    s.write(0x0B, 0x62)  # PIE | AIE
+    s.tick(700_000_000)
+    assert s.edges == 1
+    s.read(0x0C)  # acknowledged
+    state = s.rtc.save_state()
+    other = Setup(start=dt.datetime(2000, 1, 1))
+    other.clock.set(s.clock.now_ns())
+    other.rtc.load_state(state)
+    assert other.rtc.next_deadline_ns() == s.rtc.next_deadline_ns() == S
+    other.tick(300_000_000)  # 1.0 s: the second periodic interrupt
+    assert other.edges == 1 and other.read(0x0C) & 0x40
+    other.tick(S)  # 2.0 s: periodic and the alarm at :32
+    assert other.edges == 2 and other.read(0x0C) & 0x60 == 0x60
+    assert other.read(0x00) == 0x32

@@ -226,3 +226,27 @@ def test_save_load_roundtrip(s):
     other.pit.load_state(state)
     assert other.latch_read(0) == 881
     assert other.pit.next_deadline_ns() == s.pit.next_deadline_ns()
+
+
+def test_an_armed_one_shot_fires_once_after_save_and_load(s):
+    """Linux's tickless idle programs counter 0 in mode 0 before it halts: a state saved
+    while the count runs must still end in exactly one IRQ 0 edge, on time."""
+    s.program(0, 0, 5000)
+    s.clock.advance(int(2000 * TICK_NS))
+    s.pit.advance(s.clock.now_ns())
+    deadline = s.pit.next_deadline_ns()
+    state = s.pit.save_state()
+    other = Setup()
+    other.clock.set(s.clock.now_ns())
+    other.pit.load_state(state)
+    assert other.pit.next_deadline_ns() == deadline
+    assert other.latch_read(0) == s.latch_read(0)
+    other.clock.set(deadline - 1)
+    other.pit.advance(other.clock.now_ns())
+    assert other.pulses == 0 and not other.pit.output(0)
+    other.clock.set(deadline)
+    other.pit.advance(other.clock.now_ns())
+    assert other.pulses == 1 and other.pit.output(0)
+    other.clock.advance(100_000_000)
+    other.pit.advance(other.clock.now_ns())
+    assert other.pulses == 1 and other.pit.next_deadline_ns() is None

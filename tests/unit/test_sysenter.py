@@ -126,3 +126,24 @@ def test_sysenter_with_sysenter_cs_zero_raises_gp_at_the_instruction(cpu):
     error_code, eip, cs = struct.unpack_from("<III", ram.ram, esp)
     assert (error_code, eip, cs & 0xFFFF) == (0, USER_CODE, (KERNEL_CS + 16) | 3)
     assert hook.calls == 0
+
+
+def test_a_restored_state_enters_at_the_msrs_entry(cpu, layout):
+    """Saved state: the IA32_SYSENTER_* MSRs travel in the engine's context blob, so a
+    guest restored into a fresh engine (another machine) still enters its kernel."""
+    engine, ram, _, _ = cpu
+    ram.ram[USER_CODE:USER_CODE + 3] = b"\x0f\x34\xf4"  # sysenter; (hlt, never reached)
+    ram.ram[KERNEL_ENTRY:KERNEL_ENTRY + 3] = b"\x89\xe3\xf4"  # mov ebx, esp; hlt
+    engine.write(Reg.EIP, USER_CODE)
+    blob = engine.context_save()
+    fresh = Engine(code_cache_mb=4)
+    try:
+        fresh.map_buffer(0, ram.ram, 0, len(ram.ram))
+        hook = Sysenter(fresh, pmode.ProtectedMode(fresh, ram, layout))
+        fresh.context_restore(blob)
+        assert fresh.read_msr(SYSENTER_EIP_MSR) == KERNEL_ENTRY
+        assert fresh.run() == 0
+        assert fresh.read(Reg.EIP) == KERNEL_ENTRY + 3 and fresh.read(Reg.EBX) == KERNEL_STACK
+        assert hook.calls == 1
+    finally:
+        fresh.close()

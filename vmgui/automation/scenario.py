@@ -19,6 +19,20 @@ Format (see docs/scenarios/*.toml)::
     type = "ver\\n"
     [[step]]
     screenshot = "ver.png"
+
+A Linux kernel booted directly (``vmgui run --kernel``) instead of, or beside, an image;
+its serial console is driven with ``serial`` (text sent to COM1) and ``wait_serial``
+(text in COM1's output; see docs/scenarios/linux.toml)::
+
+    [vm]
+    kernel = "bzImage"   # relative to the scenario file, as are initrd and image
+    initrd = "initramfs.cpio.gz"
+    append = "console=tty0 console=ttyS0 noapic nolapic"
+    machine = "pc-pci"   # the machine kind (vmgui.core.profiles); memory defaults to 128
+    [[step]]
+    wait_serial = "# "
+    [[step]]
+    serial = "ls /\n"
 """
 
 from __future__ import annotations
@@ -47,11 +61,13 @@ from vmgui.config import safefile
 from vmgui.core import keys
 from vmgui.storage.image import file_kind
 
-VERBS = ("wait_text", "wait_screen", "wait_still", "type", "press", "key_down", "key_up",
-         "sleep", "screenshot", "dump_text")
+VERBS = ("wait_text", "wait_screen", "wait_still", "wait_serial", "type", "press", "key_down",
+         "key_up", "serial", "sleep", "screenshot", "dump_text")
 OPTIONS = {"wait_text": {"timeout", "regex"}, "wait_screen": {"timeout", "region", "threshold"},
-           "wait_still": {"timeout"}, "screenshot": {"crop", "scale"}}
-VM_KEYS = {"image", "copy", "memory", "boot", "deterministic"}
+           "wait_still": {"timeout"}, "wait_serial": {"timeout"}, "screenshot": {"crop", "scale"}}
+VM_KEYS = {"image", "copy", "memory", "boot", "deterministic", "kernel", "initrd", "append",
+           "machine"}
+KERNEL_MEMORY_MB = 128  # [vm] memory when a kernel is given without one (as vmgui run --kernel)
 LARGEST_SCREEN = (640, 480)  # no video mode vmgui shows is larger
 MAX_SCENARIO_BYTES = 1 << 20  # a scenario is a few hundred bytes of TOML
 MAX_SCALE = 16  # a screenshot's scale factor: 640x480 becomes at most 10240x7680
@@ -73,12 +89,16 @@ class ScenarioStep:
 @dataclass(frozen=True)
 class Scenario:
     path: Path
-    image: Path
+    image: Path | None  # None: a kernel booted directly, no disk
     copy: bool
     memory_mb: int
     boot: tuple[str, ...]
     deterministic: bool
     steps: tuple[ScenarioStep, ...]
+    kernel: Path | None = None
+    initrd: Path | None = None
+    append: str = ""
+    machine: str | None = None  # None: the default profile
 
 
 def _step_lines(text: str) -> list[int]:
@@ -113,10 +133,15 @@ def load(path: Path) -> Scenario:
     lines = _step_lines(text)
     steps = tuple(_parse_step(path, i + 1, lines[i] if i < len(lines) else 0, raw)
                   for i, raw in enumerate(steps_data))
-    image = _vm_image(path, vm)
-    return Scenario(path, image, vm.get("copy", True), vm.get("memory", 16),
+    image = _vm_file(path, vm, "image") if "image" in vm or "kernel" not in vm else None
+    kernel = _vm_file(path, vm, "kernel") if "kernel" in vm else None
+    initrd = _vm_file(path, vm, "initrd") if "initrd" in vm else None
+    memory = vm.get("memory", 16 if kernel is None else KERNEL_MEMORY_MB)
+    _check_machine(path, vm.get("machine"), memory, kernel, initrd, vm.get("append", ""))
+    return Scenario(path, image, vm.get("copy", True), memory,
                     tuple(vm.get("boot", "a,c").split(",")),
-                    vm.get("deterministic", True), steps)
+                    vm.get("deterministic", True), steps, kernel, initrd,
+                    vm.get("append", ""), vm.get("machine"))
 
 
 def _read(path: Path) -> bytes:
@@ -137,7 +162,8 @@ def _read(path: Path) -> bytes:
 
 
 _VM_TYPES = {"image": (str,), "copy": (bool,), "memory": (int,), "boot": (str,),
-             "deterministic": (bool,)}
+             "deterministic": (bool,), "kernel": (str,), "initrd": (str,), "append": (str,),
+             "machine": (str,)}
 
 
 def _check_vm_types(path: Path, vm: dict) -> None:
@@ -150,18 +176,35 @@ def _check_vm_types(path: Path, vm: dict) -> None:
                                 f"{'true/false' if bool in kinds else 'a ' + kinds[0].__name__}")
 
 
-def _vm_image(path: Path, vm: dict) -> Path:
-    if "image" not in vm:
-        raise ScenarioError(f"{path}: [vm]: 'image' is required")
+def _vm_file(path: Path, vm: dict, key: str) -> Path:
+    """The file [vm] names by ``key`` (image, kernel, initrd), relative to the scenario."""
+    if key not in vm:
+        raise ScenarioError(f"{path}: [vm]: 'image' (or 'kernel') is required")
     try:
-        image = (path.parent / vm["image"]).resolve()
-        exists = image.is_file()
+        file = (path.parent / vm[key]).resolve()
+        exists = file.is_file()
     except (OSError, ValueError) as exc:
-        raise ScenarioError(f"{path}: [vm]: cannot use the image path "
+        raise ScenarioError(f"{path}: [vm]: cannot use the {key} path "
                             f"({getattr(exc, 'strerror', None) or exc})") from exc
     if not exists:
-        raise ScenarioError(f"{path}: [vm]: image {image} does not exist")
-    return image
+        raise ScenarioError(f"{path}: [vm]: {key} {file} does not exist")
+    return file
+
+
+def _check_machine(path: Path, machine: str | None, memory: int, kernel: Path | None,
+                   initrd: Path | None, append: str) -> None:
+    """The machine kind exists; a kernel, its initrd and command line fit the machine
+    (read and checked now, as the machine will: nothing has started yet)."""
+    from vmgui.bios.linuxboot import LinuxBootError, linux_boot
+    from vmgui.bios.system import ONE_MB
+    from vmgui.core.profiles import get_profile
+
+    try:
+        if machine is not None:
+            get_profile(machine)
+        linux_boot(kernel, initrd, append, ONE_MB + max(1, memory - 1) * ONE_MB)
+    except (LinuxBootError, ValueError) as exc:
+        raise ScenarioError(f"{path}: [vm]: {exc}") from exc
 
 
 def _parse_step(path: Path, index: int, line: int, raw: dict) -> ScenarioStep:
@@ -196,6 +239,9 @@ def _check(path: Path, step: ScenarioStep) -> None:
         check_seconds(value, step.verb)
     elif step.verb == "type":
         keys.text(str(value))
+    elif step.verb in ("serial", "wait_serial"):
+        if not isinstance(value, str) or not value:
+            raise ValueError(f"{value!r:.40} is not a text")
     elif step.verb in ("press", "key_down", "key_up"):
         keys.combo(str(value))
     elif step.verb == "wait_text" and step.options.get("regex"):
@@ -240,7 +286,7 @@ def run(scenario: Scenario, out: Path, *, log=print) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="vmgui-scenario-") as tmp:
         image = scenario.image
-        if scenario.copy:
+        if scenario.copy and image is not None:
             image = Path(tmp) / scenario.image.name
             shutil.copyfile(scenario.image, image)
         config = _machine_config(scenario, image)
@@ -263,14 +309,20 @@ def run(scenario: Scenario, out: Path, *, log=print) -> dict:
     return manifest
 
 
-def _machine_config(scenario: Scenario, image: Path):
+def _machine_config(scenario: Scenario, image: Path | None):
     from vmgui.core.machine import MachineConfig
+    from vmgui.core.profiles import DEFAULT_PROFILE
     from vmgui.storage.image import FLOPPY_FORMATS
 
+    config = MachineConfig(memory_mb=scenario.memory_mb, boot_order=scenario.boot,
+                           read_only=not scenario.copy,
+                           profile=scenario.machine or DEFAULT_PROFILE,
+                           kernel=scenario.kernel, initrd=scenario.initrd,
+                           append=scenario.append)
+    if image is None:
+        return config
     size = image.stat().st_size
     floppy = size in FLOPPY_FORMATS or size == 512
-    config = MachineConfig(memory_mb=scenario.memory_mb, boot_order=scenario.boot,
-                           read_only=not scenario.copy)
     if floppy:
         return dataclasses.replace(config, floppies=(image,))
     return dataclasses.replace(config, hard_disks=(image,))
@@ -289,6 +341,10 @@ def _run_step(session: Session, scenario: Scenario, step: ScenarioStep, out: Pat
                                     threshold=float(opts.get("threshold", 0.98)))
         elif verb == "wait_still":
             session.wait_still(float(value), timeout)
+        elif verb == "wait_serial":
+            session.wait_for_serial(str(value), timeout)
+        elif verb == "serial":
+            session.send_serial(str(value))
         elif verb == "type":
             session.type_text(str(value))
         elif verb in ("press", "key_down", "key_up"):

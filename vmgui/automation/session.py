@@ -316,6 +316,11 @@ class Session:
             self._send_keys(keys.text(char))
             self.sleep(delay)
 
+    def send_serial(self, text: str | bytes) -> None:
+        """Send ``text`` (UTF-8) to the guest's COM1, as a terminal on its line would."""
+        self.host.send(ev.SerialInput(text.encode() if isinstance(text, str) else bytes(text)))
+        self.pump()
+
     def press(self, combo: str) -> None:
         self._send_keys(keys.combo(combo))
 

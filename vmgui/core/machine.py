@@ -37,6 +37,7 @@ from vmgui.core.cpuid import CpuIdentity
 from vmgui.core.cpuid import get_model as get_cpu_model
 from vmgui.core.cpustate import probe_layout
 from vmgui.core.engine import ENGINE_CRASHED, STOPPED_AT_IRQ_WINDOW, UC_REG_CR0, Engine
+from vmgui.core.hostrandom import HiddenHostRandom
 from vmgui.core.interrupts import (
     CR0_PG,
     CR0_PG_PE,
@@ -184,6 +185,9 @@ class Machine(InterruptsMixin):
         self._stats_disk: dict[int, int] = {}
         self._charge = self._charge_virtual if self.config.deterministic else _no_charge
         self.cpu = CpuIdentity(self.engine, cpu, self.clock, self._charge, self._hook_failed)
+        self.host_random = (HiddenHostRandom.install(self.engine, cpu.engine_model,
+                                                     self._hook_failed)
+                            if self.config.deterministic and cpu.leaves is None else None)
         self.bus = IoBus()
         self.pic = Pic8259Pair(self.bus)
         irq = self.pic.irq_line

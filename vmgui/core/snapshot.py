@@ -298,6 +298,8 @@ def restore(machine: Machine, meta: dict[str, Any], parts: dict[str, Any]) -> No
     machine._tight_polls = mstate["tight_polls"]
     machine._last_poll_blocks = mstate["last_poll_blocks"]
     machine._fault = None
+    # the run loop's cached device deadlines belong to the timeline left behind
+    machine._touched_devices()
     # last: the CPU, then no translated code or TLB entry of the old contents survives
     machine.engine.context_restore(parts["cpu"])
 
