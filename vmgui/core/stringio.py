@@ -146,9 +146,11 @@ class StringIo:
              ) -> tuple[Callable[[int, int], int], Callable[[int, int, int], None]]:
         """Port hooks that try the bulk path first and fall back to ``port_in`` /
         ``port_out`` (the ordinary per-element hooks)."""
-        string_port = self.bus.string_port
+        string_port, string_ports = self.bus.string_port, self.bus.string_ports
 
         def hook_in(port: int, size: int) -> int:
+            if port not in string_ports:  # nearly every access: no bulk side there
+                return port_in(port, size)
             target = string_port(port, size) if self.enabled else None
             if target is not None and target[0].string_in_ready(target[1], size) > 1:
                 plan = self._plan(target, size, True)
@@ -158,6 +160,9 @@ class StringIo:
             return port_in(port, size)
 
         def hook_out(port: int, size: int, value: int) -> None:
+            if port not in string_ports:
+                port_out(port, size, value)
+                return
             target = string_port(port, size) if self.enabled else None
             if target is not None and target[0].string_out_room(target[1], size) > 1:
                 plan = self._plan(target, size, False)

@@ -92,6 +92,7 @@ class IoBus:
 
     def __init__(self) -> None:
         self._ports: dict[int, PortRange] = {}
+        self.string_ports: set[int] = set()  # ports of ranges with a block-transfer side
         self.last_access: tuple[str, int, int, int] | None = None
         """(``"in"``/``"out"``, port, size, value) of the most recent access, for crash reports."""
 
@@ -119,12 +120,15 @@ class IoBus:
                 raise ValueError(f"{name}: port {port:#06x} already claimed by {other}")
         for port in range(base, base + count):
             self._ports[port] = rng
+            if string is not None:
+                self.string_ports.add(port)
         return Registration(self, rng)
 
     def _unregister(self, rng: PortRange) -> None:
         for port in range(rng.base, rng.base + rng.count):
             if self._ports.get(port) is rng:
                 del self._ports[port]
+                self.string_ports.discard(port)
 
     def ports_of(self, device: object) -> list[int]:
         """The ports whose read or write handler is a method of ``device``."""
