@@ -78,7 +78,6 @@ STATS_INTERVAL_S = 0.5
 RESET_NS = 1_000_000  # deterministic mode: guest time a reset (POST) takes
 PORT_ACCESS_NS = 1_000  # deterministic mode: guest time one port access takes
 UNKNOWN = -1  # Machine._due: a timed device's deadline must be asked for again
-CR0_PE = 1
 IRQ_POLL_NS = 100_000  # without the native hook: how soon a masked-by-IF IRQ is looked at
 _FLOPPY_TYPES = {1: FloppyType.K360, 2: FloppyType.M1_2, 3: FloppyType.K720,
                  4: FloppyType.M1_44, 6: FloppyType.M2_88}  # int 13h drive type -> CMOS
@@ -581,8 +580,7 @@ class Machine(InterruptsMixin):
         if self._commands or self._typed or self._reset_requested or self._fault is not None \
                 or self._wait is not Wait.NONE or self._horizon_ns is not None \
                 or time.monotonic() - self._stats_at >= STATS_INTERVAL_S \
-                or 0 < self.config.cpu_limit_percent < 100 \
-                or not self.engine.read_raw(UC_REG_CR0) & CR0_PE:
+                or 0 < self.config.cpu_limit_percent < 100 or not self._protected_mode():
             return False
         try:
             self._advance_devices()
@@ -596,12 +594,8 @@ class Machine(InterruptsMixin):
                     # the block this hook runs for must not run: a PC write ends it
                     self.engine.write(Reg.EIP, self.engine.read(Reg.EIP))
                 self.engine.stop_ctl.irq_wait = self.pic.pending()
-            deadline = self._next_deadline()
-            self._armed_ns = None
-            if deadline is None:
-                self.engine.stop_ctl.deadline_ns = 0
-            else:
-                self._arm(deadline)
+            self._disarm()
+            self._arm(self._next_deadline())
         except Exception as exc:  # noqa: BLE001 - reported like a hook's failure
             log.exception("serving a deadline inside the run")
             self._fault = f"internal error while serving a timer deadline: {exc!r}"
@@ -733,7 +727,6 @@ class Machine(InterruptsMixin):
         from vmgui.core import snapshot
         from vmgui.core.statefile import StateFileError
 
-        self._touched_devices()
         try:
             snapshot.load(self, path)
         except (StateFileError, snapshot.RestoreError, OSError) as exc:
