@@ -285,25 +285,21 @@ class InterruptsMixin:
         pending.  ``sti; hlt`` is how idle loops wait: the CPU executes the HLT and the
         IRQ wakes it at once, returning past it.  Delivered before the HLT, the IRQ would
         return onto it and the guest would sleep until the next one."""
-        eip = self.engine.read(Reg.EIP)
-        try:
-            if self._protected_mode():
-                opcode = self.pm.read_linear(self.pm.linear_pc(), 1)
-            else:
-                linear = (self.engine.read(Reg.CS) << 4) + eip
-                opcode = self.memory.read(linear, 1) if linear < self.memory.size else b""
-        except (pmode.DeliveryFault, IndexError, ValueError):
-            return
-        if opcode == b"\xf4":
-            self.engine.write(Reg.EIP, eip + 1)
+        if self._hlt_at_pc(0):
+            self.engine.write(Reg.EIP, self.engine.read(Reg.EIP) + 1)
+
+    def _hlt_at_pc(self, offset: int) -> bool:
+        """Is the byte at CS:EIP + ``offset`` a HLT (mode-aware; memory that cannot be
+        read is not)?"""
+        if self._protected_mode():
+            try:
+                return self.pm.read_linear(self.pm.linear_pc() + offset, 1) == b"\xf4"
+            except (pmode.DeliveryFault, IndexError, ValueError):
+                return False
+        linear = (self.engine.read(Reg.CS) << 4) + self.engine.read(Reg.EIP) + offset
+        return 0 <= linear < self.memory.size and self.memory.read_u8(linear) == 0xF4
 
     def _halted(self) -> bool:
         """Did the engine stop after a HLT?  (It returns with EIP past it, no reason.)"""
-        if self._protected_mode():
-            try:
-                return self.pm.read_linear(self.pm.linear_pc() - 1, 1) == b"\xf4"
-            except (pmode.DeliveryFault, IndexError, ValueError):
-                return False
-        linear = (self.engine.read(Reg.CS) << 4) + self.engine.read(Reg.EIP)
-        return 0 < linear <= self.memory.size and self.memory.read_u8(linear - 1) == 0xF4
+        return self._hlt_at_pc(-1)
 
